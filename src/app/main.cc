@@ -1,0 +1,116 @@
+// sluice: the daemon. `sluice serve --config FILE`, `sluice check-config FILE`.
+#include <CLI/CLI.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "control/config.h"
+#include "delivery/delivery.h"
+#include "directory/directory.h"
+#include "observe/log.h"
+#include "queue/queue.h"
+#include "server/server.h"
+#include "spool/spool.h"
+
+namespace sluice {
+namespace {
+
+// Loads config and seed, printing every error as "file:line: key: what".
+bool Load(const std::string& path, control::Config* config, directory::SeedData* seed) {
+  control::LoadResult r = control::LoadConfig(path);
+  std::vector<control::ConfigError> errors = r.errors;
+  if (r.ok() && !r.config.directory.seed.empty()) {
+    control::SeedResult s = control::LoadSeed(r.config.directory.seed, r.config);
+    errors.insert(errors.end(), s.errors.begin(), s.errors.end());
+    if (seed) *seed = std::move(s.seed);
+  }
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  if (!errors.empty()) return false;
+  *config = std::move(r.config);
+  return true;
+}
+
+int CheckConfig(const std::string& path) {
+  control::Config config;
+  if (!Load(path, &config, nullptr)) return 1;
+  std::printf("%s: ok\n", path.c_str());
+  return 0;
+}
+
+int Fail(const Status& s) {
+  observe::Event("fatal").With("error", s.ToString()).Error();
+  return 1;
+}
+
+int Serve(const std::string& path) {
+  control::Config config;
+  directory::SeedData seed;
+  if (!Load(path, &config, &seed)) return 1;
+  observe::InitLogging(config.log.level, config.log.format);
+
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  auto spool = spool::OpenSpool(config.spool);
+  if (!spool.ok()) return Fail(spool.status());
+  auto backend = directory::OpenSqliteBackend(config.directory.path,
+                                              config.directory.seed.empty() ? nullptr : &seed);
+  if (!backend.ok()) return Fail(backend.status());
+  auto dir = directory::MakeDirectory(std::move(backend).value(), config.directory.threads);
+
+  boost::asio::thread_pool blocking(config.blocking_threads);
+  auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, blocking);
+  auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking);
+  if (Status s = queue->Start(); !s.ok()) return Fail(s);
+  auto session = std::make_shared<const smtp::SessionOptions>(config.session);
+  auto server = server::MakeServer(config.server, session,
+                                   server::Stages{*dir, *spool.value(), *queue, blocking});
+  if (Status s = server->Start(); !s.ok()) {
+    queue->Stop(std::chrono::seconds(0));
+    return Fail(s);
+  }
+  observe::Event("sluice started").With("config", path).With("hostname", config.hostname).Info();
+
+  int sig = 0;
+  sigwait(&stop, &sig);
+  observe::Event("stopping").With("signal", static_cast<int64_t>(sig)).Info();
+  // Order matters: stop the edge first (nothing new is accepted), then the
+  // queue, then drain the pools, and only then free the event loops.
+  server->Stop();
+  queue->Stop(std::chrono::seconds(10));
+  blocking.join();
+  dir.reset();
+  server.reset();
+  observe::Event("stopped").Info();
+  return 0;
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sluice mail-flow gateway"};
+  app.require_subcommand(1);
+  std::string config_path;
+  auto* serve = app.add_subcommand("serve", "run the gateway");
+  serve->add_option("--config,-c", config_path, "configuration file (TOML)")->required();
+  std::string check_path;
+  auto* check = app.add_subcommand("check-config", "validate a configuration file and exit");
+  check->add_option("file", check_path, "configuration file (TOML)")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One clear line, non-zero exit.
+    std::cerr << "sluice: " << e.what() << " (see sluice --help)\n";
+    return 2;
+  }
+  if (*serve) return sluice::Serve(config_path);
+  return sluice::CheckConfig(check_path);
+}

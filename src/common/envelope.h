@@ -1,0 +1,45 @@
+// The envelope of one message: what the edge accepted and what every later
+// stage (spool, queue, delivery) works from. Plain values; no behaviour.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sluice {
+
+// Where the directory says a recipient's mail goes.
+struct RecipientRoute {
+  std::string address;      // canonical address after alias expansion
+  std::string tenant;
+  std::string forest;
+  std::string destination;  // a destination name from the config
+  std::string mailbox;      // destination-specific: Maildir folder, LMTP user
+};
+
+struct Envelope {
+  std::string sender;                     // empty for the null sender <>
+  std::vector<std::string> rcpt_to;       // as given in RCPT TO, one per route
+  std::vector<RecipientRoute> routes;     // parallel to rcpt_to
+  std::string helo;
+  std::string client_address;
+  bool esmtp = false;
+  bool body_8bit = false;                 // BODY=8BITMIME was given
+  int64_t received_unix = 0;              // seconds since the epoch
+};
+
+// Per-recipient delivery state, kept in the spool beside the envelope.
+enum class RecipientState : uint8_t {
+  kPending = 0,    // not yet delivered; ready or deferred depending on next_attempt
+  kDelivered = 1,  // a destination answered 2xx; never delivered again
+  kFailed = 2,     // a destination answered 5xx, or the message expired
+};
+
+struct RecipientStatus {
+  RecipientState state = RecipientState::kPending;
+  uint32_t attempts = 0;
+  int64_t next_attempt_unix = 0;
+  std::string last_reply;  // the last answer from the destination, for operators
+};
+
+}  // namespace sluice

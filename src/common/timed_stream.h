@@ -1,0 +1,57 @@
+// A TCP stream whose every read and write has a deadline (DESIGN.md rule 4).
+// Used by the edge (server/) and by outbound delivery (delivery/).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace sluice {
+
+class TimedStream {
+ public:
+  using Duration = std::chrono::steady_clock::duration;
+
+  explicit TimedStream(boost::asio::ip::tcp::socket socket);
+  ~TimedStream();
+  TimedStream(const TimedStream&) = delete;
+
+  // Reads what is there (at least one byte). On timeout ec is timed_out.
+  boost::asio::awaitable<size_t> ReadSome(char* data, size_t size, Duration timeout,
+                                          boost::system::error_code& ec);
+  // Writes all of `data`.
+  boost::asio::awaitable<void> WriteAll(std::string_view data, Duration timeout,
+                                        boost::system::error_code& ec);
+  // Reads one CRLF-terminated line (without CRLF) from the internal buffer,
+  // refusing lines longer than max_line.
+  boost::asio::awaitable<std::string> ReadLine(Duration timeout, size_t max_line,
+                                               boost::system::error_code& ec);
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  void Close();
+
+ private:
+  friend boost::asio::awaitable<std::unique_ptr<TimedStream>> ConnectTimed(
+      const std::string& host, uint16_t port, Duration timeout, boost::system::error_code& ec);
+  void Arm(Duration timeout);
+  void Disarm();
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<bool> alive_;  // guards late timer callbacks
+  uint64_t generation_ = 0;
+  bool timed_out_ = false;
+  std::string rbuf_;  // bytes read past the last line
+};
+
+// Connects to host:port, trying every address, within `timeout`.
+boost::asio::awaitable<std::unique_ptr<TimedStream>> ConnectTimed(
+    const std::string& host, uint16_t port, TimedStream::Duration timeout,
+    boost::system::error_code& ec);
+
+}  // namespace sluice

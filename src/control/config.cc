@@ -1,0 +1,192 @@
+// TOML → Config. Every key the daemon reads is named here once, with its
+// bounds; anything else in the file is an error (STYLE.md §9).
+#include "control/config.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <map>
+
+#include "control/toml_reader.h"
+
+namespace sluice::control {
+namespace {
+
+void ReadListener(const std::string& spec, TomlTable& t, std::vector<server::ListenerOptions>* out) {
+  // "host:port" or "[v6]:port".
+  size_t colon = spec.rfind(':');
+  server::ListenerOptions l;
+  if (colon == std::string::npos || colon + 1 == spec.size()) {
+    return t.Error("listen", fmt::format("\"{}\" is not host:port", spec));
+  }
+  l.address = spec.substr(0, colon);
+  if (l.address.size() > 2 && l.address.front() == '[' && l.address.back() == ']') {
+    l.address = l.address.substr(1, l.address.size() - 2);
+  }
+  unsigned port = 0;
+  for (char c : spec.substr(colon + 1)) {
+    if (c < '0' || c > '9' || (port = port * 10 + static_cast<unsigned>(c - '0')) > 65535) {
+      return t.Error("listen", fmt::format("\"{}\" has a bad port", spec));
+    }
+  }
+  if (port == 0) return t.Error("listen", fmt::format("\"{}\" has a bad port", spec));
+  l.port = static_cast<uint16_t>(port);
+  out->push_back(std::move(l));
+}
+
+void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
+  delivery::DestinationOptions d;
+  d.name = name;
+  std::string type;
+  t.String("type", &type);
+  if (type == "maildir") {
+    d.kind = delivery::DestinationKind::kMaildir;
+    t.String("root", &d.root);
+    if (d.root.empty()) t.Error("root", "a maildir destination needs a root folder");
+  } else if (type == "smtp" || type == "lmtp") {
+    d.kind = type == "smtp" ? delivery::DestinationKind::kSmtp : delivery::DestinationKind::kLmtp;
+    d.port = type == "smtp" ? 25 : 24;
+    t.String("host", &d.host);
+    t.Port("port", &d.port);
+    t.Duration("connect_timeout", &d.connect_timeout);
+    t.Duration("reply_timeout", &d.reply_timeout);
+    if (d.host.empty()) t.Error("host", "an smtp or lmtp destination needs a host");
+  } else {
+    t.Error("type", fmt::format("\"{}\" is not one of maildir, smtp, lmtp", type));
+  }
+  c->destinations.push_back(std::move(d));
+}
+
+}  // namespace
+
+std::string ConfigError::ToString() const {
+  std::string where = line > 0 ? fmt::format("{}:{}", file, line) : file;
+  return key.empty() ? fmt::format("{}: {}", where, what) : fmt::format("{}: {}: {}", where, key, what);
+}
+
+LoadResult LoadConfig(const std::string& path) {
+  LoadResult r;
+  Config& c = r.config;
+  c.source = path;
+  toml::table root;
+  if (!ParseTomlFile(path, &root, &r.errors)) return r;
+  {
+    TomlTable t(root, "", path, &r.errors);
+    t.Table("server", [&](TomlTable& s) {
+      s.String("hostname", &c.hostname);
+      s.Size("workers", &c.server.workers, 1, 256);
+      std::vector<std::string> listen;
+      s.StringList("listen", &listen);
+      if (!listen.empty()) {
+        c.server.listeners.clear();
+        for (const auto& spec : listen) ReadListener(spec, s, &c.server.listeners);
+      }
+      s.Duration("command_timeout", &c.server.command_timeout);
+      s.Duration("data_timeout", &c.server.data_timeout);
+      s.Size("blocking_threads", &c.blocking_threads, 1, 256);
+    });
+    t.Table("limits", [&](TomlTable& s) {
+      s.Size("max_message_size", &c.session.max_message_size, 1024, size_t{1} << 32);
+      s.Size("max_recipients", &c.session.max_recipients, 1, 100'000);
+      s.Size("max_errors", &c.session.max_errors, 1, 1000);
+    });
+    t.Table("spool", [&](TomlTable& s) { s.String("path", &c.spool.path); });
+    t.Table("directory", [&](TomlTable& s) {
+      std::string backend = "sqlite";
+      s.String("backend", &backend);
+      if (backend != "sqlite") s.Error("backend", fmt::format("\"{}\" is not one of sqlite", backend));
+      s.String("path", &c.directory.path);
+      s.String("seed", &c.directory.seed);
+      s.Size("threads", &c.directory.threads, 1, 256);
+    });
+    t.NamedTables("destinations", [&](const std::string& name, TomlTable& d) {
+      ReadDestination(name, d, &c);
+    });
+    t.Table("queue", [&](TomlTable& s) {
+      s.Duration("retry_initial", &c.queue.retry_initial);
+      s.Duration("retry_max", &c.queue.retry_max);
+      s.Duration("max_lifetime", &c.queue.max_lifetime);
+      s.Size("max_deliveries", &c.queue.max_deliveries, 1, 100'000);
+      if (c.queue.retry_initial.count() < 1) s.Error("retry_initial", "must be at least 1s");
+      if (c.queue.retry_max < c.queue.retry_initial) {
+        s.Error("retry_max", "must not be shorter than retry_initial");
+      }
+    });
+    t.Table("log", [&](TomlTable& s) {
+      s.String("level", &c.log.level);
+      s.String("format", &c.log.format);
+      static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+      if (std::find(std::begin(kLevels), std::end(kLevels), c.log.level) == std::end(kLevels)) {
+        s.Error("level", fmt::format("\"{}\" is not one of trace, debug, info, warn, error, off",
+                                     c.log.level));
+      }
+      if (c.log.format != "text" && c.log.format != "json") {
+        s.Error("format", fmt::format("\"{}\" is not one of text, json", c.log.format));
+      }
+    });
+  }
+  c.session.hostname = c.hostname;
+  if (c.destinations.empty()) {
+    r.errors.push_back({path, 0, "destinations", "at least one destination is needed"});
+  }
+  if (c.server.listeners.empty()) {
+    r.errors.push_back({path, 0, "server.listen", "at least one listener is needed"});
+  }
+  return r;
+}
+
+SeedResult LoadSeed(const std::string& path, const Config& config) {
+  SeedResult r;
+  toml::table root;
+  if (!ParseTomlFile(path, &root, &r.errors)) return r;
+  directory::SeedData& seed = r.seed;
+  {  // scoped: the reader reports unknown keys when it goes away
+  TomlTable t(root, "", path, &r.errors);
+  t.StringList("forests", &seed.forests);
+  std::map<std::string, std::string> domain_owner;
+  t.TableArray("tenants", [&](TomlTable& tt) {
+    directory::SeedTenant tenant;
+    tt.String("name", &tenant.name);
+    tt.String("forest", &tenant.forest);
+    tt.StringList("domains", &tenant.domains);
+    tt.String("destination", &tenant.destination);
+    if (tenant.name.empty()) tt.Error("name", "a tenant needs a name");
+    if (std::find(seed.forests.begin(), seed.forests.end(), tenant.forest) == seed.forests.end()) {
+      tt.Error("forest", fmt::format("forest \"{}\" is not in forests", tenant.forest));
+    }
+    for (const auto& d : tenant.domains) {
+      auto [it, fresh] = domain_owner.emplace(d, tenant.name);
+      if (!fresh) tt.Error("domains", fmt::format("domain {} already belongs to {}", d, it->second));
+    }
+    auto check_destination = [&](TomlTable& where, const std::string& name) {
+      bool known = std::any_of(config.destinations.begin(), config.destinations.end(),
+                               [&](const delivery::DestinationOptions& d) { return d.name == name; });
+      if (!known) {
+        where.Error("destination",
+                    fmt::format("destination \"{}\" is not defined in {}", name, config.source));
+      }
+    };
+    if (tenant.destination.empty()) {
+      tt.Error("destination", "a tenant needs a default destination");
+    } else {
+      check_destination(tt, tenant.destination);
+    }
+    tt.TableArray("recipients", [&](TomlTable& rt) {
+      directory::SeedRecipient rcpt;
+      rt.String("address", &rcpt.address);
+      rt.StringList("aliases", &rcpt.aliases);
+      rt.String("destination", &rcpt.destination);
+      rt.String("mailbox", &rcpt.mailbox);
+      if (rcpt.address.find('@') == std::string::npos) {
+        rt.Error("address", fmt::format("\"{}\" is not an address", rcpt.address));
+      }
+      if (!rcpt.destination.empty()) check_destination(rt, rcpt.destination);
+      tenant.recipients.push_back(std::move(rcpt));
+    });
+    seed.tenants.push_back(std::move(tenant));
+  });
+  }
+  return r;
+}
+
+}  // namespace sluice::control

@@ -1,0 +1,58 @@
+#include <fmt/format.h>
+
+#include <map>
+
+#include "delivery/delivery.h"
+
+namespace sluice::delivery {
+namespace {
+
+class Router final : public Delivery {
+ public:
+  explicit Router(std::map<std::string, std::unique_ptr<Delivery>> by_name)
+      : by_name_(std::move(by_name)) {}
+
+  boost::asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) override {
+    const std::string& name = job.envelope->routes[job.recipients.front()].destination;
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) {
+      // The directory names a destination the config lacks: an operator
+      // error that a config fix repairs, so keep the mail.
+      Outcome o{Outcome::Kind::kDeferred,
+                fmt::format("451 4.3.5 destination \"{}\" is not configured", name)};
+      co_return std::vector<Outcome>(job.recipients.size(), o);
+    }
+    co_return co_await it->second->Deliver(job);
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<Delivery>> by_name_;
+};
+
+}  // namespace
+
+Outcome FromReply(int code, std::string text) {
+  Outcome o;
+  o.reply = std::move(text);
+  if (code >= 200 && code < 300) {
+    o.kind = Outcome::Kind::kDelivered;
+  } else if (code >= 500 && code < 600) {
+    o.kind = Outcome::Kind::kFailed;
+  } else {
+    o.kind = Outcome::Kind::kDeferred;  // 4xx, or anything unexpected
+  }
+  return o;
+}
+
+std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations,
+                                       std::string hostname, boost::asio::thread_pool& blocking) {
+  std::map<std::string, std::unique_ptr<Delivery>> by_name;
+  for (auto& d : destinations) {
+    std::string name = d.name;
+    by_name[name] = d.kind == DestinationKind::kMaildir ? MakeMaildirDelivery(std::move(d), blocking)
+                                                        : MakeSmtpDelivery(std::move(d), hostname);
+  }
+  return std::make_unique<Router>(std::move(by_name));
+}
+
+}  // namespace sluice::delivery

@@ -1,0 +1,68 @@
+// The delivery stage: hands a message to its destination — a local Maildir,
+// an LMTP mailbox store or an SMTP next hop — and reports, per recipient,
+// what the destination answered.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/envelope.h"
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace sluice::delivery {
+
+enum class DestinationKind { kMaildir, kSmtp, kLmtp };
+
+struct DestinationOptions {
+  std::string name;
+  DestinationKind kind = DestinationKind::kMaildir;
+  std::string root;  // kMaildir: the folder that holds the mailboxes
+  std::string host;  // kSmtp / kLmtp: the next hop
+  uint16_t port = 25;
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds reply_timeout{300};  // RFC 5321 §4.5.3.2 client timeouts
+};
+
+// One delivery attempt: some recipients of one message, all for one destination.
+struct Job {
+  std::string queue_id;
+  std::shared_ptr<const Envelope> envelope;
+  std::vector<size_t> recipients;  // indexes into envelope->routes
+  std::shared_ptr<const std::string> content;  // trace header + body, CRLF lines
+  bool retry = false;  // an earlier attempt may have delivered some of these
+};
+
+struct Outcome {
+  enum class Kind { kDelivered, kDeferred, kFailed };
+  Kind kind = Kind::kDeferred;
+  std::string reply;  // what the destination said, e.g. "250 2.0.0 Ok"
+};
+
+// Classifies a reply line by its first digit: 2 delivered, 5 failed, else deferred.
+Outcome FromReply(int code, std::string text);
+
+class Delivery {
+ public:
+  virtual ~Delivery() = default;
+  // One outcome per job recipient, in order. Never throws; failures to reach
+  // the destination come back as kDeferred outcomes.
+  virtual boost::asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) = 0;
+};
+
+// Routes each job to its destination by name. `blocking` runs file I/O.
+std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations,
+                                       std::string hostname, boost::asio::thread_pool& blocking);
+
+// The building blocks, also used directly by tests.
+std::unique_ptr<Delivery> MakeMaildirDelivery(DestinationOptions options,
+                                              boost::asio::thread_pool& blocking);
+std::unique_ptr<Delivery> MakeSmtpDelivery(DestinationOptions options, std::string hostname);
+
+}  // namespace sluice::delivery

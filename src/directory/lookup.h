@@ -1,0 +1,54 @@
+// The answer to "who is this recipient?": value types shared by the edge
+// (smtp/) and the directory. No I/O here.
+#pragma once
+
+#include <string>
+
+#include "common/envelope.h"
+
+namespace sluice::directory {
+
+// Three outcomes, as in Postfix's dict lookups: kTryLater always becomes a
+// 4xx at the edge, never a 5xx (DESIGN.md rule 2).
+enum class Found { kYes, kNo, kTryLater };
+
+enum class Reason {
+  kNone,
+  kUnknownUser,    // known domain, unknown recipient: 550 5.1.1
+  kUnknownDomain,  // not one of ours: 550 5.7.1, never an open relay
+  kSaturated,      // the forest's bulkhead is full: 451 4.3.2
+  kTimedOut,       // the lookup outlived its deadline: 451 4.4.3
+  kBackendError,   // the forest's back end failed: 451 4.4.3
+};
+
+struct LookupResult {
+  Found found = Found::kTryLater;
+  Reason reason = Reason::kBackendError;
+  std::string forest;    // the forest that answered or should have
+  RecipientRoute route;  // filled when found == kYes
+
+  static LookupResult Yes(RecipientRoute r) {
+    LookupResult x;
+    x.found = Found::kYes;
+    x.reason = Reason::kNone;
+    x.forest = r.forest;
+    x.route = std::move(r);
+    return x;
+  }
+  static LookupResult No(Reason why, std::string forest = {}) {
+    LookupResult x;
+    x.found = Found::kNo;
+    x.reason = why;
+    x.forest = std::move(forest);
+    return x;
+  }
+  static LookupResult TryLater(Reason why, std::string forest) {
+    LookupResult x;
+    x.found = Found::kTryLater;
+    x.reason = why;
+    x.forest = std::move(forest);
+    return x;
+  }
+};
+
+}  // namespace sluice::directory

@@ -1,0 +1,101 @@
+#include "observe/log.h"
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace sluice::observe {
+namespace {
+
+bool g_json = false;
+
+}  // namespace
+
+Status InitLogging(const std::string& level, const std::string& format) {
+  auto logger = spdlog::stderr_logger_mt("sluice");
+  spdlog::set_default_logger(logger);
+  g_json = format == "json";
+  // JSON lines carry their own timestamp and level fields.
+  spdlog::set_pattern(g_json ? R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v)"
+                            : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v",
+                     spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::flush_on(spdlog::level::info);
+  return Status::Ok();
+}
+
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out;
+}
+
+Event& Event::With(std::string_view key, std::string_view value) {
+  fields_.emplace_back(std::string(key), std::string(value));
+  quoted_.push_back(true);
+  return *this;
+}
+
+Event& Event::With(std::string_view key, int64_t value) {
+  fields_.emplace_back(std::string(key), std::to_string(value));
+  quoted_.push_back(false);
+  return *this;
+}
+
+Event& Event::With(std::string_view key, double value) {
+  fields_.emplace_back(std::string(key), fmt::format("{:.3f}", value));
+  quoted_.push_back(false);
+  return *this;
+}
+
+std::string Event::Render() const {
+  std::string out;
+  if (g_json) {
+    out = fmt::format("{{\"msg\":\"{}\"", JsonEscape(message_));
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      const auto& [k, v] = fields_[i];
+      if (quoted_[i]) {
+        out += fmt::format(",\"{}\":\"{}\"", k, JsonEscape(v));
+      } else {
+        out += fmt::format(",\"{}\":{}", k, v);
+      }
+    }
+    out += '}';
+  } else {
+    out = message_;
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      const auto& [k, v] = fields_[i];
+      bool plain = !v.empty() && v.find_first_of(" \"=") == std::string::npos;
+      out += plain ? fmt::format(" {}={}", k, v) : fmt::format(" {}=\"{}\"", k, JsonEscape(v));
+    }
+  }
+  return out;
+}
+
+// In JSON mode the pattern already opened the object with ts and level.
+void Event::Info() const {
+  if (!spdlog::should_log(spdlog::level::info)) return;
+  spdlog::info(g_json ? Render().substr(1) : Render());
+}
+void Event::Warn() const {
+  if (!spdlog::should_log(spdlog::level::warn)) return;
+  spdlog::warn(g_json ? Render().substr(1) : Render());
+}
+void Event::Error() const { spdlog::error(g_json ? Render().substr(1) : Render()); }
+
+}  // namespace sluice::observe

@@ -1,0 +1,40 @@
+// Structured logs: one line per SMTP transaction and per delivery attempt,
+// always with the queue id. JSON lines for collectors, text for a terminal.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice::observe {
+
+// Sets up the process-wide logger; format is "text" or "json".
+Status InitLogging(const std::string& level, const std::string& format);
+
+// A log event: a message plus key/value fields, rendered as one line.
+class Event {
+ public:
+  explicit Event(std::string_view message) : message_(message) {}
+  Event& With(std::string_view key, std::string_view value);
+  Event& With(std::string_view key, const char* value) { return With(key, std::string_view(value)); }
+  Event& With(std::string_view key, const std::string& value) { return With(key, std::string_view(value)); }
+  Event& With(std::string_view key, int64_t value);
+  Event& With(std::string_view key, double value);
+  void Info() const;
+  void Warn() const;
+  void Error() const;
+
+ private:
+  std::string Render() const;
+  std::string message_;
+  std::vector<std::pair<std::string, std::string>> fields_;  // value already JSON-encoded
+  std::vector<bool> quoted_;
+};
+
+// JSON string escaping, shared with anything else that writes JSON by hand.
+std::string JsonEscape(std::string_view s);
+
+}  // namespace sluice::observe

@@ -1,0 +1,127 @@
+// Worker event loops. Each worker thread runs its own io_context with its
+// own acceptor on every listener (SO_REUSEPORT), so the kernel spreads
+// connections and no lock is shared between loops.
+#include "server/server.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <thread>
+
+#include "observe/log.h"
+#include "server/connection.h"
+
+namespace sluice::server {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+struct Worker {
+  asio::io_context io{1};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::thread thread;
+};
+
+class EdgeServer final : public Server {
+ public:
+  EdgeServer(ServerOptions o, std::shared_ptr<const smtp::SessionOptions> session, Stages stages)
+      : o_(std::move(o)), session_(std::move(session)), stages_(stages) {}
+
+  ~EdgeServer() override {
+    Stop();
+    workers_.clear();
+  }
+
+  Status Start() override {
+    for (size_t i = 0; i < o_.workers; ++i) {
+      auto w = std::make_unique<Worker>();
+      for (const ListenerOptions& l : o_.listeners) {
+        auto acceptor = std::make_unique<tcp::acceptor>(w->io);
+        boost::system::error_code ec;
+        auto address = asio::ip::make_address(l.address, ec);
+        if (ec) return Status::InvalidArgument(fmt::format("listen {}: bad address", l.address));
+        tcp::endpoint ep(address, l.port);
+        acceptor->open(ep.protocol(), ec);
+        if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) acceptor->set_option(ReusePort(true), ec);
+        if (!ec) acceptor->bind(ep, ec);
+        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+          return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
+        }
+        w->acceptors.push_back(std::move(acceptor));
+      }
+      workers_.push_back(std::move(w));
+    }
+    for (auto& w : workers_) {
+      for (auto& a : w->acceptors) asio::co_spawn(w->io, Accept(*a), asio::detached);
+      w->thread = std::thread([io = &w->io] { io->run(); });
+    }
+    for (const auto& l : o_.listeners) {
+      observe::Event("listening").With("address", fmt::format("{}:{}", l.address, l.port))
+          .With("workers", static_cast<int64_t>(o_.workers)).Info();
+    }
+    return Status::Ok();
+  }
+
+  // Leaves the io_contexts alive (stopped) until destruction, so a lookup or
+  // commit finishing on another pool can still post its completion safely.
+  void Stop() override {
+    if (workers_.empty() || state_.draining) return;
+    state_.draining = true;
+    for (auto& w : workers_) {
+      asio::post(w->io, [w = w.get()] {
+        for (auto& a : w->acceptors) a->close();
+      });
+    }
+    // A message between end of data and its reply is being committed: let
+    // it finish so its sender gets the 250 it earned.
+    // A commit is bounded by the disk, so this wait ends.
+    while (state_.storing > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (auto& w : workers_) w->io.stop();
+    for (auto& w : workers_) {
+      if (w->thread.joinable()) w->thread.join();
+    }
+  }
+
+ private:
+  asio::awaitable<void> Accept(tcp::acceptor& acceptor) {
+    while (!state_.draining) {
+      boost::system::error_code ec;
+      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || state_.draining) co_return;
+        // EMFILE and friends: back off briefly rather than spin.
+        observe::Event("accept failed").With("error", ec.message()).Warn();
+        asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      asio::co_spawn(acceptor.get_executor(),
+                     RunConnection(std::move(socket), o_, session_, stages_, state_), asio::detached);
+    }
+  }
+
+  ServerOptions o_;
+  std::shared_ptr<const smtp::SessionOptions> session_;
+  Stages stages_;
+  EdgeState state_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Server> MakeServer(ServerOptions options,
+                                   std::shared_ptr<const smtp::SessionOptions> session,
+                                   Stages stages) {
+  return std::make_unique<EdgeServer>(std::move(options), std::move(session), stages);
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,37 @@
+// Parsers for the arguments of MAIL and RCPT (RFC 5321 §4.1.2), pure and
+// allocation-light. Also fuzzed on their own.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "smtp/reply.h"
+
+namespace sluice::smtp {
+
+struct PathArgument {
+  std::string address;  // the mailbox without angle brackets; empty for <>
+  std::vector<std::pair<std::string, std::string>> params;  // keys upper-cased
+};
+
+// Parses `FROM:<path> [params]` (keyword "FROM") or `TO:<path> [params]`.
+// A null path <> is accepted only when allow_null. Source routes
+// (<@a,@b:user@c>) are accepted and dropped, as RFC 5321 §4.1.2 asks.
+std::variant<PathArgument, SyntaxError> ParsePathArgument(std::string_view arg,
+                                                          std::string_view keyword,
+                                                          bool allow_null,
+                                                          SyntaxError on_bad_path);
+
+// True when `mailbox` is local-part@domain by RFC 5321 §4.1.2.
+bool IsValidMailbox(std::string_view mailbox);
+
+// True for a domain name or an address literal as in EHLO.
+bool IsValidDomain(std::string_view domain);
+
+// The address with its domain lower-cased: the form the directory stores.
+std::string CanonicalAddress(std::string_view mailbox);
+
+}  // namespace sluice::smtp

@@ -1,0 +1,124 @@
+#include "smtp/reply.h"
+
+#include <fmt/format.h>
+
+namespace sluice::smtp {
+
+Reply MakeReply(int code, std::string_view enhanced, std::string_view text) {
+  if (enhanced.empty()) return {code, fmt::format("{} {}\r\n", code, text)};
+  return {code, fmt::format("{} {} {}\r\n", code, enhanced, text)};
+}
+
+Reply MakeMultiline(int code, const std::vector<std::string>& lines) {
+  Reply r{code, {}};
+  for (size_t i = 0; i < lines.size(); ++i) {
+    r.text += fmt::format("{}{}{}\r\n", code, i + 1 < lines.size() ? '-' : ' ', lines[i]);
+  }
+  return r;
+}
+
+Reply ToReply(SyntaxError e) {
+  switch (e) {
+    case SyntaxError::kBadSender:
+      return MakeReply(501, "5.1.7", "Bad sender address syntax");
+    case SyntaxError::kBadRecipient:
+      return MakeReply(501, "5.1.3", "Bad recipient address syntax");
+    case SyntaxError::kBadParameter:
+      return MakeReply(501, "5.5.4", "Invalid parameter value");
+    case SyntaxError::kUnknownParameter:
+      return MakeReply(555, "5.5.4", "Unsupported parameter");
+    case SyntaxError::kMissingArgument:
+      return MakeReply(501, "5.5.4", "Syntax error: argument required");
+    case SyntaxError::kUnexpectedArgument:
+      return MakeReply(501, "5.5.4", "Syntax error: no arguments allowed");
+    case SyntaxError::kLineTooLong:
+      return MakeReply(500, "5.5.2", "Line too long");
+    case SyntaxError::kBareLf:
+      return MakeReply(500, "5.5.2", "Command line must end with CRLF");
+    case SyntaxError::kBadCharacter:
+      return MakeReply(500, "5.5.2", "Invalid character in command");
+    case SyntaxError::kUnknownCommand:
+      return MakeReply(500, "5.5.2", "Command not recognized");
+  }
+  return MakeReply(500, "5.5.2", "Syntax error");
+}
+
+namespace replies {
+
+Reply Greeting(std::string_view hostname) {
+  return MakeReply(220, "", fmt::format("{} ESMTP Sluice", hostname));
+}
+Reply Ok() { return MakeReply(250, "2.0.0", "Ok"); }
+Reply SenderOk() { return MakeReply(250, "2.1.0", "Sender ok"); }
+Reply RecipientOk() { return MakeReply(250, "2.1.5", "Recipient ok"); }
+Reply Queued(std::string_view id) {
+  return MakeReply(250, "2.0.0", fmt::format("Ok: queued as {}", id));
+}
+Reply StartData() { return MakeReply(354, "", "End data with <CR><LF>.<CR><LF>"); }
+Reply Bye() { return MakeReply(221, "2.0.0", "Bye"); }
+Reply Help() {
+  return MakeReply(214, "2.0.0",
+                   "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+}
+Reply CannotVrfy() {
+  return MakeReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+}
+Reply NotImplemented(std::string_view verb) {
+  return MakeReply(502, "5.5.1", fmt::format("{} not implemented", verb));
+}
+Reply NeedHelo() { return MakeReply(503, "5.5.1", "Send HELO/EHLO first"); }
+Reply NestedMail() { return MakeReply(503, "5.5.1", "Nested MAIL command"); }
+Reply NeedMail() { return MakeReply(503, "5.5.1", "Need MAIL command"); }
+Reply NeedRcpt() { return MakeReply(503, "5.5.1", "Need RCPT command"); }
+Reply NoValidRecipients() { return MakeReply(554, "5.5.1", "No valid recipients"); }
+Reply TooManyRecipients() { return MakeReply(452, "4.5.3", "Too many recipients"); }
+Reply SizeExceeded() {
+  return MakeReply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+}
+Reply TooManyErrors() {
+  return MakeReply(421, "4.7.0", "Too many errors, closing transmission channel");
+}
+Reply CommandTimeout() {
+  return MakeReply(421, "4.4.2", "Timeout exceeded, closing transmission channel");
+}
+Reply TooManyConnections() {
+  return MakeReply(421, "4.7.0", "Too many connections, closing transmission channel");
+}
+Reply ShuttingDown() { return MakeReply(421, "4.3.2", "Service shutting down"); }
+Reply BareLineEnding() {
+  return MakeReply(550, "5.6.0",
+                   "Message contains a bare CR or LF; line endings must be CRLF");
+}
+Reply TextLineTooLong() {
+  return MakeReply(554, "5.6.0", "Message contains a line longer than 1000 octets");
+}
+Reply StorageFull() { return MakeReply(452, "4.3.1", "Insufficient system storage"); }
+Reply StorageError() { return MakeReply(451, "4.3.0", "Temporary storage failure; try again later"); }
+
+Reply ForLookup(std::string_view address, const directory::LookupResult& r) {
+  using directory::Reason;
+  switch (r.reason) {
+    case Reason::kNone:
+      return RecipientOk();
+    case Reason::kUnknownUser:
+      return MakeReply(550, "5.1.1",
+                       fmt::format("<{}>: Recipient address rejected: User unknown", address));
+    case Reason::kUnknownDomain:
+      return MakeReply(550, "5.7.1", fmt::format("<{}>: Relay access denied", address));
+    case Reason::kSaturated:
+      return MakeReply(451, "4.3.2",
+                       fmt::format("The maximum number of concurrent lookups for directory "
+                                   "forest {} has been reached; try again later",
+                                   r.forest));
+    case Reason::kTimedOut:
+      return MakeReply(451, "4.4.3", "Directory lookup timed out; try again later");
+    case Reason::kBackendError:
+      return MakeReply(451, "4.4.3",
+                       fmt::format("Directory forest {} is unavailable; try again later",
+                                   r.forest.empty() ? "(unknown)" : r.forest));
+  }
+  return MakeReply(451, "4.3.0", "Temporary lookup failure");
+}
+
+}  // namespace replies
+}  // namespace sluice::smtp

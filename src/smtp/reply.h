@@ -1,0 +1,71 @@
+// Every reply the edge sends, in one place (STYLE.md §15): the code, the
+// enhanced status code (RFC 3463) and the text an operator will grep for.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "directory/lookup.h"
+
+namespace sluice::smtp {
+
+struct Reply {
+  int code = 0;
+  std::string text;  // the whole reply on the wire, CRLF-terminated lines
+
+  bool Positive() const { return code >= 200 && code < 400; }
+  bool Transient() const { return code >= 400 && code < 500; }
+};
+
+// One line: "<code> <enhanced> <text>\r\n". `enhanced` may be empty.
+Reply MakeReply(int code, std::string_view enhanced, std::string_view text);
+// A multiline reply: "<code>-line\r\n ... <code> last\r\n".
+Reply MakeMultiline(int code, const std::vector<std::string>& lines);
+
+// Why a command could not be parsed (STYLE.md §4).
+enum class SyntaxError {
+  kBadSender,         // 501 5.1.7
+  kBadRecipient,      // 501 5.1.3
+  kBadParameter,      // 501 5.5.4
+  kUnknownParameter,  // 555 5.5.4
+  kMissingArgument,   // 501 5.5.4
+  kUnexpectedArgument,// 501 5.5.4
+  kLineTooLong,       // 500 5.5.2
+  kBareLf,            // 500 5.5.2
+  kBadCharacter,      // 500 5.5.2
+  kUnknownCommand,    // 500 5.5.2
+};
+Reply ToReply(SyntaxError e);
+
+namespace replies {
+Reply Greeting(std::string_view hostname);
+Reply Ok();                       // 250 2.0.0
+Reply SenderOk();                 // 250 2.1.0
+Reply RecipientOk();              // 250 2.1.5
+Reply Queued(std::string_view queue_id);
+Reply StartData();                // 354
+Reply Bye();                      // 221 2.0.0
+Reply Help();                     // 214 2.0.0
+Reply CannotVrfy();               // 252 2.5.0
+Reply NotImplemented(std::string_view verb);  // 502 5.5.1
+Reply NeedHelo();                 // 503 5.5.1
+Reply NestedMail();               // 503 5.5.1
+Reply NeedMail();                 // 503 5.5.1
+Reply NeedRcpt();                 // 503 5.5.1
+Reply NoValidRecipients();        // 554 5.5.1
+Reply TooManyRecipients();        // 452 4.5.3
+Reply SizeExceeded();             // 552 5.3.4
+Reply TooManyErrors();            // 421 4.7.0
+Reply CommandTimeout();           // 421 4.4.2
+Reply TooManyConnections();       // 421 4.7.0
+Reply ShuttingDown();             // 421 4.3.2
+Reply BareLineEnding();           // 550 5.6.0
+Reply TextLineTooLong();          // 554 5.6.0
+Reply StorageFull();              // 452 4.3.1
+Reply StorageError();             // 451 4.3.0
+// The answer to a recipient lookup that did not say yes.
+Reply ForLookup(std::string_view address, const directory::LookupResult& r);
+}  // namespace replies
+
+}  // namespace sluice::smtp

@@ -1,0 +1,32 @@
+// The byte layout of spool records; doc/spool_format.md explains it.
+// RocksDB checksums every block and WAL record; the format byte lets a
+// later version read what an earlier one wrote.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/envelope.h"
+
+namespace sluice::spool {
+
+inline constexpr uint8_t kFormatVersion = 1;
+
+// Key prefixes: one byte, then the queue id.
+inline constexpr char kEnvelopeKey = 'e';   // envelope + trace header
+inline constexpr char kBodyKey = 'b';       // body as received
+inline constexpr char kRecipientsKey = 's'; // per-recipient state
+
+std::string Key(char prefix, std::string_view id);
+
+std::string EncodeEnvelope(const Envelope& e, std::string_view header);
+// Returns false on a malformed record.
+bool DecodeEnvelope(std::string_view in, Envelope* e, std::string* header);
+
+std::string EncodeRecipients(const std::vector<RecipientStatus>& r);
+std::optional<std::vector<RecipientStatus>> DecodeRecipients(std::string_view in);
+
+}  // namespace sluice::spool

@@ -1,0 +1,56 @@
+// The spool: durable storage of messages and their per-recipient state
+// (DESIGN.md rule 1). Every call is blocking and returns only after the
+// change is on stable storage; callers run it off the event loops.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/envelope.h"
+#include "common/status.h"
+
+namespace sluice::spool {
+
+struct SpoolOptions {
+  std::string path = "var/spool";
+  bool sync = true;  // off only in unit tests that do not test durability
+};
+
+// A message as recovered from the spool, without its content.
+struct StoredMessage {
+  std::string id;
+  Envelope envelope;
+  std::vector<RecipientStatus> recipients;  // parallel to envelope.routes
+};
+
+class Spool {
+ public:
+  virtual ~Spool() = default;
+
+  // Stores envelope, trace header and body with every recipient pending.
+  // Thread-safe. On OK the message is synced; on error nothing is stored.
+  virtual Status Commit(const std::string& id, const Envelope& envelope, std::string_view header,
+                        std::string_view body) = 0;
+  // The message as it goes out: trace header followed by the body.
+  virtual Result<std::string> ReadContent(const std::string& id) = 0;
+  // Replaces the recipient states of a message (synced).
+  virtual Status UpdateRecipients(const std::string& id,
+                                  const std::vector<RecipientStatus>& recipients) = 0;
+  // Deletes a message whose recipients are all done (synced).
+  virtual Status Remove(const std::string& id) = 0;
+  // Calls `each` for every stored message, oldest first. For recovery at start.
+  virtual Status Recover(const std::function<void(StoredMessage)>& each) = 0;
+};
+
+// Opens (creating if needed) the RocksDB spool at options.path.
+Result<std::unique_ptr<Spool>> OpenSpool(const SpoolOptions& options);
+
+// A new queue id: unique on this node, sortable by time of creation.
+// Cheap: no I/O; thread-safe.
+std::string NewQueueId();
+
+}  // namespace sluice::spool
