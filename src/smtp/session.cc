@@ -145,8 +145,9 @@ bool Session::PumpData() {
         FinishData();
         return true;
       }
-      ++pos_;  // undo dot-stuffing (RFC 5321 §4.5.2)
+      ++pos_;  // undo dot-stuffing (RFC 5321 §4.5.2): only the first dot
       ++line_len_;
+      at_line_start_ = false;
       continue;
     }
     at_line_start_ = false;

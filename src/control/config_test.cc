@@ -1,0 +1,143 @@
+#include "control/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "common/test_util.h"
+
+namespace sluice::control {
+namespace {
+
+std::string Write(const testing::TempDir& dir, const std::string& name, const std::string& text) {
+  std::string path = dir / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* kMinimal = R"(
+[destinations.local]
+type = "maildir"
+root = "/tmp/mail"
+)";
+
+TEST(Config, DefaultsAndValues) {
+  testing::TempDir dir;
+  auto r = LoadConfig(Write(dir, "c.toml", std::string(kMinimal) + R"(
+[server]
+hostname = "mx.test"
+listen = ["127.0.0.1:2600", "[::1]:2601"]
+workers = 3
+command_timeout = "2m"
+[limits]
+max_message_size = "10MiB"
+[queue]
+retry_initial = "30s"
+retry_max = "1h"
+max_lifetime = "2d"
+[destinations.relay]
+type = "lmtp"
+host = "127.0.0.1"
+)"));
+  ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
+  const Config& c = r.config;
+  EXPECT_EQ(c.session.hostname, "mx.test");
+  ASSERT_EQ(c.server.listeners.size(), 2u);
+  EXPECT_EQ(c.server.listeners[1].address, "::1");
+  EXPECT_EQ(c.server.listeners[1].port, 2601);
+  EXPECT_EQ(c.server.workers, 3u);
+  EXPECT_EQ(c.server.command_timeout.count(), 120);
+  EXPECT_EQ(c.server.data_timeout.count(), 600);  // default kept
+  EXPECT_EQ(c.session.max_message_size, 10u * 1024 * 1024);
+  EXPECT_EQ(c.queue.retry_initial.count(), 30);
+  EXPECT_EQ(c.queue.retry_max.count(), 3600);
+  EXPECT_EQ(c.queue.max_lifetime.count(), 2 * 86400);
+  ASSERT_EQ(c.destinations.size(), 2u);
+  EXPECT_EQ(c.destinations[1].kind, delivery::DestinationKind::kLmtp);
+  EXPECT_EQ(c.destinations[1].port, 24);  // LMTP's default port
+}
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  testing::TempDir dir;
+  std::string path = Write(dir, "c.toml", std::string(kMinimal) + R"(
+[server]
+workers = "two"
+listn = ["127.0.0.1:25"]
+[queue]
+retry_initial = "5 minutes"
+)");
+  auto r = LoadConfig(path);
+  ASSERT_EQ(r.errors.size(), 3u);
+  std::vector<std::string> lines;
+  for (const auto& e : r.errors) lines.push_back(e.ToString());
+  EXPECT_EQ(lines[0], path + ":7: server.workers: expected a non-negative integer or a size such as \"35MiB\"");
+  EXPECT_EQ(lines[1], path + ":8: server.listn: unknown key (did you mean \"listen\"?)");
+  EXPECT_EQ(lines[2], path + ":10: queue.retry_initial: expected a duration such as \"30s\", \"5m\", \"2h\" or \"5d\"");
+}
+
+TEST(Config, SyntaxErrorHasLine) {
+  testing::TempDir dir;
+  std::string path = Write(dir, "c.toml", "[server]\nhostname = \"x\nworkers = 2\n");
+  auto r = LoadConfig(path);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].line, 2);
+  EXPECT_NE(r.errors[0].what.find("syntax"), std::string::npos);
+}
+
+TEST(Config, MissingFileAndBadValues) {
+  auto r = LoadConfig("/nonexistent/sluice.toml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].ToString(), "/nonexistent/sluice.toml: cannot open file");
+
+  testing::TempDir dir;
+  r = LoadConfig(Write(dir, "c.toml", R"(
+[server]
+listen = ["127.0.0.1:99999"]
+[destinations.x]
+type = "pigeon"
+[log]
+format = "xml"
+)"));
+  std::string all;
+  for (const auto& e : r.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find(":3: server.listen: \"127.0.0.1:99999\" has a bad port"), std::string::npos) << all;
+  EXPECT_NE(all.find(":5: destinations.x.type: \"pigeon\" is not one of maildir, smtp, lmtp"), std::string::npos) << all;
+  EXPECT_NE(all.find(":7: log.format: \"xml\" is not one of text, json"), std::string::npos) << all;
+}
+
+TEST(Config, SeedReferencesAreChecked) {
+  testing::TempDir dir;
+  auto c = LoadConfig(Write(dir, "c.toml", kMinimal));
+  ASSERT_TRUE(c.ok());
+  auto s = LoadSeed(Write(dir, "d.toml", R"(
+forests = ["na-1"]
+[[tenants]]
+name = "acme"
+forest = "na-9"
+domains = ["acme.example"]
+destination = "nowhere"
+  [[tenants.recipients]]
+  address = "alice"
+  colour = "blue"
+)"), c.config);
+  std::string all;
+  for (const auto& e : s.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find(":5: tenants[0].forest: forest \"na-9\" is not in forests"), std::string::npos) << all;
+  EXPECT_NE(all.find(":7: tenants[0].destination: destination \"nowhere\" is not defined"), std::string::npos) << all;
+  EXPECT_NE(all.find(":9: tenants[0].recipients[0].address: \"alice\" is not an address"), std::string::npos) << all;
+  EXPECT_NE(all.find(":10: tenants[0].recipients[0].colour: unknown key"), std::string::npos) << all;
+}
+
+TEST(Config, ExampleFilesAreValid) {
+  const char* src = std::getenv("SLUICE_SOURCE");
+  std::string root = src ? src : SLUICE_SOURCE_DIR;
+  auto c = LoadConfig(root + "/examples/sluice.toml");
+  ASSERT_TRUE(c.ok()) << c.errors[0].ToString();
+  auto s = LoadSeed(root + "/examples/directory.toml", c.config);
+  ASSERT_TRUE(s.errors.empty()) << s.errors[0].ToString();
+  EXPECT_GE(s.seed.forests.size(), 3u);
+  EXPECT_GE(s.seed.tenants.size(), 3u);
+}
+
+}  // namespace
+}  // namespace sluice::control
