@@ -19,9 +19,10 @@ boost::asio::awaitable<std::invoke_result_t<F&>> CallBlocking(F f) {
 }
 }  // namespace detail
 
-// g++ 12 destroys twice a non-trivial temporary created inside a co_await
-// expression (such as a by-value argument of the awaited coroutine), so the
-// operation is built in a statement of its own first. Callers do the same.
+// g++ 12 mishandles non-trivial temporaries around co_await: a by-value
+// argument built inside the co_await expression, or a result that is
+// discarded, is destroyed twice. So operations are built in a statement of
+// their own first and every result is stored. Callers do the same.
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F&>> Offload(boost::asio::thread_pool& pool, F f) {
   auto call = detail::CallBlocking(std::move(f));

@@ -105,7 +105,7 @@ class SmtpDelivery final : public Delivery {
       }
     }
     if (accepted.empty()) {
-      co_await Command(s, "QUIT\r\n", ec);
+      r = co_await Command(s, "QUIT\r\n", ec);  // the result must be kept: see common/offload.h
       co_return out;
     }
     r = co_await Command(s, "DATA\r\n", ec);
@@ -119,7 +119,11 @@ class SmtpDelivery final : public Delivery {
     co_await s.WriteAll(data, o_.reply_timeout, ec);
     // LMTP answers once per accepted recipient (RFC 2033 §4.2); SMTP once.
     for (size_t i = 0; i < (lmtp_ ? accepted.size() : 1); ++i) {
-      r = ec ? ServerReply{0, ec.message(), {}} : co_await ReadReply(s, o_.reply_timeout, ec);
+      if (ec) {
+        r = ServerReply{0, ec.message(), {}};
+      } else {
+        r = co_await ReadReply(s, o_.reply_timeout, ec);
+      }
       if (r.code == 0) {
         // The data reply was lost: the destination may or may not have the
         // message. Retrying risks a duplicate, which RFC 5321 §6.1 prefers
@@ -133,7 +137,7 @@ class SmtpDelivery final : public Delivery {
         for (size_t k : accepted) out[k] = FromReply(r.code, r.text);
       }
     }
-    co_await Command(s, "QUIT\r\n", ec);
+    r = co_await Command(s, "QUIT\r\n", ec);  // the result must be kept: see common/offload.h
     co_return out;
   }
 

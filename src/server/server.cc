@@ -40,6 +40,9 @@ class EdgeServer final : public Server {
   }
 
   Status Start() override {
+    for (const ListenerOptions& l : o_.listeners) {
+      if (Status s = CheckPortFree(l); !s.ok()) return s;
+    }
     for (size_t i = 0; i < o_.workers; ++i) {
       auto w = std::make_unique<Worker>();
       for (const ListenerOptions& l : o_.listeners) {
@@ -92,6 +95,22 @@ class EdgeServer final : public Server {
   }
 
  private:
+  // SO_REUSEPORT would let a second daemon share the port silently and take
+  // half of the connections; a plain bind first tells that apart.
+  static Status CheckPortFree(const ListenerOptions& l) {
+    asio::io_context io;
+    tcp::acceptor probe(io);
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(l.address, ec);
+    if (ec) return Status::InvalidArgument(fmt::format("listen {}: bad address", l.address));
+    tcp::endpoint ep(address, l.port);
+    probe.open(ep.protocol(), ec);
+    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(ep, ec);
+    if (ec) return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
+    return Status::Ok();
+  }
+
   asio::awaitable<void> Accept(tcp::acceptor& acceptor) {
     while (!state_.draining) {
       boost::system::error_code ec;

@@ -1,0 +1,243 @@
+"""Test harness: starts the real sluice daemon (and real peers) on loopback.
+
+Every process started here is tracked by PID and ended by PID when the test
+finishes; nothing else on the machine is touched.
+"""
+import atexit
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+
+SLUICE_BIN = os.environ.get("SLUICE_BIN", "build-asan/sluice")
+SOURCE = os.environ.get("SLUICE_SOURCE", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+_started = []
+
+
+def _cleanup():
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(_cleanup)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s before listening" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on port %d" % port)
+
+
+def wait_for(predicate, timeout=60, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+SEED = """
+forests = ["na-1", "na-2", "de-1"]
+
+[[tenants]]
+name = "acme"
+forest = "na-1"
+domains = ["acme.example"]
+destination = "local"
+  [[tenants.recipients]]
+  address = "alice@acme.example"
+  aliases = ["sales@acme.example"]
+  [[tenants.recipients]]
+  address = "bob@acme.example"
+
+[[tenants]]
+name = "globex"
+forest = "na-2"
+domains = ["globex.example"]
+destination = "local"
+  [[tenants.recipients]]
+  address = "carol@globex.example"
+
+[[tenants]]
+name = "initech"
+forest = "de-1"
+domains = ["initech.example"]
+destination = "local"
+  [[tenants.recipients]]
+  address = "erin@initech.example"
+
+[[tenants]]
+name = "hooli"
+forest = "de-1"
+domains = ["hooli.example"]
+destination = "relay"
+  [[tenants.recipients]]
+  address = "gavin@hooli.example"
+  [[tenants.recipients]]
+  address = "jared@hooli.example"
+"""
+
+
+class Sluice:
+    """One sluice daemon with its own temp dir, config, spool and maildirs."""
+
+    def __init__(self, relay_port=None, extra="", queue=None):
+        self.dir = tempfile.mkdtemp(prefix="sluice-it-")
+        self.port = free_port()
+        self.relay_port = relay_port or free_port()
+        self.mail = os.path.join(self.dir, "mail")
+        self.log_path = os.path.join(self.dir, "sluice.log")
+        q = {"retry_initial": '"1s"', "retry_max": '"2s"', "max_lifetime": '"1d"'}
+        q.update(queue or {})
+        with open(os.path.join(self.dir, "directory.toml"), "w") as f:
+            f.write(SEED)
+        self.config = os.path.join(self.dir, "sluice.toml")
+        with open(self.config, "w") as f:
+            f.write("""
+[server]
+hostname = "mx.sluice.test"
+listen = ["127.0.0.1:%(port)d"]
+workers = 2
+[spool]
+path = "%(dir)s/spool"
+[directory]
+path = "%(dir)s/directory.db"
+seed = "%(dir)s/directory.toml"
+[destinations.local]
+type = "maildir"
+root = "%(mail)s"
+[destinations.relay]
+type = "smtp"
+host = "127.0.0.1"
+port = %(relay)d
+connect_timeout = "2s"
+reply_timeout = "10s"
+[queue]
+%(queue)s
+[log]
+format = "json"
+%(extra)s
+""" % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port,
+       "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra})
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log_path, "a")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        self.proc = subprocess.Popen([SLUICE_BIN, "serve", "--config", self.config],
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+        _started.append(self.proc)
+        wait_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self):
+        """SIGTERM; returns the exit code."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.logf.close()
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.logf.close()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def smtp(self):
+        return smtplib.SMTP("127.0.0.1", self.port, timeout=60)
+
+    def maildir_files(self, address=None):
+        """Delivered files, for one address or all."""
+        out = []
+        root = self.mail
+        if address:
+            local, domain = address.split("@")
+            root = os.path.join(self.mail, domain, local)
+        for dirpath, _, files in os.walk(root):
+            if os.path.basename(dirpath) in ("new", "cur"):
+                out.extend(os.path.join(dirpath, f) for f in files)
+        return out
+
+
+class SmtpSink:
+    """Postfix's smtp-sink as a real next hop; dumps every transaction to a file."""
+
+    def __init__(self, port=None, extra=()):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="sluice-sink-")
+        os.chmod(self.dir, 0o777)
+        args = ["smtp-sink", "-u", "nobody", "-d", os.path.join(self.dir, "%H%M%S."), *extra,
+                "127.0.0.1:%d" % self.port, "256"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _started.append(self.proc)
+        wait_port(self.port, proc=self.proc)
+
+    def messages(self):
+        out = []
+        for f in sorted(os.listdir(self.dir)):
+            with open(os.path.join(self.dir, f), "rb") as fh:
+                out.append(fh.read())
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def message(n, to, sender="sender@outside.example", size=0):
+    """A message with a unique id in Subject and Message-ID; CRLF line ends."""
+    body = "".join("line %d of message %d, padding padding padding\r\n" % (i, n)
+                   for i in range(max(1, size // 50)))
+    return ("From: %s\r\nTo: %s\r\nSubject: test %d\r\nMessage-ID: <m%d@test>\r\n\r\n%s"
+            % (sender, to, n, n, body)).encode()
+
+
+def strip_received(data):
+    """The message as sent: the file minus Sluice's Received header."""
+    assert data.startswith(b"Received: "), data[:80]
+    # The trace header is folded over continuation lines starting with a tab.
+    lines = data.split(b"\r\n")
+    i = 1
+    while lines[i].startswith(b"\t"):
+        i += 1
+    return b"\r\n".join(lines[i:])

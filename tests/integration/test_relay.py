@@ -1,0 +1,79 @@
+"""Relay through a real next hop (Postfix's smtp-sink): every message
+arrives once; while the next hop is down mail is kept and retried; a 5xx
+from it fails the recipient without retrying."""
+import concurrent.futures
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+
+def subjects(sink):
+    out = []
+    for m in sink.messages():
+        found = re.search(rb"Subject: test (\d+)", m)
+        if found:
+            out.append(int(found.group(1)))
+    return out
+
+
+class Relay(unittest.TestCase):
+    def setUp(self):
+        self.sink = None
+        self.sluice = harness.Sluice()
+
+    def tearDown(self):
+        code = self.sluice.stop()
+        self.sluice.cleanup()
+        if self.sink:
+            self.sink.cleanup()
+        self.assertEqual(code, 0)
+
+    def send(self, numbers, sessions=10, to="gavin@hooli.example"):
+        def worker(k):
+            with self.sluice.smtp() as s:
+                for n in numbers[k::sessions]:
+                    s.sendmail("sender@outside.example", [to], harness.message(n, to, size=2000))
+        with concurrent.futures.ThreadPoolExecutor(sessions) as pool:
+            list(pool.map(worker, range(sessions)))
+
+    def test_every_message_reaches_the_next_hop_once(self):
+        self.sink = harness.SmtpSink(self.sluice.relay_port)
+        self.sluice.start()
+        self.send(list(range(300)))
+        harness.wait_for(lambda: len(subjects(self.sink)) >= 300, timeout=120, what="300 relayed")
+        got = subjects(self.sink)
+        self.assertEqual(sorted(got), list(range(300)))
+        dump = self.sink.messages()[0]
+        self.assertIn(b"gavin@hooli.example", dump)
+        self.assertIn(b"Received: from ", dump)
+
+    def test_down_next_hop_keeps_and_retries(self):
+        self.sluice.start()
+        self.send(list(range(40)), sessions=4)
+        harness.wait_for(lambda: self.sluice.log().count("Connection refused") >= 40,
+                         what="deferrals while the next hop is down")
+        time.sleep(1)
+        self.sink = harness.SmtpSink(self.sluice.relay_port)
+        harness.wait_for(lambda: len(subjects(self.sink)) >= 40, timeout=60, what="retried delivery")
+        time.sleep(3)  # nothing more arrives: no duplicates
+        self.assertEqual(sorted(subjects(self.sink)), list(range(40)))
+
+    def test_permanent_refusal_fails_without_retry(self):
+        # smtp-sink -f rcpt: answer every RCPT TO with a 5xx.
+        self.sink = harness.SmtpSink(self.sluice.relay_port, extra=("-f", "rcpt"))
+        self.sluice.start()
+        self.send([1], sessions=1)
+        harness.wait_for(lambda: '"result":"failed"' in self.sluice.log(), what="failure logged")
+        time.sleep(3)
+        attempts = [l for l in self.sluice.log().splitlines() if '"msg":"delivery"' in l]
+        self.assertEqual(len(attempts), 1, attempts)
+        self.assertIn('"reply":"5', attempts[0])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
