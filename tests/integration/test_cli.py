@@ -11,15 +11,17 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 
-def run(*args):
-    return subprocess.run([harness.SLUICE_BIN, *args], capture_output=True, text=True, timeout=60)
+def run(*args, cwd=None):
+    return subprocess.run([harness.SLUICE_BIN, *args], capture_output=True, text=True, timeout=60,
+                          cwd=cwd)
 
 
 class Cli(unittest.TestCase):
     def test_example_config_is_valid(self):
-        r = run("check-config", os.path.join(harness.SOURCE, "examples", "sluice.toml"))
-        # Paths in the example are relative to the source tree.
+        # Paths in the example are relative to the source tree, as for make run.
+        r = run("check-config", "examples/sluice.toml", cwd=harness.SOURCE)
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "examples/sluice.toml: ok")
 
     def test_broken_config_names_file_line_and_key(self):
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
