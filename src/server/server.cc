@@ -47,18 +47,7 @@ class EdgeServer final : public Server {
       auto w = std::make_unique<Worker>();
       for (const ListenerOptions& l : o_.listeners) {
         auto acceptor = std::make_unique<tcp::acceptor>(w->io);
-        boost::system::error_code ec;
-        auto address = asio::ip::make_address(l.address, ec);
-        if (ec) return Status::InvalidArgument(fmt::format("listen {}: bad address", l.address));
-        tcp::endpoint ep(address, l.port);
-        acceptor->open(ep.protocol(), ec);
-        if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec) acceptor->set_option(ReusePort(true), ec);
-        if (!ec) acceptor->bind(ep, ec);
-        if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) {
-          return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
-        }
+        if (Status s = Bind(*acceptor, l, /*reuse_port=*/true); !s.ok()) return s;
         w->acceptors.push_back(std::move(acceptor));
       }
       workers_.push_back(std::move(w));
@@ -100,14 +89,23 @@ class EdgeServer final : public Server {
   static Status CheckPortFree(const ListenerOptions& l) {
     asio::io_context io;
     tcp::acceptor probe(io);
+    return Bind(probe, l, /*reuse_port=*/false);
+  }
+
+  // Opens, binds and (with reuse_port, for real) listens.
+  static Status Bind(tcp::acceptor& acceptor, const ListenerOptions& l, bool reuse_port) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(l.address, ec);
     if (ec) return Status::InvalidArgument(fmt::format("listen {}: bad address", l.address));
     tcp::endpoint ep(address, l.port);
-    probe.open(ep.protocol(), ec);
-    if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) probe.bind(ep, ec);
-    if (ec) return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec && reuse_port) acceptor.set_option(ReusePort(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec && reuse_port) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
+    }
     return Status::Ok();
   }
 
