@@ -17,7 +17,7 @@ struct SeedRecipient {
   std::string address;
   std::vector<std::string> aliases;
   std::string destination;  // empty: the tenant's default
-  std::string mailbox;      // empty: "<domain>/<local part>"
+  std::string mailbox;      // empty: the destination's default for the address
 };
 struct SeedTenant {
   std::string name;

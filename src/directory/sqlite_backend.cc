@@ -118,11 +118,9 @@ Status Seed(sqlite3* db, const SeedData& seed) {
       if (!s.ok()) break;
       std::string address = Lower(r.address);
       std::string dest = r.destination.empty() ? t.destination : r.destination;
-      std::string mailbox = r.mailbox;
-      if (mailbox.empty()) {
-        size_t at = address.rfind('@');
-        mailbox = address.substr(at + 1) + "/" + address.substr(0, at);
-      }
+      // An empty mailbox lets each destination choose its default (Maildir:
+      // "<domain>/<local part>"; LMTP: the address itself).
+      const std::string& mailbox = r.mailbox;
       s = run("INSERT INTO recipients(address, tenant, destination, mailbox) VALUES(?1,?2,?3,?4)",
               {address, t.name, dest, mailbox});
       for (const auto& a : r.aliases) {

@@ -96,16 +96,29 @@ destination = "relay"
   address = "gavin@hooli.example"
   [[tenants.recipients]]
   address = "jared@hooli.example"
+
+[[tenants]]
+name = "umbrella"
+forest = "na-2"
+domains = ["umbrella.example"]
+destination = "store"
+  [[tenants.recipients]]
+  address = "ann@umbrella.example"
+  [[tenants.recipients]]
+  address = "quota@umbrella.example"
+  [[tenants.recipients]]
+  address = "ghost@umbrella.example"
 """
 
 
 class Sluice:
     """One sluice daemon with its own temp dir, config, spool and maildirs."""
 
-    def __init__(self, relay_port=None, extra="", queue=None):
+    def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
         self.relay_port = relay_port or free_port()
+        self.lmtp_port = lmtp_port or free_port()
         self.mail = os.path.join(self.dir, "mail")
         self.log_path = os.path.join(self.dir, "sluice.log")
         q = {"retry_initial": '"1s"', "retry_max": '"2s"', "max_lifetime": '"1d"'}
@@ -133,12 +146,16 @@ host = "127.0.0.1"
 port = %(relay)d
 connect_timeout = "2s"
 reply_timeout = "10s"
+[destinations.store]
+type = "lmtp"
+host = "127.0.0.1"
+port = %(lmtp)d
 [queue]
 %(queue)s
 [log]
 format = "json"
 %(extra)s
-""" % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port,
+""" % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port,
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra})
         self.proc = None
 
@@ -241,3 +258,87 @@ def strip_received(data):
     while lines[i].startswith(b"\t"):
         i += 1
     return b"\r\n".join(lines[i:])
+
+
+class Dovecot:
+    """A real Dovecot LMTP mailbox store, run as `nobody` in a temp dir.
+
+    `users` maps a user to extra userdb fields (e.g. a quota rule)."""
+
+    def __init__(self, users):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="sluice-dovecot-")
+        os.makedirs(os.path.join(self.dir, "mail"))
+        with open(os.path.join(self.dir, "users"), "w") as f:
+            for user, extra in users.items():
+                f.write("%s:::::::%s\n" % (user, extra))
+        conf = os.path.join(self.dir, "dovecot.conf")
+        with open(conf, "w") as f:
+            f.write(DOVECOT_CONF % {"dir": self.dir, "port": self.port})
+        subprocess.run(["chown", "-R", "nobody:nogroup", self.dir], check=True)
+        self.proc = subprocess.Popen(["runuser", "-u", "nobody", "--", "dovecot", "-F", "-c", conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _started.append(self.proc)
+        wait_port(self.port, proc=self.proc)
+
+    def messages(self, user):
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.dir, "mail", user, sub)
+            if os.path.isdir(d):
+                for name in sorted(os.listdir(d)):
+                    with open(os.path.join(d, name), "rb") as f:
+                        out.append(f.read())
+        return out
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+DOVECOT_CONF = """
+protocols = lmtp
+listen = 127.0.0.1
+base_dir = %(dir)s/run
+state_dir = %(dir)s/run/state
+log_path = %(dir)s/dovecot.log
+ssl = no
+default_internal_user = nobody
+default_internal_group = nogroup
+default_login_user = nobody
+mail_location = maildir:%(dir)s/mail/%%u
+mail_uid = nobody
+mail_gid = nogroup
+first_valid_uid = 0
+mail_plugins = quota
+plugin {
+  quota = maildir:User quota
+}
+passdb {
+  driver = passwd-file
+  args = %(dir)s/users
+}
+userdb {
+  driver = passwd-file
+  args = %(dir)s/users
+  default_fields = uid=nobody gid=nogroup home=%(dir)s/mail/%%u
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = %(port)d
+  }
+  user = nobody
+}
+service anvil {
+  chroot =
+}
+service log {
+  user = nobody
+}
+service config {
+  user = nobody
+}
+"""
