@@ -17,14 +17,25 @@ struct RecipientRoute {
   std::string mailbox;      // destination-specific: Maildir folder, LMTP user
 };
 
+// Delivery Status Notification requests of one recipient (RFC 3461 §4).
+struct RecipientDsn {
+  std::string notify;  // "", "NEVER", or a comma list of SUCCESS, FAILURE, DELAY
+  std::string orcpt;   // "addr-type;xtext" as given, or empty
+};
+
 struct Envelope {
   std::string sender;                     // empty for the null sender <>
   std::vector<std::string> rcpt_to;       // as given in RCPT TO, one per route
   std::vector<RecipientRoute> routes;     // parallel to rcpt_to
+  std::vector<RecipientDsn> dsn;          // parallel to rcpt_to
   std::string helo;
   std::string client_address;
   bool esmtp = false;
+  bool tls = false;                       // received over STARTTLS
   bool body_8bit = false;                 // BODY=8BITMIME was given
+  bool smtputf8 = false;                  // SMTPUTF8 was given (RFC 6531)
+  std::string dsn_ret;                    // RET=FULL or HDRS (RFC 3461), or empty
+  std::string dsn_envid;                  // ENVID xtext, or empty
   int64_t received_unix = 0;              // seconds since the epoch
 };
 

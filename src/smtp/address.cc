@@ -10,7 +10,11 @@ constexpr size_t kMaxLocalPart = 64;    // RFC 5321 §4.5.3.1.1
 constexpr size_t kMaxDomain = 255;      // RFC 5321 §4.5.3.1.2
 constexpr size_t kMaxPath = 256;        // RFC 5321 §4.5.3.1.3
 
-bool IsAtext(unsigned char c) {
+// RFC 6531 §3.3: with SMTPUTF8, UTF-8 sequences may appear where ASCII
+// letters can (atext, quoted text, and labels of a domain). Well-formedness
+// of the UTF-8 is checked once for the whole mailbox.
+bool IsAtext(unsigned char c, bool utf8) {
+  if (c >= 0x80) return utf8;
   if (std::isalnum(c)) return true;
   switch (c) {
     case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
@@ -22,15 +26,15 @@ bool IsAtext(unsigned char c) {
   }
 }
 
-bool IsLetDig(unsigned char c) { return c < 0x80 && std::isalnum(c); }
+bool IsLetDig(unsigned char c, bool utf8) { return c < 0x80 ? std::isalnum(c) != 0 : utf8; }
 
-bool ValidDotString(std::string_view s) {
+bool ValidDotString(std::string_view s, bool utf8) {
   if (s.empty() || s.front() == '.' || s.back() == '.') return false;
   char prev = 0;
   for (unsigned char c : s) {
     if (c == '.') {
       if (prev == '.') return false;
-    } else if (!IsAtext(c)) {
+    } else if (!IsAtext(c, utf8)) {
       return false;
     }
     prev = static_cast<char>(c);
@@ -38,7 +42,7 @@ bool ValidDotString(std::string_view s) {
   return true;
 }
 
-bool ValidQuotedString(std::string_view s) {
+bool ValidQuotedString(std::string_view s, bool utf8) {
   if (s.size() < 2 || s.front() != '"' || s.back() != '"') return false;
   for (size_t i = 1; i + 1 < s.size(); ++i) {
     unsigned char c = s[i];
@@ -46,23 +50,23 @@ bool ValidQuotedString(std::string_view s) {
       if (i + 2 >= s.size()) return false;
       unsigned char n = s[++i];
       if (n < 32 || n > 126) return false;
-    } else if (c < 32 || c > 126 || c == '"') {
+    } else if (c < 32 || c == 127 || c == '"' || (c > 127 && !utf8)) {
       return false;
     }
   }
   return true;
 }
 
-bool ValidHostname(std::string_view d) {
+bool ValidHostname(std::string_view d, bool utf8) {
   if (d.empty() || d.size() > kMaxDomain) return false;
   size_t start = 0;
   while (true) {
     size_t dot = d.find('.', start);
     std::string_view label = d.substr(start, dot == std::string_view::npos ? d.npos : dot - start);
     if (label.empty() || label.size() > 63) return false;
-    if (!IsLetDig(label.front()) || !IsLetDig(label.back())) return false;
+    if (!IsLetDig(label.front(), utf8) || !IsLetDig(label.back(), utf8)) return false;
     for (unsigned char c : label) {
-      if (!IsLetDig(c) && c != '-') return false;
+      if (!IsLetDig(c, utf8) && c != '-') return false;
     }
     if (dot == std::string_view::npos) return true;
     start = dot + 1;
@@ -99,19 +103,71 @@ bool IsParamValueChar(unsigned char c) { return c >= 33 && c <= 126 && c != '=';
 
 }  // namespace
 
-bool IsValidDomain(std::string_view domain) {
+bool IsValidDomain(std::string_view domain, bool utf8) {
   if (domain.empty()) return false;
-  return domain.front() == '[' ? ValidAddressLiteral(domain) : ValidHostname(domain);
+  return domain.front() == '[' ? ValidAddressLiteral(domain) : ValidHostname(domain, utf8);
 }
 
-bool IsValidMailbox(std::string_view mailbox) {
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t extra;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      extra = 1, cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      extra = 2, cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      extra = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= extra; ++k) {
+      auto n = static_cast<unsigned char>(s[i + k]);
+      if ((n & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (n & 0x3F);
+    }
+    // No overlong forms, surrogates or code points past U+10FFFF.
+    if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
+bool IsValidMailbox(std::string_view mailbox, bool utf8) {
+  if (utf8 && !IsValidUtf8(mailbox)) return false;
   size_t at = FindAt(mailbox);
   if (at == std::string_view::npos || at == 0) return false;
   std::string_view local = mailbox.substr(0, at);
   std::string_view domain = mailbox.substr(at + 1);
   if (local.size() > kMaxLocalPart || domain.empty()) return false;
-  bool local_ok = local.front() == '"' ? ValidQuotedString(local) : ValidDotString(local);
-  return local_ok && IsValidDomain(domain);
+  bool local_ok = local.front() == '"' ? ValidQuotedString(local, utf8) : ValidDotString(local, utf8);
+  return local_ok && IsValidDomain(domain, utf8);
+}
+
+bool IsValidXtext(std::string_view s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '+') {
+      if (i + 2 >= s.size()) return false;
+      for (size_t k = 1; k <= 2; ++k) {
+        char h = s[i + k];
+        if (!((h >= '0' && h <= '9') || (h >= 'A' && h <= 'F'))) return false;
+      }
+      i += 2;
+    } else if (c < 33 || c > 126 || c == '=') {
+      return false;
+    }
+  }
+  return true;
 }
 
 std::string CanonicalAddress(std::string_view mailbox) {
@@ -126,7 +182,7 @@ std::string CanonicalAddress(std::string_view mailbox) {
 std::variant<PathArgument, SyntaxError> ParsePathArgument(std::string_view arg,
                                                           std::string_view keyword,
                                                           bool allow_null,
-                                                          SyntaxError on_bad_path) {
+                                                          SyntaxError on_bad_path, bool utf8) {
   // keyword and ':' are case-insensitive; some clients put a space after ':'.
   if (arg.size() < keyword.size() + 1) return SyntaxError::kMissingArgument;
   for (size_t i = 0; i < keyword.size(); ++i) {
@@ -165,7 +221,7 @@ std::variant<PathArgument, SyntaxError> ParsePathArgument(std::string_view arg,
   if (path.empty()) {
     if (!allow_null) return on_bad_path;
   } else {
-    if (!IsValidMailbox(path)) return on_bad_path;
+    if (!IsValidMailbox(path, utf8)) return on_bad_path;
     out.address = std::string(path);
   }
 

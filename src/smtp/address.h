@@ -23,13 +23,21 @@ struct PathArgument {
 std::variant<PathArgument, SyntaxError> ParsePathArgument(std::string_view arg,
                                                           std::string_view keyword,
                                                           bool allow_null,
-                                                          SyntaxError on_bad_path);
+                                                          SyntaxError on_bad_path,
+                                                          bool utf8 = false);
 
-// True when `mailbox` is local-part@domain by RFC 5321 §4.1.2.
-bool IsValidMailbox(std::string_view mailbox);
+// True when `mailbox` is local-part@domain by RFC 5321 §4.1.2; with utf8,
+// by RFC 6531 §3.3 (UTF-8 allowed in local part and domain labels).
+bool IsValidMailbox(std::string_view mailbox, bool utf8 = false);
 
 // True for a domain name or an address literal as in EHLO.
-bool IsValidDomain(std::string_view domain);
+bool IsValidDomain(std::string_view domain, bool utf8 = false);
+
+// True when `s` is well-formed UTF-8 (no overlongs, surrogates, or > U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+// xtext (RFC 3461 §4): printable ASCII except '+' and '=', with "+XX" hex escapes.
+bool IsValidXtext(std::string_view s);
 
 // The address with its domain lower-cased: the form the directory stores.
 std::string CanonicalAddress(std::string_view mailbox);

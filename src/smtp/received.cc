@@ -23,9 +23,12 @@ std::string ReceivedHeader(const Envelope& e, std::string_view by_host, std::str
   // header never discloses the other recipients of a message.
   std::string for_clause =
       e.rcpt_to.size() == 1 ? fmt::format("\r\n\tfor <{}>", e.rcpt_to.front()) : std::string();
+  // Protocol names from RFC 3848 and RFC 6531 §4.3.
+  std::string proto = e.smtputf8 ? "UTF8SMTP" : e.esmtp ? "ESMTP" : "SMTP";
+  if (e.tls) proto += "S";
   return fmt::format("Received: from {} ([{}])\r\n\tby {} (Sluice) with {} id {}{};\r\n\t{}\r\n",
-                     e.helo, e.client_address, by_host, e.esmtp ? "ESMTP" : "SMTP", queue_id,
-                     for_clause, Rfc5322Date(unix_time));
+                     e.helo, e.client_address, by_host, proto, queue_id, for_clause,
+                     Rfc5322Date(unix_time));
 }
 
 }  // namespace sluice::smtp

@@ -58,7 +58,7 @@ Reply StartData() { return MakeReply(354, "", "End data with <CR><LF>.<CR><LF>")
 Reply Bye() { return MakeReply(221, "2.0.0", "Bye"); }
 Reply Help() {
   return MakeReply(214, "2.0.0",
-                   "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+                   "Commands: HELO EHLO STARTTLS MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
 }
 Reply CannotVrfy() {
   return MakeReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
@@ -91,6 +91,10 @@ Reply BareLineEnding() {
 }
 Reply TextLineTooLong() {
   return MakeReply(554, "5.6.0", "Message contains a line longer than 1000 octets");
+}
+Reply TlsRequired() { return MakeReply(530, "5.7.0", "Must issue a STARTTLS command first"); }
+Reply NeedsSmtpUtf8() {
+  return MakeReply(553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter");
 }
 Reply StorageFull() { return MakeReply(452, "4.3.1", "Insufficient system storage"); }
 Reply StorageError() { return MakeReply(451, "4.3.0", "Temporary storage failure; try again later"); }

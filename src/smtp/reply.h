@@ -64,6 +64,8 @@ Reply BareLineEnding();           // 550 5.6.0
 Reply TextLineTooLong();          // 554 5.6.0
 Reply StorageFull();              // 452 4.3.1
 Reply StorageError();             // 451 4.3.0
+Reply TlsRequired();              // 530 5.7.0
+Reply NeedsSmtpUtf8();            // 553 5.6.7
 // The answer to a recipient lookup that did not say yes.
 Reply ForLookup(std::string_view address, const directory::LookupResult& r);
 }  // namespace replies

@@ -1,13 +1,15 @@
-// Framing and the data phase of the SMTP session; command handlers live in
-// session_commands.cc.
+// Framing, answers to actions and message content (DATA and BDAT) of the
+// SMTP session; command handlers live in session_commands.cc.
 #include "smtp/session.h"
+
+#include <fmt/format.h>
 
 #include <cstring>
 
 namespace sluice::smtp {
 
 Session::Session(std::shared_ptr<const SessionOptions> options, ClientInfo client)
-    : options_(std::move(options)), client_(std::move(client)) {}
+    : options_(std::move(options)), client_(std::move(client)), line_check_(options_->max_text_line) {}
 
 std::vector<Action> Session::Start() {
   Emit(replies::Greeting(options_->hostname));
@@ -36,6 +38,7 @@ std::vector<Action> Session::Resume(const directory::LookupResult& r) {
   if (r.found == directory::Found::kYes) {
     envelope_.rcpt_to.push_back(std::move(pending_rcpt_));
     envelope_.routes.push_back(r.route);
+    envelope_.dsn.push_back(std::move(pending_dsn_));
     state_ = State::kRcpt;
     Emit(replies::RecipientOk());
   } else {
@@ -47,6 +50,7 @@ std::vector<Action> Session::Resume(const directory::LookupResult& r) {
     }
   }
   pending_rcpt_.clear();
+  pending_dsn_ = {};
   Pump();
   return std::move(out_);
 }
@@ -66,6 +70,30 @@ std::vector<Action> Session::Resume(const StoreResult& r) {
   return std::move(out_);
 }
 
+// RFC 3207 §4.2: after TLS starts, the client begins again with EHLO and
+// nothing learned before the handshake is trusted.
+std::vector<Action> Session::Resume(const TlsResult& r) {
+  if (waiting_ != Waiting::kTls) return {};
+  waiting_ = Waiting::kNothing;
+  if (!r.ok) {
+    out_.emplace_back(Close{});
+    closed_ = true;
+    return std::move(out_);
+  }
+  tls_ = true;
+  state_ = State::kConnected;
+  helo_.clear();
+  esmtp_ = false;
+  ResetTransaction();
+  Pump();
+  return std::move(out_);
+}
+
+std::vector<Action> Session::Shutdown() {
+  if (!closed_) CloseWith(replies::ShuttingDown());
+  return std::move(out_);
+}
+
 void Session::Emit(Reply r) { out_.emplace_back(std::move(r)); }
 
 void Session::Error(Reply r) {
@@ -82,14 +110,20 @@ void Session::CloseWith(Reply r) {
 void Session::ResetTransaction() {
   envelope_ = Envelope{};
   pending_rcpt_.clear();
+  pending_dsn_ = {};
   rcpt_attempts_ = 0;
+  chunked_ = false;
   body_.clear();
+  line_check_.Reset();
+  oversize_ = false;
   if (state_ != State::kConnected) state_ = State::kGreeted;
 }
 
 void Session::Pump() {
   while (!closed_ && waiting_ == Waiting::kNothing && pos_ < in_.size()) {
-    bool progressed = state_ == State::kData ? PumpData() : PumpCommand();
+    bool progressed = state_ == State::kData    ? PumpData()
+                      : state_ == State::kChunk ? PumpChunk()
+                                                : PumpCommand();
     if (!progressed) break;
   }
 }
@@ -130,11 +164,21 @@ bool Session::PumpCommand() {
   return true;
 }
 
+void Session::AppendContent(std::string_view bytes) {
+  line_check_.Feed(bytes);
+  if (oversize_) return;
+  if (body_.size() + bytes.size() > options_->max_message_size) {
+    oversize_ = true;  // keep reading to the end, but keep nothing
+    body_.clear();
+    body_.shrink_to_fit();
+    return;
+  }
+  body_.append(bytes);
+}
+
 // Data lines end at CRLF only. A bare LF or CR is content, never a line end,
-// so "\n.\n" and friends cannot end a message early (smuggling); such a
-// message is refused at the end of data.
+// so "\n.\n" and friends cannot end a message early (smuggling).
 bool Session::PumpData() {
-  const size_t max_size = options_->max_message_size;
   while (pos_ < in_.size()) {
     const char* begin = in_.data() + pos_;
     size_t avail = in_.size() - pos_;
@@ -142,73 +186,90 @@ bool Session::PumpData() {
       if (avail < 3) return false;  // need to see whether this is ".\r\n"
       if (begin[1] == '\r' && begin[2] == '\n') {
         pos_ += 3;
-        FinishData();
+        FinishContent();
         return true;
       }
       ++pos_;  // undo dot-stuffing (RFC 5321 §4.5.2): only the first dot
-      ++line_len_;
       at_line_start_ = false;
       continue;
     }
     at_line_start_ = false;
     const char* lf = static_cast<const char*>(std::memchr(begin, '\n', avail));
     size_t take;
-    bool line_end = false;
     if (lf == nullptr) {
       // Keep a trailing CR back: it may be the first half of CRLF.
       take = begin[avail - 1] == '\r' ? avail - 1 : avail;
       if (take == 0) return false;
     } else {
       take = static_cast<size_t>(lf - begin) + 1;
-      line_end = take >= 2 && lf[-1] == '\r';
-      if (!line_end) bare_line_ending_ = true;  // a bare LF
+      at_line_start_ = take >= 2 && lf[-1] == '\r';
     }
-    // A CR inside the segment that is not the CR of the final CRLF is bare.
-    size_t scan = line_end ? take - 2 : take;
-    if (std::memchr(begin, '\r', scan) != nullptr) bare_line_ending_ = true;
-
-    line_len_ += take;
-    if (line_len_ > options_->max_text_line) long_line_ = true;
-    if (!oversize_) {
-      if (body_.size() + take > max_size) {
-        oversize_ = true;
-        body_.clear();
-        body_.shrink_to_fit();
-      } else {
-        body_.append(begin, take);
-      }
-    }
+    AppendContent(std::string_view(begin, take));
     pos_ += take;
-    if (line_end) {
-      at_line_start_ = true;
-      line_len_ = 0;
-    }
     if (lf == nullptr) return false;
   }
   return false;
 }
 
-void Session::FinishData() {
-  const bool oversize = oversize_, bare = bare_line_ending_, long_line = long_line_;
-  oversize_ = bare_line_ending_ = long_line_ = false;
+// BDAT chunks are exact octet counts (RFC 3030 §2): no dots, no line ends
+// that mean anything. The chunk is always read whole, even when refused.
+bool Session::PumpChunk() {
+  size_t take = std::min(chunk_left_, in_.size() - pos_);
+  if (chunk_refusal_.code == 0) AppendContent(std::string_view(in_.data() + pos_, take));
+  pos_ += take;
+  chunk_left_ -= take;
+  if (chunk_left_ > 0) return false;
+  FinishChunk();
+  return true;
+}
+
+void Session::FinishChunk() {
+  state_ = before_chunk_;
+  if (chunk_refusal_.code != 0) {
+    Reply r = std::move(chunk_refusal_);
+    chunk_refusal_ = Reply{};
+    Error(std::move(r));
+    return;
+  }
+  if (chunk_last_) {
+    FinishContent();
+  } else if (oversize_) {
+    ResetTransaction();
+    Error(replies::SizeExceeded());
+  } else {
+    Emit(MakeReply(250, "2.0.0", fmt::format("{} octets received", body_.size())));
+  }
+}
+
+void Session::FinishContent() {
+  line_check_.Finish();
+  const bool oversize = oversize_;
+  bool bare = line_check_.bare_line_ending();
+  bool long_line = line_check_.long_line();
+  if (!oversize && bare && options_->bare_line_endings == BareLineEndings::kNormalize) {
+    body_ = NormalizeLineEndings(body_);
+    LineCheck again(options_->max_text_line);
+    again.Feed(body_);
+    bare = false;
+    long_line = again.long_line();
+  }
   at_line_start_ = true;
-  line_len_ = 0;
   Reply refusal;
   if (oversize) {
     refusal = replies::SizeExceeded();
-  } else if (bare && options_->bare_line_endings == BareLineEndings::kReject) {
+  } else if (bare) {
     refusal = replies::BareLineEnding();
   } else if (long_line) {
     refusal = replies::TextLineTooLong();
   }
   if (refusal.code != 0) {
-    state_ = State::kGreeted;
     ResetTransaction();
     Emit(std::move(refusal));
     return;
   }
   waiting_ = Waiting::kStore;
   state_ = State::kGreeted;  // until the store answers, no new command runs
+  envelope_.tls = tls_;
   StoreMessage store{std::move(envelope_), std::move(body_)};
   envelope_ = Envelope{};
   body_.clear();

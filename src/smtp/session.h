@@ -13,13 +13,17 @@
 #include "common/envelope.h"
 #include "common/status.h"
 #include "directory/lookup.h"
+#include "smtp/line_check.h"
 #include "smtp/reply.h"
 
 namespace sluice::smtp {
 
 // What to do with a message whose lines end in a bare CR or LF
 // (the SMTP smuggling family, CVE-2023-51764).
-enum class BareLineEndings { kReject };
+enum class BareLineEndings {
+  kReject,     // 550 5.6.0 at the end of data (default)
+  kNormalize,  // rewrite them as CRLF and accept
+};
 
 struct SessionOptions {
   std::string hostname = "localhost";
@@ -29,6 +33,11 @@ struct SessionOptions {
   size_t max_text_line = 1000;                 // RFC 5321 §4.5.3.1.6, CRLF included
   size_t max_errors = 20;                      // then 421 4.7.0 and close
   BareLineEndings bare_line_endings = BareLineEndings::kReject;
+  bool starttls = false;     // offer STARTTLS (RFC 3207): a certificate is loaded
+  bool require_tls = false;  // MAIL before STARTTLS gets 530 5.7.0 (submission)
+  bool chunking = true;      // CHUNKING/BDAT (RFC 3030)
+  bool smtputf8 = true;      // SMTPUTF8 (RFC 6531)
+  bool dsn = true;           // DSN parameters (RFC 3461)
 };
 
 // Actions the session asks its driver to carry out, in order.
@@ -39,12 +48,17 @@ struct StoreMessage {     // answer with Resume(StoreResult)
   Envelope envelope;
   std::string body;       // as received: CRLF lines, dot-stuffing undone
 };
+struct StartTls {};       // send pending replies, handshake, then Resume(TlsResult)
 struct Close {};          // send pending replies, then close the connection
-using Action = std::variant<Reply, LookupRecipient, StoreMessage, Close>;
+using Action = std::variant<Reply, LookupRecipient, StoreMessage, StartTls, Close>;
 
 struct StoreResult {
   Status status;
   std::string queue_id;  // set when status is OK
+};
+
+struct TlsResult {
+  bool ok = false;  // false: the handshake failed; the driver closes
 };
 
 struct ClientInfo {
@@ -58,41 +72,46 @@ class Session {
   // The greeting. Call once, first.
   std::vector<Action> Start();
   // Bytes from the client. Never blocks; buffers what it cannot use yet.
-  // While a LookupRecipient or StoreMessage is outstanding, input is only
-  // buffered (pipelined commands wait their turn, RFC 2920).
+  // While an action's answer is outstanding, input is only buffered
+  // (pipelined commands wait their turn, RFC 2920).
   std::vector<Action> Feed(std::span<const char> bytes);
   // Answers to the outstanding action; they continue with buffered input.
   std::vector<Action> Resume(const directory::LookupResult& result);
   std::vector<Action> Resume(const StoreResult& result);
+  std::vector<Action> Resume(const TlsResult& result);
+  // The server is going away: 421 4.3.2 and close.
+  std::vector<Action> Shutdown();
 
   // True once the session has asked to close; feed it nothing after that.
   bool closed() const { return closed_; }
   // True while an action's answer is outstanding.
   bool waiting() const { return waiting_ != Waiting::kNothing; }
-  // True between the 354 and the end-of-data dot.
-  bool in_data() const { return state_ == State::kData; }
+  // True while message content is being received (DATA or a BDAT chunk).
+  bool in_data() const { return state_ == State::kData || state_ == State::kChunk; }
   // True while a transaction (MAIL accepted) is in progress.
-  bool in_transaction() const { return state_ == State::kMail || state_ == State::kRcpt || state_ == State::kData; }
-
-  // Statistics for the transaction log line.
-  size_t recipients_accepted() const { return envelope_.rcpt_to.size(); }
+  bool in_transaction() const { return state_ != State::kConnected && state_ != State::kGreeted; }
+  bool tls_active() const { return tls_; }
 
  private:
-  enum class State { kConnected, kGreeted, kMail, kRcpt, kData };
-  enum class Waiting { kNothing, kLookup, kStore };
+  enum class State { kConnected, kGreeted, kMail, kRcpt, kData, kChunk };
+  enum class Waiting { kNothing, kLookup, kStore, kTls };
 
   // One row of the command table (STYLE.md §3).
   struct Command {
     const char* verb;
     void (Session::*handler)(std::string_view arg);
+    bool utf8_args;  // may carry UTF-8 when SMTPUTF8 is in use (MAIL, RCPT)
   };
   static const Command kCommands[];
 
   void Pump();                      // process buffered input until blocked
   bool PumpCommand();               // false when more input is needed
-  bool PumpData();                  // false when more input is needed
+  bool PumpData();                  // DATA content; false when more input is needed
+  bool PumpChunk();                 // BDAT content; false when more input is needed
   void Dispatch(std::string_view line);
-  void FinishData();
+  void AppendContent(std::string_view bytes);
+  void FinishContent();             // the message is complete: refuse or store it
+  void FinishChunk();
   void ResetTransaction();
   void Emit(Reply r);
   void Error(Reply r);              // a 5xx for a client error; counts errors
@@ -103,12 +122,14 @@ class Session {
   void OnMail(std::string_view arg);
   void OnRcpt(std::string_view arg);
   void OnData(std::string_view arg);
+  void OnBdat(std::string_view arg);
   void OnRset(std::string_view arg);
   void OnNoop(std::string_view arg);
   void OnQuit(std::string_view arg);
   void OnVrfy(std::string_view arg);
   void OnHelp(std::string_view arg);
   void OnExpn(std::string_view arg);
+  void OnStartTls(std::string_view arg);
   void Greet(std::string_view arg, bool esmtp);
 
   std::shared_ptr<const SessionOptions> options_;
@@ -116,6 +137,7 @@ class Session {
   State state_ = State::kConnected;
   Waiting waiting_ = Waiting::kNothing;
   bool closed_ = false;
+  bool tls_ = false;
   size_t errors_ = 0;
   std::string helo_;  // from the last HELO/EHLO
   bool esmtp_ = false;
@@ -127,15 +149,19 @@ class Session {
   // The transaction.
   Envelope envelope_;
   std::string pending_rcpt_;   // RCPT TO mailbox awaiting its lookup
+  RecipientDsn pending_dsn_;
   size_t rcpt_attempts_ = 0;   // RCPT commands that reached a lookup
+  bool chunked_ = false;       // the transaction uses BDAT, so DATA is out
 
-  // DATA state.
+  // Content state, for DATA and BDAT alike.
   std::string body_;
-  bool at_line_start_ = true;
-  size_t line_len_ = 0;
+  LineCheck line_check_;
   bool oversize_ = false;
-  bool bare_line_ending_ = false;
-  bool long_line_ = false;
+  bool at_line_start_ = true;  // DATA: where a dot may be stuffing or the end
+  size_t chunk_left_ = 0;      // BDAT: octets of the current chunk still to come
+  bool chunk_last_ = false;
+  Reply chunk_refusal_;        // BDAT: the answer owed once the chunk is read
+  State before_chunk_ = State::kConnected;
 
   std::vector<Action> out_;
 };

@@ -1,6 +1,10 @@
-// The command table and its handlers (RFC 5321 §4.1.1).
+// The command table and its handlers (RFC 5321 §4.1.1, with STARTTLS RFC
+// 3207, BDAT RFC 3030, SMTPUTF8 RFC 6531 and DSN RFC 3461).
+#include <fmt/format.h>
+
 #include <charconv>
 #include <cstring>
+#include <optional>
 
 #include "smtp/address.h"
 #include "smtp/session.h"
@@ -17,68 +21,116 @@ bool EqualsNoCase(std::string_view a, const char* b) {
   return true;
 }
 
-// Commands are printable US-ASCII (RFC 5321 §2.4); NUL, controls and 8-bit
-// octets get a clear 500 rather than reaching a parser.
-bool HasBadCharacter(std::string_view line) {
+// Commands are printable US-ASCII (RFC 5321 §2.4); NUL and controls always
+// get a clear 500, 8-bit octets too unless the command may carry UTF-8.
+bool HasBadCharacter(std::string_view line, bool allow_8bit) {
   for (unsigned char c : line) {
-    if ((c < 32 && c != '\t') || c >= 127) return true;
+    if ((c < 32 && c != '\t') || c == 127 || (c > 127 && !allow_8bit)) return true;
   }
   return false;
+}
+
+bool Has8Bit(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c > 127) return true;
+  }
+  return false;
+}
+
+std::optional<size_t> ParseSize(std::string_view v) {
+  size_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec == std::errc::result_out_of_range) return SIZE_MAX;
+  if (ec != std::errc() || end != v.data() + v.size() || v.empty()) return std::nullopt;
+  return n;
+}
+
+// NOTIFY=NEVER, or a comma list of SUCCESS, FAILURE, DELAY (RFC 3461 §4.1).
+bool ValidNotify(const std::string& v) {
+  if (EqualsNoCase(v, "NEVER")) return true;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    std::string_view item(v.data() + start, (comma == std::string::npos ? v.size() : comma) - start);
+    if (!EqualsNoCase(item, "SUCCESS") && !EqualsNoCase(item, "FAILURE") &&
+        !EqualsNoCase(item, "DELAY")) {
+      return false;
+    }
+    if (comma == std::string::npos) return true;
+    start = comma + 1;
+  }
+  return false;
+}
+
+// ORCPT=addr-type;xtext (RFC 3461 §4.2).
+bool ValidOrcpt(const std::string& v) {
+  size_t semi = v.find(';');
+  if (semi == 0 || semi == std::string::npos) return false;
+  for (size_t i = 0; i < semi; ++i) {
+    unsigned char c = v[i];
+    if (!std::isalnum(c) && c != '-') return false;
+  }
+  return IsValidXtext(std::string_view(v).substr(semi + 1));
+}
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
 }
 
 }  // namespace
 
 const Session::Command Session::kCommands[] = {
-    {"EHLO", &Session::OnEhlo}, {"HELO", &Session::OnHelo}, {"MAIL", &Session::OnMail},
-    {"RCPT", &Session::OnRcpt}, {"DATA", &Session::OnData}, {"RSET", &Session::OnRset},
-    {"NOOP", &Session::OnNoop}, {"QUIT", &Session::OnQuit}, {"VRFY", &Session::OnVrfy},
-    {"HELP", &Session::OnHelp}, {"EXPN", &Session::OnExpn},
+    {"EHLO", &Session::OnEhlo, false},   {"HELO", &Session::OnHelo, false},
+    {"MAIL", &Session::OnMail, true},    {"RCPT", &Session::OnRcpt, true},
+    {"DATA", &Session::OnData, false},   {"BDAT", &Session::OnBdat, false},
+    {"RSET", &Session::OnRset, false},   {"NOOP", &Session::OnNoop, false},
+    {"QUIT", &Session::OnQuit, false},   {"VRFY", &Session::OnVrfy, false},
+    {"HELP", &Session::OnHelp, false},   {"EXPN", &Session::OnExpn, false},
+    {"STARTTLS", &Session::OnStartTls, false},
 };
 
 void Session::Dispatch(std::string_view line) {
-  if (HasBadCharacter(line)) {
-    Error(ToReply(SyntaxError::kBadCharacter));
-    return;
-  }
   size_t space = line.find(' ');
   std::string_view verb = line.substr(0, space);
   std::string_view arg = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
   for (const Command& c : kCommands) {
-    if (EqualsNoCase(verb, c.verb)) {
-      // Only MAIL and RCPT may use the extension allowance of PumpCommand.
-      bool params_allowed = c.handler == &Session::OnMail || c.handler == &Session::OnRcpt;
-      if (!params_allowed && line.size() + 2 > options_->max_command_line) {
-        Error(ToReply(SyntaxError::kLineTooLong));
-        return;
-      }
-      (this->*c.handler)(arg);
-      return;
+    if (!EqualsNoCase(verb, c.verb)) continue;
+    if (HasBadCharacter(line, c.utf8_args && options_->smtputf8 && esmtp_)) {
+      return Error(ToReply(SyntaxError::kBadCharacter));
     }
+    // Only MAIL and RCPT may use the extension allowance of PumpCommand.
+    if (!c.utf8_args && line.size() + 2 > options_->max_command_line) {
+      return Error(ToReply(SyntaxError::kLineTooLong));
+    }
+    (this->*c.handler)(arg);
+    return;
   }
-  Error(ToReply(SyntaxError::kUnknownCommand));
+  Error(ToReply(HasBadCharacter(line, false) ? SyntaxError::kBadCharacter
+                                              : SyntaxError::kUnknownCommand));
 }
 
 void Session::Greet(std::string_view arg, bool esmtp) {
   while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
-  if (arg.empty()) {
-    Error(ToReply(SyntaxError::kMissingArgument));
-    return;
-  }
+  if (arg.empty()) return Error(ToReply(SyntaxError::kMissingArgument));
   if (arg.find(' ') != std::string_view::npos || arg.size() > 255) {
-    Error(MakeReply(501, "5.5.4", "Invalid domain name"));
-    return;
+    return Error(MakeReply(501, "5.5.4", "Invalid domain name"));
   }
   ResetTransaction();
   state_ = State::kGreeted;
   helo_ = std::string(arg);
   esmtp_ = esmtp;
-  if (!esmtp) {
-    Emit(MakeReply(250, "", options_->hostname));
-    return;
-  }
-  Emit(MakeMultiline(250, {options_->hostname, "PIPELINING",
-                           "SIZE " + std::to_string(options_->max_message_size), "8BITMIME",
-                           "ENHANCEDSTATUSCODES", "HELP"}));
+  if (!esmtp) return Emit(MakeReply(250, "", options_->hostname));
+  // Each extension is advertised only when it is enabled (and usable).
+  std::vector<std::string> lines = {options_->hostname, "PIPELINING",
+                                    "SIZE " + std::to_string(options_->max_message_size),
+                                    "8BITMIME", "ENHANCEDSTATUSCODES"};
+  if (options_->starttls && !tls_) lines.push_back("STARTTLS");
+  if (options_->chunking) lines.push_back("CHUNKING");
+  if (options_->smtputf8) lines.push_back("SMTPUTF8");
+  if (options_->dsn) lines.push_back("DSN");
+  lines.push_back("HELP");
+  Emit(MakeMultiline(250, lines));
 }
 
 void Session::OnHelo(std::string_view arg) { Greet(arg, false); }
@@ -87,37 +139,48 @@ void Session::OnEhlo(std::string_view arg) { Greet(arg, true); }
 void Session::OnMail(std::string_view arg) {
   if (state_ == State::kConnected) return Error(replies::NeedHelo());
   if (state_ != State::kGreeted) return Error(replies::NestedMail());
-  auto parsed = ParsePathArgument(arg, "FROM", /*allow_null=*/true, SyntaxError::kBadSender);
+  if (options_->require_tls && !tls_) return Error(replies::TlsRequired());
+  bool utf8 = options_->smtputf8 && esmtp_;
+  auto parsed = ParsePathArgument(arg, "FROM", /*allow_null=*/true, SyntaxError::kBadSender, utf8);
   if (auto* e = std::get_if<SyntaxError>(&parsed)) return Error(ToReply(*e));
   auto& path = std::get<PathArgument>(parsed);
   if (!path.params.empty() && !esmtp_) {
     return Error(ToReply(SyntaxError::kUnknownParameter));  // no extensions after HELO
   }
-  bool body_8bit = false;
+  Envelope e;
   for (const auto& [key, value] : path.params) {
     if (key == "SIZE") {
-      size_t size = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), size);
-      if (ec != std::errc() || end != value.data() + value.size()) {
-        if (ec == std::errc::result_out_of_range) return Error(replies::SizeExceeded());
-        return Error(ToReply(SyntaxError::kBadParameter));
-      }
-      if (size > options_->max_message_size) return Error(replies::SizeExceeded());
+      auto size = ParseSize(value);
+      if (!size) return Error(ToReply(SyntaxError::kBadParameter));
+      if (*size > options_->max_message_size) return Error(replies::SizeExceeded());
     } else if (key == "BODY") {
       if (EqualsNoCase(value, "8BITMIME")) {
-        body_8bit = true;
+        e.body_8bit = true;
       } else if (!EqualsNoCase(value, "7BIT")) {
         return Error(ToReply(SyntaxError::kBadParameter));
       }
+    } else if (key == "SMTPUTF8" && options_->smtputf8) {
+      if (!value.empty()) return Error(ToReply(SyntaxError::kBadParameter));
+      e.smtputf8 = true;
+    } else if (key == "RET" && options_->dsn && e.dsn_ret.empty()) {
+      if (!EqualsNoCase(value, "FULL") && !EqualsNoCase(value, "HDRS")) {
+        return Error(ToReply(SyntaxError::kBadParameter));
+      }
+      e.dsn_ret = Upper(value);
+    } else if (key == "ENVID" && options_->dsn && e.dsn_envid.empty()) {
+      if (value.size() > 100 || !IsValidXtext(value)) return Error(ToReply(SyntaxError::kBadParameter));
+      e.dsn_envid = value;
     } else {
       return Error(ToReply(SyntaxError::kUnknownParameter));
     }
   }
-  envelope_.sender = std::move(path.address);
-  envelope_.body_8bit = body_8bit;
-  envelope_.client_address = client_.address;
-  envelope_.helo = helo_;
-  envelope_.esmtp = esmtp_;
+  // RFC 6531 §3.4: a non-ASCII address needs the SMTPUTF8 parameter.
+  if (!e.smtputf8 && Has8Bit(path.address)) return Error(replies::NeedsSmtpUtf8());
+  e.sender = std::move(path.address);
+  e.client_address = client_.address;
+  e.helo = helo_;
+  e.esmtp = esmtp_;
+  envelope_ = std::move(e);
   state_ = State::kMail;
   Emit(replies::SenderOk());
 }
@@ -125,32 +188,87 @@ void Session::OnMail(std::string_view arg) {
 void Session::OnRcpt(std::string_view arg) {
   if (state_ == State::kConnected) return Error(replies::NeedHelo());
   if (state_ != State::kMail && state_ != State::kRcpt) return Error(replies::NeedMail());
-  auto parsed = ParsePathArgument(arg, "TO", /*allow_null=*/false, SyntaxError::kBadRecipient);
-  if (auto* e = std::get_if<SyntaxError>(&parsed)) return Error(ToReply(*e));
+  auto parsed = ParsePathArgument(arg, "TO", /*allow_null=*/false, SyntaxError::kBadRecipient,
+                                  envelope_.smtputf8);
+  if (auto* e = std::get_if<SyntaxError>(&parsed)) {
+    if (*e == SyntaxError::kBadRecipient && !envelope_.smtputf8 && Has8Bit(arg)) {
+      return Error(replies::NeedsSmtpUtf8());
+    }
+    return Error(ToReply(*e));
+  }
   auto& path = std::get<PathArgument>(parsed);
-  if (!path.params.empty()) return Error(ToReply(SyntaxError::kUnknownParameter));
+  RecipientDsn dsn;
+  for (const auto& [key, value] : path.params) {
+    if (key == "NOTIFY" && options_->dsn && dsn.notify.empty()) {
+      if (!ValidNotify(value)) return Error(ToReply(SyntaxError::kBadParameter));
+      dsn.notify = Upper(value);
+    } else if (key == "ORCPT" && options_->dsn && dsn.orcpt.empty()) {
+      if (value.size() > 500 || !ValidOrcpt(value)) return Error(ToReply(SyntaxError::kBadParameter));
+      dsn.orcpt = value;
+    } else {
+      return Error(ToReply(SyntaxError::kUnknownParameter));
+    }
+  }
   if (envelope_.rcpt_to.size() >= options_->max_recipients) {
     return Emit(replies::TooManyRecipients());
   }
   ++rcpt_attempts_;
   pending_rcpt_ = std::move(path.address);
+  pending_dsn_ = std::move(dsn);
   waiting_ = Waiting::kLookup;
   out_.emplace_back(LookupRecipient{CanonicalAddress(pending_rcpt_)});
 }
 
+// The reply a content command (DATA or BDAT) gets when the transaction is
+// not ready for content; empty when it is.
+static Reply NotReady(bool greeted, bool mail, bool has_rcpt, size_t attempts) {
+  if (!greeted) return replies::NeedHelo();
+  if (!mail) return replies::NeedMail();
+  // RFC 2920 §3.1: after pipelined RCPTs that all failed, DATA gets 554.
+  if (!has_rcpt) return attempts > 0 ? replies::NoValidRecipients() : replies::NeedRcpt();
+  return Reply{};
+}
+
 void Session::OnData(std::string_view arg) {
   if (!arg.empty()) return Error(ToReply(SyntaxError::kUnexpectedArgument));
-  if (state_ == State::kConnected) return Error(replies::NeedHelo());
-  if (state_ == State::kGreeted) return Error(replies::NeedMail());
-  if (state_ == State::kMail) {
-    // RFC 2920 §3.1: after pipelined RCPTs that all failed, DATA gets 554.
-    return Error(rcpt_attempts_ > 0 ? replies::NoValidRecipients() : replies::NeedRcpt());
-  }
+  Reply no = NotReady(state_ != State::kConnected, state_ != State::kGreeted && state_ != State::kConnected,
+                      state_ == State::kRcpt, rcpt_attempts_);
+  if (no.code != 0) return Error(std::move(no));
+  if (chunked_) return Error(MakeReply(503, "5.5.1", "DATA cannot follow BDAT"));
   state_ = State::kData;
   at_line_start_ = true;
-  line_len_ = 0;
   body_.clear();
+  line_check_.Reset();
   Emit(replies::StartData());
+}
+
+// BDAT <size> [LAST] (RFC 3030 §2). The chunk is read whole before any
+// answer, even a refusal, so the client and server stay in step.
+void Session::OnBdat(std::string_view arg) {
+  if (!options_->chunking) return Error(ToReply(SyntaxError::kUnknownCommand));
+  size_t space = arg.find(' ');
+  auto size = ParseSize(arg.substr(0, space));
+  std::string_view rest = space == std::string_view::npos ? std::string_view() : arg.substr(space + 1);
+  if (!size || (!rest.empty() && !EqualsNoCase(rest, "LAST"))) {
+    return Error(ToReply(SyntaxError::kBadParameter));
+  }
+  chunk_refusal_ = NotReady(state_ != State::kConnected,
+                            state_ != State::kGreeted && state_ != State::kConnected,
+                            state_ == State::kRcpt, rcpt_attempts_);
+  if (*size == SIZE_MAX && chunk_refusal_.code == 0) {
+    // Unreadable size: no way to stay in step with the client.
+    return CloseWith(replies::SizeExceeded());
+  }
+  if (chunk_refusal_.code == 0 && !chunked_) {  // the first chunk of the message
+    body_.clear();
+    line_check_.Reset();
+    chunked_ = true;
+  }
+  before_chunk_ = state_;
+  state_ = State::kChunk;
+  chunk_left_ = *size;
+  chunk_last_ = !rest.empty();
+  if (chunk_left_ == 0) FinishChunk();
 }
 
 void Session::OnRset(std::string_view arg) {
@@ -175,5 +293,19 @@ void Session::OnVrfy(std::string_view arg) {
 void Session::OnHelp(std::string_view) { Emit(replies::Help()); }
 
 void Session::OnExpn(std::string_view) { Error(replies::NotImplemented("EXPN")); }
+
+// RFC 3207. Whatever the client pipelined after STARTTLS was sent in the
+// clear and is discarded, never read as if it came over TLS (CVE-2011-0411).
+void Session::OnStartTls(std::string_view arg) {
+  if (!options_->starttls) return Error(replies::NotImplemented("STARTTLS"));
+  if (!arg.empty()) return Error(ToReply(SyntaxError::kUnexpectedArgument));
+  if (tls_) return Error(MakeReply(503, "5.5.1", "TLS already active"));
+  if (state_ == State::kConnected || !esmtp_) return Error(replies::NeedHelo());
+  if (in_transaction()) return Error(MakeReply(503, "5.5.1", "STARTTLS not allowed in a transaction"));
+  pos_ = in_.size();
+  Emit(MakeReply(220, "2.0.0", "Ready to start TLS"));
+  waiting_ = Waiting::kTls;
+  out_.emplace_back(StartTls{});
+}
 
 }  // namespace sluice::smtp

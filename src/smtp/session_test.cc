@@ -4,83 +4,13 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
+#include "smtp/test_driver.h"
 
 namespace sluice::smtp {
 namespace {
 
-using directory::LookupResult;
-using directory::Reason;
-
-// Drives a Session the way server/ does, answering actions from fakes.
-class Driver {
- public:
-  explicit Driver(SessionOptions o = SessionOptions{})
-      : session_(std::make_shared<const SessionOptions>(std::move(o)), ClientInfo{"192.0.2.1"}) {
-    Run(session_.Start());
-  }
-
-  // Feeds `bytes` and returns every reply line produced, joined.
-  std::string Send(std::string_view bytes) {
-    out_.clear();
-    Run(session_.Feed(std::span<const char>(bytes.data(), bytes.size())));
-    return out_;
-  }
-
-  // The fake directory: "*@ours.example" exists except "nobody@"; "slow@"
-  // is saturated; anything else is not our domain.
-  static LookupResult Lookup(const std::string& a) {
-    if (a == "nobody@ours.example") return LookupResult::No(Reason::kUnknownUser, "na-1");
-    if (a == "slow@ours.example") return LookupResult::TryLater(Reason::kSaturated, "na-1");
-    if (a == "late@ours.example") return LookupResult::TryLater(Reason::kTimedOut, "na-1");
-    if (a.size() > 13 && a.substr(a.size() - 13) == "@ours.example") {
-      RecipientRoute r{a, "t", "na-1", "local", ""};
-      return LookupResult::Yes(r);
-    }
-    return LookupResult::No(Reason::kUnknownDomain);
-  }
-
-  Session& session() { return session_; }
-  std::vector<StoreMessage> stored;
-  std::vector<std::string> looked_up;
-  bool closed = false;
-  Status store_status;
-
- private:
-  void Run(std::vector<Action> actions) {
-    for (auto& a : actions) {
-      if (auto* r = std::get_if<Reply>(&a)) {
-        out_ += r->text;
-      } else if (auto* l = std::get_if<LookupRecipient>(&a)) {
-        looked_up.push_back(l->address);
-        Run(session_.Resume(Lookup(l->address)));
-      } else if (auto* s = std::get_if<StoreMessage>(&a)) {
-        stored.push_back(std::move(*s));
-        Run(session_.Resume(StoreResult{store_status, store_status.ok() ? "QID1" : ""}));
-      } else {
-        closed = true;
-      }
-    }
-  }
-  Session session_;
-  std::string out_;
-};
-
-// First reply code of each line.
-std::vector<std::string> Codes(const std::string& replies) {
-  std::vector<std::string> codes;
-  size_t pos = 0;
-  while (pos < replies.size()) {
-    size_t end = replies.find("\r\n", pos);
-    std::string line = replies.substr(pos, end - pos);
-    if (line.size() < 4 || line[3] == ' ') {
-      bool enhanced = line.size() > 4 && std::isdigit(static_cast<unsigned char>(line[4]));
-      codes.push_back(enhanced ? line.substr(0, line.find(' ', 4)) : line.substr(0, 3));
-    }
-    pos = end + 2;
-  }
-  return codes;
-}
+using test::Codes;
+using test::Driver;
 
 const char* kHead = "EHLO client.example\r\nMAIL FROM:<s@sender.example>\r\n";
 
@@ -163,7 +93,15 @@ TEST(Session, GreetingAndEhloAdvertiseExtensions) {
   Driver d(o);
   std::string r = d.Send("EHLO client\r\n");
   EXPECT_EQ(r, "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 12345\r\n250-8BITMIME\r\n"
-               "250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n");
+               "250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n250-SMTPUTF8\r\n250-DSN\r\n"
+               "250 HELP\r\n");
+  // Each extension is advertised only when enabled.
+  o.chunking = o.smtputf8 = o.dsn = false;
+  o.starttls = true;
+  Driver d2(o);
+  EXPECT_EQ(d2.Send("EHLO client\r\n"),
+            "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 12345\r\n250-8BITMIME\r\n"
+            "250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250 HELP\r\n");
   EXPECT_EQ(d.Send("HELO client\r\n"), "250 mx.test\r\n");
 }
 

@@ -65,7 +65,10 @@ std::string EncodeEnvelope(const Envelope& e, std::string_view header) {
   PutString(&out, e.sender);
   PutString(&out, e.helo);
   PutString(&out, e.client_address);
-  PutVarint(&out, (e.esmtp ? 1u : 0u) | (e.body_8bit ? 2u : 0u));
+  PutVarint(&out, (e.esmtp ? 1u : 0u) | (e.body_8bit ? 2u : 0u) | (e.tls ? 4u : 0u) |
+                      (e.smtputf8 ? 8u : 0u));
+  PutString(&out, e.dsn_ret);
+  PutString(&out, e.dsn_envid);
   PutVarint(&out, ZigZag(e.received_unix));
   PutVarint(&out, e.routes.size());
   for (size_t i = 0; i < e.routes.size(); ++i) {
@@ -76,6 +79,10 @@ std::string EncodeEnvelope(const Envelope& e, std::string_view header) {
     PutString(&out, r.forest);
     PutString(&out, r.destination);
     PutString(&out, r.mailbox);
+    const RecipientDsn none;
+    const RecipientDsn& d = i < e.dsn.size() ? e.dsn[i] : none;
+    PutString(&out, d.notify);
+    PutString(&out, d.orcpt);
   }
   PutString(&out, header);
   return out;
@@ -86,18 +93,23 @@ bool DecodeEnvelope(std::string_view in, Envelope* e, std::string* header) {
   Reader r(in.substr(1));
   uint64_t flags, when, n;
   if (!r.String(&e->sender) || !r.String(&e->helo) || !r.String(&e->client_address) ||
-      !r.Varint(&flags) || !r.Varint(&when) || !r.Varint(&n) || n > 100'000) {
+      !r.Varint(&flags) || !r.String(&e->dsn_ret) || !r.String(&e->dsn_envid) ||
+      !r.Varint(&when) || !r.Varint(&n) || n > 100'000) {
     return false;
   }
   e->esmtp = flags & 1;
   e->body_8bit = flags & 2;
+  e->tls = flags & 4;
+  e->smtputf8 = flags & 8;
   e->received_unix = UnZigZag(when);
   e->rcpt_to.resize(n);
   e->routes.resize(n);
+  e->dsn.resize(n);
   for (size_t i = 0; i < n; ++i) {
     RecipientRoute& route = e->routes[i];
     if (!r.String(&e->rcpt_to[i]) || !r.String(&route.address) || !r.String(&route.tenant) ||
-        !r.String(&route.forest) || !r.String(&route.destination) || !r.String(&route.mailbox)) {
+        !r.String(&route.forest) || !r.String(&route.destination) || !r.String(&route.mailbox) ||
+        !r.String(&e->dsn[i].notify) || !r.String(&e->dsn[i].orcpt)) {
       return false;
     }
   }
