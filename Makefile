@@ -18,6 +18,7 @@ build: deps
 # examples/directory.toml, Maildir delivery under var/mail, SMTP on 127.0.0.1:2525.
 run: build
 	@mkdir -p var
+	@scripts/make-cert var/tls mx.sluice.test
 	$(BUILD)/sluice serve --config $(CONFIG)
 
 # The whole suite, on a sanitizer (ASan+UBSan) build.
@@ -32,6 +33,7 @@ unit: deps
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS) -LE integration
 
 check-config: build
+	@scripts/make-cert var/tls mx.sluice.test
 	$(BUILD)/sluice check-config $(CONFIG)
 
 clean:

@@ -35,6 +35,11 @@ void TimedStream::Disarm() {
   timer_.cancel();
 }
 
+void TimedStream::Cancel() {
+  boost::system::error_code ignored;
+  socket_.cancel(ignored);
+}
+
 void TimedStream::Close() {
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -51,18 +56,50 @@ asio::awaitable<size_t> TimedStream::ReadSome(char* data, size_t size, Duration 
     co_return n;
   }
   Arm(timeout);
-  size_t n = co_await socket_.async_read_some(asio::buffer(data, size),
-                                              asio::redirect_error(asio::use_awaitable, ec));
+  size_t n = co_await ReadRaw(data, size, ec);
   Disarm();
   if (timed_out_) ec = asio::error::timed_out;
   co_return n;
 }
 
+asio::awaitable<size_t> TimedStream::ReadRaw(char* data, size_t size, boost::system::error_code& ec) {
+  if (tls_) {
+    co_return co_await tls_->async_read_some(asio::buffer(data, size),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return co_await socket_.async_read_some(asio::buffer(data, size),
+                                             asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<void> TimedStream::Handshake(asio::ssl::context& ctx,
+                                             asio::ssl::stream_base::handshake_type type,
+                                             Duration timeout, boost::system::error_code& ec,
+                                             const std::string& sni) {
+  rbuf_.clear();
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
+  if (!sni.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), sni.c_str());
+  Arm(timeout);
+  co_await tls_->async_handshake(type, asio::redirect_error(asio::use_awaitable, ec));
+  Disarm();
+  if (timed_out_) ec = asio::error::timed_out;
+}
+
+std::string TimedStream::TlsDescription() const {
+  if (!tls_) return {};
+  SSL* ssl = tls_->native_handle();
+  return std::string(SSL_get_version(ssl)) + " " + SSL_get_cipher_name(ssl);
+}
+
 asio::awaitable<void> TimedStream::WriteAll(std::string_view data, Duration timeout,
                                             boost::system::error_code& ec) {
   Arm(timeout);
-  co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  if (tls_) {
+    co_await asio::async_write(*tls_, asio::buffer(data.data(), data.size()),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  }
   Disarm();
   if (timed_out_) ec = asio::error::timed_out;
 }
@@ -83,8 +120,7 @@ asio::awaitable<std::string> TimedStream::ReadLine(Duration timeout, size_t max_
     }
     char buf[4096];
     Arm(timeout);
-    size_t n = co_await socket_.async_read_some(asio::buffer(buf),
-                                                asio::redirect_error(asio::use_awaitable, ec));
+    size_t n = co_await ReadRaw(buf, sizeof buf, ec);
     Disarm();
     if (timed_out_) ec = asio::error::timed_out;
     if (ec) co_return std::string();

@@ -1,9 +1,12 @@
-// A TCP stream whose every read and write has a deadline (DESIGN.md rule 4).
-// Used by the edge (server/) and by outbound delivery (delivery/).
+// A TCP stream, optionally upgraded to TLS in place (STARTTLS), whose every
+// read and write has a deadline (DESIGN.md rule 4). Used by the edge
+// (server/) and by outbound delivery (delivery/).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
@@ -32,7 +35,19 @@ class TimedStream {
   boost::asio::awaitable<std::string> ReadLine(Duration timeout, size_t max_line,
                                                boost::system::error_code& ec);
 
+  // Upgrades the connection to TLS (RFC 3207). Bytes buffered by ReadLine
+  // before the handshake are dropped: they were sent in the clear.
+  boost::asio::awaitable<void> Handshake(boost::asio::ssl::context& ctx,
+                                         boost::asio::ssl::stream_base::handshake_type type,
+                                         Duration timeout, boost::system::error_code& ec,
+                                         const std::string& sni = {});
+  bool tls() const { return tls_ != nullptr; }
+  // The negotiated protocol and cipher, for logs; empty without TLS.
+  std::string TlsDescription() const;
+
   boost::asio::ip::tcp::socket& socket() { return socket_; }
+  // Ends the operation in progress with operation_aborted (not a timeout).
+  void Cancel();
   void Close();
 
  private:
@@ -41,7 +56,10 @@ class TimedStream {
   void Arm(Duration timeout);
   void Disarm();
 
+  boost::asio::awaitable<size_t> ReadRaw(char* data, size_t size, boost::system::error_code& ec);
+
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<bool> alive_;  // guards late timer callbacks
   uint64_t generation_ = 0;

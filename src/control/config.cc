@@ -12,26 +12,36 @@
 namespace sluice::control {
 namespace {
 
-void ReadListener(const std::string& spec, TomlTable& t, std::vector<server::ListenerOptions>* out) {
-  // "host:port" or "[v6]:port".
+// "host:port" or "[v6]:port"; errors are reported on `key`.
+bool ParseHostPort(const std::string& spec, TomlTable& t, const char* key, server::ListenerOptions* l) {
   size_t colon = spec.rfind(':');
-  server::ListenerOptions l;
   if (colon == std::string::npos || colon + 1 == spec.size()) {
-    return t.Error("listen", fmt::format("\"{}\" is not host:port", spec));
+    t.Error(key, fmt::format("\"{}\" is not host:port", spec));
+    return false;
   }
-  l.address = spec.substr(0, colon);
-  if (l.address.size() > 2 && l.address.front() == '[' && l.address.back() == ']') {
-    l.address = l.address.substr(1, l.address.size() - 2);
+  l->address = spec.substr(0, colon);
+  if (l->address.size() > 2 && l->address.front() == '[' && l->address.back() == ']') {
+    l->address = l->address.substr(1, l->address.size() - 2);
   }
   unsigned port = 0;
   for (char c : spec.substr(colon + 1)) {
     if (c < '0' || c > '9' || (port = port * 10 + static_cast<unsigned>(c - '0')) > 65535) {
-      return t.Error("listen", fmt::format("\"{}\" has a bad port", spec));
+      t.Error(key, fmt::format("\"{}\" has a bad port", spec));
+      return false;
     }
   }
-  if (port == 0) return t.Error("listen", fmt::format("\"{}\" has a bad port", spec));
-  l.port = static_cast<uint16_t>(port);
-  out->push_back(std::move(l));
+  if (port == 0) {
+    t.Error(key, fmt::format("\"{}\" has a bad port", spec));
+    return false;
+  }
+  l->port = static_cast<uint16_t>(port);
+  return true;
+}
+
+void ReadListener(const std::string& spec, TomlTable& t, std::vector<server::ListenerOptions>* out) {
+  server::ListenerOptions l;
+  l.name = "smtp-" + spec;
+  if (ParseHostPort(spec, t, "listen", &l)) out->push_back(std::move(l));
 }
 
 void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
@@ -74,21 +84,61 @@ LoadResult LoadConfig(const std::string& path) {
     TomlTable t(root, "", path, &r.errors);
     t.Table("server", [&](TomlTable& s) {
       s.String("hostname", &c.hostname);
-      s.Size("workers", &c.server.workers, 1, 256);
+      s.Int("workers", &c.server.workers, 1, 256);
       std::vector<std::string> listen;
       s.StringList("listen", &listen);
-      if (!listen.empty()) {
-        c.server.listeners.clear();
-        for (const auto& spec : listen) ReadListener(spec, s, &c.server.listeners);
-      }
+      if (s.Has("listen")) c.server.listeners.clear();
+      for (const auto& spec : listen) ReadListener(spec, s, &c.server.listeners);
       s.Duration("command_timeout", &c.server.command_timeout);
       s.Duration("data_timeout", &c.server.data_timeout);
-      s.Size("blocking_threads", &c.blocking_threads, 1, 256);
+      s.Duration("tls_handshake_timeout", &c.server.tls_handshake_timeout);
+      s.Duration("shutdown_grace", &c.server.shutdown_grace);
+      s.Int("blocking_threads", &c.blocking_threads, 1, 256);
+    });
+    // Listeners with settings of their own, e.g. submission on 587.
+    bool named_listeners = false;
+    t.NamedTables("listeners", [&](const std::string& name, TomlTable& s) {
+      if (!named_listeners && !root["server"]["listen"]) c.server.listeners.clear();
+      named_listeners = true;
+      server::ListenerOptions l;
+      l.name = name;
+      std::string address;
+      s.String("address", &address);
+      if (address.empty()) return s.Error("address", "a listener needs an address (host:port)");
+      if (!ParseHostPort(address, s, "address", &l)) return;
+      s.Bool("starttls", &l.starttls);
+      s.Bool("require_tls", &l.require_tls);
+      c.server.listeners.push_back(std::move(l));
+    });
+    t.Table("tls", [&](TomlTable& s) {
+      s.String("cert", &c.server.tls_cert);
+      s.String("key", &c.server.tls_key);
+      if (c.server.tls_cert.empty() != c.server.tls_key.empty()) {
+        s.Error(c.server.tls_cert.empty() ? "key" : "cert", "cert and key go together");
+      } else if (Status st = server::CheckTls(c.server); !st.ok()) {
+        s.Error("cert", st.message());
+      }
     });
     t.Table("limits", [&](TomlTable& s) {
       s.Size("max_message_size", &c.session.max_message_size, 1024, size_t{1} << 32);
-      s.Size("max_recipients", &c.session.max_recipients, 1, 100'000);
-      s.Size("max_errors", &c.session.max_errors, 1, 1000);
+      s.Int("max_recipients", &c.session.max_recipients, 1, 100'000);
+      s.Int("max_errors", &c.session.max_errors, 1, 1000);
+      s.Int("max_connections", &c.server.max_connections, 1, 1'000'000);
+      s.Int("max_connections_per_ip", &c.server.max_connections_per_ip, 1, 1'000'000);
+      s.Int("max_command_line", &c.session.max_command_line, 512, 65536);
+      s.Int("max_text_line", &c.session.max_text_line, 1000, 1'000'000);
+    });
+    t.Table("smtp", [&](TomlTable& s) {
+      std::string bare = "reject";
+      s.String("bare_line_endings", &bare);
+      if (bare == "normalize") {
+        c.session.bare_line_endings = smtp::BareLineEndings::kNormalize;
+      } else if (bare != "reject") {
+        s.Error("bare_line_endings", fmt::format("\"{}\" is not one of reject, normalize", bare));
+      }
+      s.Bool("chunking", &c.session.chunking);
+      s.Bool("smtputf8", &c.session.smtputf8);
+      s.Bool("dsn", &c.session.dsn);
     });
     t.Table("spool", [&](TomlTable& s) { s.String("path", &c.spool.path); });
     t.Table("directory", [&](TomlTable& s) {
@@ -97,7 +147,7 @@ LoadResult LoadConfig(const std::string& path) {
       if (backend != "sqlite") s.Error("backend", fmt::format("\"{}\" is not one of sqlite", backend));
       s.String("path", &c.directory.path);
       s.String("seed", &c.directory.seed);
-      s.Size("threads", &c.directory.threads, 1, 256);
+      s.Int("threads", &c.directory.threads, 1, 256);
     });
     t.NamedTables("destinations", [&](const std::string& name, TomlTable& d) {
       ReadDestination(name, d, &c);
@@ -106,7 +156,7 @@ LoadResult LoadConfig(const std::string& path) {
       s.Duration("retry_initial", &c.queue.retry_initial);
       s.Duration("retry_max", &c.queue.retry_max);
       s.Duration("max_lifetime", &c.queue.max_lifetime);
-      s.Size("max_deliveries", &c.queue.max_deliveries, 1, 100'000);
+      s.Int("max_deliveries", &c.queue.max_deliveries, 1, 100'000);
       if (c.queue.retry_initial.count() < 1) s.Error("retry_initial", "must be at least 1s");
       if (c.queue.retry_max < c.queue.retry_initial) {
         s.Error("retry_max", "must not be shorter than retry_initial");
@@ -128,6 +178,12 @@ LoadResult LoadConfig(const std::string& path) {
   c.session.hostname = c.hostname;
   if (c.destinations.empty()) {
     r.errors.push_back({path, 0, "destinations", "at least one destination is needed"});
+  }
+  for (const auto& l : c.server.listeners) {
+    if (l.require_tls && c.server.tls_cert.empty()) {
+      r.errors.push_back({path, 0, "listeners." + l.name + ".require_tls",
+                          "needs a certificate in [tls]"});
+    }
   }
   if (c.server.listeners.empty()) {
     r.errors.push_back({path, 0, "server.listen", "at least one listener is needed"});

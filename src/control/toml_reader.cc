@@ -131,10 +131,21 @@ void TomlTable::Size(const char* key, size_t* out, size_t min, size_t max) {
   *out = v;
 }
 
+void TomlTable::Int(const char* key, size_t* out, size_t min, size_t max) {
+  const toml::node* n = Find(key);
+  if (!n) return;
+  auto i = n->value<int64_t>();
+  if (!i || !n->is_integer()) return Error(key, "expected an integer");
+  if (*i < static_cast<int64_t>(min) || static_cast<uint64_t>(*i) > max) {
+    return Error(key, fmt::format("must be between {} and {}", min, max));
+  }
+  *out = static_cast<size_t>(*i);
+}
+
 void TomlTable::Port(const char* key, uint16_t* out) {
   size_t v = *out;
   size_t before = errors_->size();
-  Size(key, &v, 1, 65535);
+  Int(key, &v, 1, 65535);
   if (errors_->size() == before) *out = static_cast<uint16_t>(v);
 }
 

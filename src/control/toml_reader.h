@@ -26,6 +26,8 @@ class TomlTable {
   void String(const char* key, std::string* out);
   void Bool(const char* key, bool* out);
   void Size(const char* key, size_t* out, size_t min, size_t max);  // integer or "10MiB"
+  void Int(const char* key, size_t* out, size_t min, size_t max);   // a count
+  bool Has(const char* key) const { return table_.contains(key); }
   void Port(const char* key, uint16_t* out);
   void Duration(const char* key, std::chrono::seconds* out);        // integer s or "5m"
   void StringList(const char* key, std::vector<std::string>* out);

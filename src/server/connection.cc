@@ -26,26 +26,66 @@ double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Keeps EdgeState counters right on every path out of a scope.
+// Keeps a counter right on every path out of a scope.
 struct Count {
   std::atomic<size_t>& n;
   explicit Count(std::atomic<size_t>& c) : n(c) { ++n; }
   ~Count() { --n; }
 };
 
+// Holds one slot of the per-client-address limit.
+class IpSlot {
+ public:
+  IpSlot(EdgeState& s, std::string ip) : s_(s), ip_(std::move(ip)) {
+    std::lock_guard lock(s_.mu);
+    count_ = ++s_.per_ip[ip_];
+  }
+  ~IpSlot() {
+    std::lock_guard lock(s_.mu);
+    if (--s_.per_ip[ip_] == 0) s_.per_ip.erase(ip_);
+  }
+  size_t count() const { return count_; }
+
+ private:
+  EdgeState& s_;
+  std::string ip_;
+  size_t count_;
+};
+
+// Registers a stream with its worker for the lifetime of the connection.
+struct Registered {
+  WorkerConnections& w;
+  TimedStream* s;
+  Registered(WorkerConnections& worker, TimedStream* stream) : w(worker), s(stream) { w.streams.insert(s); }
+  ~Registered() { w.streams.erase(s); }
+};
+
 }  // namespace
 
-asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const ServerOptions& options,
-                                    std::shared_ptr<const smtp::SessionOptions> session_options,
-                                    Stages stages, EdgeState& state) {
+asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const ListenerContext& listener,
+                                    Stages stages, EdgeState& state, WorkerConnections& worker) {
+  const ServerOptions& options = *listener.options;
   Count open(state.sessions);
   boost::system::error_code ec;
   auto peer = socket.remote_endpoint(ec);
   const std::string client = ec ? "unknown" : peer.address().to_string();
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   TimedStream stream(std::move(socket));
-  const std::string hostname = session_options->hostname;
-  smtp::Session session(std::move(session_options), smtp::ClientInfo{client});
+  Registered registered(worker, &stream);
+  IpSlot ip_slot(state, client);
+
+  // Over a connection limit: say so (RFC 5321 §3.1 allows 421 as the
+  // greeting) and close, before any other work.
+  if (state.sessions > options.max_connections || ip_slot.count() > options.max_connections_per_ip) {
+    observe::Event("connection refused").With("client", client).With("reason",
+        state.sessions > options.max_connections ? "max_connections" : "max_connections_per_ip").Warn();
+    co_await stream.WriteAll(smtp::replies::TooManyConnections().text, std::chrono::seconds(5), ec);
+    stream.Close();
+    co_return;
+  }
+
+  const std::string& hostname = listener.session->hostname;
+  smtp::Session session(listener.session, smtp::ClientInfo{client});
 
   std::deque<smtp::Action> todo;
   auto take = [&todo](std::vector<smtp::Action> actions) {
@@ -64,14 +104,16 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const ServerOp
   // Held from end of data until the reply has been written, so a shutdown
   // does not cut off a 250 that a synced commit earned.
   std::optional<Count> storing;
-  while (true) {
-    while (!todo.empty()) {
+  bool done = false;
+  while (!done) {
+    while (!todo.empty() && !done) {
       smtp::Action action = std::move(todo.front());
       todo.pop_front();
       if (auto* reply = std::get_if<smtp::Reply>(&action)) {
         out += reply->text;
         if (reply->code >= 400 && reply->code != 421) {
-          observe::Event("smtp reply").With("client", client).With("reply", reply->text.substr(0, reply->text.size() - 2)).Info();
+          observe::Event("smtp reply").With("client", client)
+              .With("reply", reply->text.substr(0, reply->text.size() - 2)).Info();
         }
       } else if (auto* lookup = std::get_if<smtp::LookupRecipient>(&action)) {
         auto op = stages.directory.Resolve(lookup->address);  // see Offload on temporaries
@@ -87,7 +129,6 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const ServerOp
         Status s = co_await Offload(stages.blocking, [&] {
           return stages.spool.Commit(id, store->envelope, header, store->body);
         });
-        const size_t size = store->body.size();
         std::string forests;
         for (const auto& route : store->envelope.routes) {
           if (forests.find(route.forest) == std::string::npos) forests += (forests.empty() ? "" : ",") + route.forest;
@@ -95,11 +136,13 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const ServerOp
         observe::Event("smtp transaction")
             .With("queue_id", s.ok() ? id : std::string("-"))
             .With("client", client)
+            .With("listener", listener.name)
             .With("helo", store->envelope.helo)
             .With("from", store->envelope.sender)
             .With("nrcpt", static_cast<int64_t>(store->envelope.routes.size()))
             .With("forests", forests)
-            .With("size", static_cast<int64_t>(size))
+            .With("size", static_cast<int64_t>(store->body.size()))
+            .With("tls", stream.TlsDescription())
             .With("result", s.ok() ? "queued" : s.ToString())
             .With("commit_ms", MsSince(t0))
             .Info();
@@ -111,16 +154,32 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const ServerOp
           stages.queue.Submit(std::move(m));
         }
         take(session.Resume(smtp::StoreResult{s, id}));
+      } else if (std::holds_alternative<smtp::StartTls>(action)) {
+        bool ok = listener.tls != nullptr;
+        if (ok) ok = co_await flush();
+        if (ok) {
+          co_await stream.Handshake(*listener.tls, asio::ssl::stream_base::server,
+                                    options.tls_handshake_timeout, ec);
+          ok = !ec;
+          if (!ok) observe::Event("tls handshake failed").With("client", client).With("error", ec.message()).Info();
+        }
+        take(session.Resume(smtp::TlsResult{ok}));
       } else if (std::holds_alternative<smtp::Close>(action)) {
         co_await flush();
-        stream.Close();
-        co_return;
+        done = true;
       }
     }
-    if (!co_await flush()) break;
+    if (done || !co_await flush()) break;
     storing.reset();
+    // Shutting down: an idle session is told so now; one in a transaction
+    // may finish it, unless the grace period is over.
+    if (state.forced || (state.draining && !session.in_transaction())) {
+      take(session.Shutdown());
+      continue;
+    }
     auto timeout = session.in_data() ? options.data_timeout : options.command_timeout;
     size_t n = co_await stream.ReadSome(buf.data(), buf.size(), timeout, ec);
+    if (ec == asio::error::operation_aborted && state.draining) continue;  // woken to shut down
     if (ec) {
       if (ec == asio::error::timed_out) {
         // RFC 5321 §4.5.3.2: say why before closing.

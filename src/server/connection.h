@@ -4,23 +4,50 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "server/server.h"
 
+namespace sluice {
+class TimedStream;
+}
+
 namespace sluice::server {
 
-// Counters shared by the connections of one server.
+// State shared by every connection of one server, on every worker.
 struct EdgeState {
   std::atomic<size_t> sessions{0};  // open connections
   std::atomic<size_t> storing{0};   // messages between end of data and the reply
-  std::atomic<bool> draining{false};
+  std::atomic<bool> draining{false};  // shutting down: idle sessions get 421
+  std::atomic<bool> forced{false};    // grace is over: every session gets 421
+
+  // Connections per client address, for max_connections_per_ip.
+  std::mutex mu;
+  std::unordered_map<std::string, size_t> per_ip;
+};
+
+// The connections of one worker, so a shutdown can wake the idle ones.
+// Touched only on that worker's thread.
+struct WorkerConnections {
+  std::unordered_set<TimedStream*> streams;
+};
+
+// What a listener gives its connections.
+struct ListenerContext {
+  const ServerOptions* options;
+  std::shared_ptr<const smtp::SessionOptions> session;  // this listener's settings
+  std::shared_ptr<boost::asio::ssl::context> tls;       // null: no STARTTLS
+  std::string name;
 };
 
 boost::asio::awaitable<void> RunConnection(boost::asio::ip::tcp::socket socket,
-                                           const ServerOptions& options,
-                                           std::shared_ptr<const smtp::SessionOptions> session,
-                                           Stages stages, EdgeState& state);
+                                           const ListenerContext& listener, Stages stages,
+                                           EdgeState& state, WorkerConnections& worker);
 
 }  // namespace sluice::server

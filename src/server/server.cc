@@ -9,12 +9,17 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
 #include <thread>
 
+#include "common/timed_stream.h"
 #include "observe/log.h"
 #include "server/connection.h"
+#include "server/tls.h"
 
 namespace sluice::server {
 namespace {
@@ -25,9 +30,35 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 
 struct Worker {
   asio::io_context io{1};
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // one per listener
+  WorkerConnections connections;
   std::thread thread;
 };
+
+// Opens, binds and (with reuse_port, for real) listens.
+Status Bind(tcp::acceptor& acceptor, const ListenerOptions& l, bool reuse_port) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(l.address, ec);
+  if (ec) return Status::InvalidArgument(fmt::format("listen {}: bad address", l.address));
+  tcp::endpoint ep(address, l.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && reuse_port) acceptor.set_option(ReusePort(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec && reuse_port) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
+  }
+  return Status::Ok();
+}
+
+// SO_REUSEPORT would let a second daemon share the port silently and take
+// half of the connections; a plain bind first tells that apart.
+Status CheckPortFree(const ListenerOptions& l) {
+  asio::io_context io;
+  tcp::acceptor probe(io);
+  return Bind(probe, l, /*reuse_port=*/false);
+}
 
 class EdgeServer final : public Server {
  public:
@@ -40,8 +71,21 @@ class EdgeServer final : public Server {
   }
 
   Status Start() override {
+    std::shared_ptr<asio::ssl::context> tls;
+    if (!o_.tls_cert.empty()) {
+      auto loaded = LoadServerTls(o_.tls_cert, o_.tls_key);
+      if (!loaded.ok()) return loaded.status();
+      tls = loaded.value();
+    }
     for (const ListenerOptions& l : o_.listeners) {
+      if (l.require_tls && !tls) {
+        return Status::InvalidArgument(fmt::format("listener {} requires TLS but no certificate is configured", l.name));
+      }
       if (Status s = CheckPortFree(l); !s.ok()) return s;
+      auto session = std::make_shared<smtp::SessionOptions>(*session_);
+      session->starttls = tls != nullptr && l.starttls;
+      session->require_tls = l.require_tls;
+      listeners_.push_back(ListenerContext{&o_, session, session->starttls ? tls : nullptr, l.name});
     }
     for (size_t i = 0; i < o_.workers; ++i) {
       auto w = std::make_unique<Worker>();
@@ -53,12 +97,19 @@ class EdgeServer final : public Server {
       workers_.push_back(std::move(w));
     }
     for (auto& w : workers_) {
-      for (auto& a : w->acceptors) asio::co_spawn(w->io, Accept(*a), asio::detached);
+      for (size_t i = 0; i < w->acceptors.size(); ++i) {
+        asio::co_spawn(w->io, Accept(*w->acceptors[i], listeners_[i], w->connections), asio::detached);
+      }
       w->thread = std::thread([io = &w->io] { io->run(); });
     }
     for (const auto& l : o_.listeners) {
-      observe::Event("listening").With("address", fmt::format("{}:{}", l.address, l.port))
-          .With("workers", static_cast<int64_t>(o_.workers)).Info();
+      observe::Event("listening")
+          .With("listener", l.name)
+          .With("address", fmt::format("{}:{}", l.address, l.port))
+          .With("starttls", tls && l.starttls ? "yes" : "no")
+          .With("require_tls", l.require_tls ? "yes" : "no")
+          .With("workers", static_cast<int64_t>(o_.workers))
+          .Info();
     }
     return Status::Ok();
   }
@@ -66,15 +117,22 @@ class EdgeServer final : public Server {
   // Leaves the io_contexts alive (stopped) until destruction, so a lookup or
   // commit finishing on another pool can still post its completion safely.
   void Stop() override {
-    if (workers_.empty() || state_.draining) return;
-    state_.draining = true;
-    for (auto& w : workers_) {
-      asio::post(w->io, [w = w.get()] {
-        for (auto& a : w->acceptors) a->close();
-      });
+    if (workers_.empty() || state_.draining.exchange(true)) return;
+    observe::Event("draining").With("sessions", static_cast<int64_t>(state_.sessions)).Info();
+    WakeAll();  // idle sessions answer 421 now; the acceptors close
+    auto until = std::chrono::steady_clock::now() + o_.shutdown_grace;
+    while (state_.sessions > 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    // A message between end of data and its reply is being committed: let
-    // it finish so its sender gets the 250 it earned.
+    if (state_.sessions > 0) {
+      observe::Event("shutdown grace over").With("sessions", static_cast<int64_t>(state_.sessions)).Warn();
+      state_.forced = true;
+      WakeAll();
+      auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      while (state_.sessions > 0 && std::chrono::steady_clock::now() < hard) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
     // A commit is bounded by the disk, so this wait ends.
     while (state_.storing > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     for (auto& w : workers_) w->io.stop();
@@ -84,32 +142,27 @@ class EdgeServer final : public Server {
   }
 
  private:
-  // SO_REUSEPORT would let a second daemon share the port silently and take
-  // half of the connections; a plain bind first tells that apart.
-  static Status CheckPortFree(const ListenerOptions& l) {
-    asio::io_context io;
-    tcp::acceptor probe(io);
-    return Bind(probe, l, /*reuse_port=*/false);
-  }
-
-  // Opens, binds and (with reuse_port, for real) listens.
-  static Status Bind(tcp::acceptor& acceptor, const ListenerOptions& l, bool reuse_port) {
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(l.address, ec);
-    if (ec) return Status::InvalidArgument(fmt::format("listen {}: bad address", l.address));
-    tcp::endpoint ep(address, l.port);
-    acceptor.open(ep.protocol(), ec);
-    if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && reuse_port) acceptor.set_option(ReusePort(true), ec);
-    if (!ec) acceptor.bind(ep, ec);
-    if (!ec && reuse_port) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
+  // Closes the acceptors and interrupts every session's read, on each
+  // worker's own thread; each session then decides (idle, forced) to close.
+  void WakeAll() {
+    std::vector<std::future<void>> done;
+    for (auto& w : workers_) {
+      auto p = std::make_shared<std::promise<void>>();
+      done.push_back(p->get_future());
+      asio::post(w->io, [w = w.get(), p] {
+        for (auto& a : w->acceptors) {
+          boost::system::error_code ec;
+          a->close(ec);
+        }
+        for (TimedStream* s : w->connections.streams) s->Cancel();
+        p->set_value();
+      });
     }
-    return Status::Ok();
+    for (auto& f : done) f.wait_for(std::chrono::seconds(5));
   }
 
-  asio::awaitable<void> Accept(tcp::acceptor& acceptor) {
+  asio::awaitable<void> Accept(tcp::acceptor& acceptor, const ListenerContext& listener,
+                               WorkerConnections& connections) {
     while (!state_.draining) {
       boost::system::error_code ec;
       tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -122,7 +175,8 @@ class EdgeServer final : public Server {
         continue;
       }
       asio::co_spawn(acceptor.get_executor(),
-                     RunConnection(std::move(socket), o_, session_, stages_, state_), asio::detached);
+                     RunConnection(std::move(socket), listener, stages_, state_, connections),
+                     asio::detached);
     }
   }
 
@@ -130,6 +184,7 @@ class EdgeServer final : public Server {
   std::shared_ptr<const smtp::SessionOptions> session_;
   Stages stages_;
   EdgeState state_;
+  std::vector<ListenerContext> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

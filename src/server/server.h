@@ -27,8 +27,11 @@ class Queue;
 namespace sluice::server {
 
 struct ListenerOptions {
+  std::string name = "smtp";
   std::string address = "127.0.0.1";
   uint16_t port = 2525;
+  bool starttls = true;      // offer STARTTLS here when a certificate is configured
+  bool require_tls = false;  // submission (587): STARTTLS before MAIL, else 530 5.7.0
 };
 
 struct ServerOptions {
@@ -36,7 +39,16 @@ struct ServerOptions {
   std::vector<ListenerOptions> listeners{ListenerOptions{}};
   std::chrono::seconds command_timeout{300};  // RFC 5321 §4.5.3.2.7
   std::chrono::seconds data_timeout{600};     // RFC 5321 §4.5.3.2.6, per data block
+  std::chrono::seconds tls_handshake_timeout{30};
+  size_t max_connections = 10'000;            // above it: 421 4.7.0 and close
+  size_t max_connections_per_ip = 100;        // from one client address
+  std::chrono::seconds shutdown_grace{30};    // transactions in progress may finish
+  std::string tls_cert;                       // PEM chain; empty: no STARTTLS
+  std::string tls_key;                        // PEM private key
 };
+
+// Loads and checks the certificate and key (for check-config, too).
+Status CheckTls(const ServerOptions& options);
 
 // What the edge needs from the other stages.
 struct Stages {
@@ -51,7 +63,9 @@ class Server {
   virtual ~Server() = default;
   // Binds every listener (an error names the address) and starts the workers.
   virtual Status Start() = 0;
-  // Stops accepting; lets every message being stored get its reply; stops.
+  // Graceful stop: no new connections; idle sessions get 421 4.3.2 at once,
+  // transactions in progress may finish within shutdown_grace, then the
+  // rest get 421 4.3.2 too. A message being stored always gets its reply.
   virtual void Stop() = 0;
 };
 

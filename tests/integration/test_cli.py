@@ -18,7 +18,10 @@ def run(*args, cwd=None):
 
 class Cli(unittest.TestCase):
     def test_example_config_is_valid(self):
-        # Paths in the example are relative to the source tree, as for make run.
+        # Paths in the example are relative to the source tree, as for make
+        # run, which also creates the self-signed certificate it names.
+        subprocess.run([os.path.join(harness.SOURCE, "scripts", "make-cert"), "var/tls"],
+                       cwd=harness.SOURCE, check=True, capture_output=True)
         r = run("check-config", "examples/sluice.toml", cwd=harness.SOURCE)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), "examples/sluice.toml: ok")
@@ -48,6 +51,20 @@ class Cli(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0, args)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, (args, r.stderr))
             self.assertTrue(r.stderr.startswith("sluice: "), r.stderr)
+
+    def test_example_seed_has_three_forests(self):
+        with open(os.path.join(harness.SOURCE, "examples", "directory.toml")) as f:
+            text = f.read()
+        self.assertIn('forests = ["na-1", "na-2", "de-1"]', text)
+
+    def test_bad_certificate_is_reported(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write('[tls]\ncert = "/nonexistent/cert.pem"\nkey = "/nonexistent/key.pem"\n'
+                    '[destinations.l]\ntype = "maildir"\nroot = "/tmp"\n')
+        self.addCleanup(os.unlink, f.name)
+        r = run("check-config", f.name)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:2: tls.cert: tls certificate /nonexistent/cert.pem:" % f.name, r.stderr)
 
     def test_missing_config_file(self):
         r = run("check-config", "/nonexistent/sluice.toml")
