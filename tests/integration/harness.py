@@ -70,6 +70,8 @@ destination = "local"
   aliases = ["sales@acme.example"]
   [[tenants.recipients]]
   address = "bob@acme.example"
+  [[tenants.recipients]]
+  address = "j\u00f6rg@acme.example"
 
 [[tenants]]
 name = "globex"
@@ -114,16 +116,29 @@ destination = "store"
 class Sluice:
     """One sluice daemon with its own temp dir, config, spool and maildirs."""
 
-    def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None):
+    def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None, tls=False,
+                 server_extra=""):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
+        self.submission_port = free_port()
+        if tls:
+            subprocess.run([os.path.join(SOURCE, "scripts", "make-cert"), os.path.join(self.dir, "tls")],
+                           check=True, capture_output=True)
+            extra = """
+[tls]
+cert = "%(d)s/tls/cert.pem"
+key = "%(d)s/tls/key.pem"
+[listeners.submission]
+address = "127.0.0.1:%(p)d"
+require_tls = true
+""" % {"d": self.dir, "p": self.submission_port} + extra
         self.relay_port = relay_port or free_port()
         self.lmtp_port = lmtp_port or free_port()
         self.mail = os.path.join(self.dir, "mail")
         self.log_path = os.path.join(self.dir, "sluice.log")
         q = {"retry_initial": '"1s"', "retry_max": '"2s"', "max_lifetime": '"1d"'}
         q.update(queue or {})
-        with open(os.path.join(self.dir, "directory.toml"), "w") as f:
+        with open(os.path.join(self.dir, "directory.toml"), "w", encoding="utf-8") as f:
             f.write(SEED)
         self.config = os.path.join(self.dir, "sluice.toml")
         with open(self.config, "w") as f:
@@ -132,6 +147,7 @@ class Sluice:
 hostname = "mx.sluice.test"
 listen = ["127.0.0.1:%(port)d"]
 workers = 2
+%(server_extra)s
 [spool]
 path = "%(dir)s/spool"
 [directory]
@@ -156,7 +172,8 @@ port = %(lmtp)d
 format = "json"
 %(extra)s
 """ % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port,
-       "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra})
+       "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
+       "server_extra": server_extra})
         self.proc = None
 
     def start(self):
@@ -342,3 +359,36 @@ service config {
   user = nobody
 }
 """
+
+
+class Raw:
+    """A raw SMTP client for what smtplib cannot do: pipelining, BDAT,
+    smuggling attempts. Reads replies by their codes."""
+
+    def __init__(self, port, timeout=30):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def reply(self):
+        """One whole (possibly multiline) reply as bytes; b"" on EOF."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return b"".join(lines)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line + b"\r\n")
+            if len(line) < 4 or line[3:4] == b" ":
+                return b"".join(lines)
+
+    def replies(self, n):
+        return [self.reply() for _ in range(n)]
+
+    def close(self):
+        self.sock.close()
