@@ -392,3 +392,89 @@ class Raw:
 
     def close(self):
         self.sock.close()
+
+
+class Postfix:
+    """A private Postfix instance on loopback: a real sending relay whose
+    relayhost is `relay_port`. Its own config, queue and log in a temp dir."""
+
+    def __init__(self, relay_port, tls="encrypt"):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="sluice-postfix-")
+        self.etc = os.path.join(self.dir, "etc")
+        os.makedirs(self.etc)
+        os.makedirs(os.path.join(self.dir, "queue"))
+        os.makedirs(os.path.join(self.dir, "data"))
+        os.chmod(self.dir, 0o755)
+        subprocess.run(["chown", "postfix", os.path.join(self.dir, "data")], check=True)
+        with open("/etc/postfix/master.cf") as f:
+            master = []
+            for line in f:
+                fields = line.split()
+                if line[:1].isalnum() and len(fields) >= 8:
+                    if fields[0] == "smtp" and fields[1] == "inet":
+                        fields[0] = "127.0.0.1:%d" % self.port
+                    fields[4] = "n"  # no chroot: nothing to copy into one
+                    line = " ".join(fields) + "\n"
+                master.append(line)
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.writelines(master)
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            f.write(POSTFIX_MAIN % {"dir": self.dir, "relay": relay_port, "tls": tls})
+        subprocess.run(["postfix", "-c", self.etc, "check"], check=True, capture_output=True)
+        subprocess.run(["postfix", "-c", self.etc, "start"], check=True, capture_output=True)
+        wait_port(self.port)
+
+    def postqueue(self, *args):
+        return subprocess.run(["postqueue", "-c", self.etc, *args], capture_output=True,
+                              text=True, timeout=60)
+
+    def queue_size(self):
+        out = self.postqueue("-j").stdout
+        return len([l for l in out.splitlines() if l.strip()])
+
+    def log(self):
+        path = os.path.join(self.dir, "maillog")
+        if not os.path.exists(path):
+            return ""
+        with open(path, errors="replace") as f:
+            return f.read()
+
+    def cleanup(self):
+        subprocess.run(["postfix", "-c", self.etc, "stop"], capture_output=True)
+        # postfix stop returns before every daemon has gone; wait for the master.
+        pid_file = os.path.join(self.dir, "queue", "pid", "master.pid")
+        deadline = time.time() + 10
+        while os.path.exists(pid_file) and time.time() < deadline:
+            time.sleep(0.1)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+POSTFIX_MAIN = """
+compatibility_level = 3.6
+queue_directory = %(dir)s/queue
+data_directory = %(dir)s/data
+maillog_file = %(dir)s/maillog
+maillog_file_prefixes = /tmp, /var, %(dir)s
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.postfix.test
+mydomain = postfix.test
+myorigin = postfix.test
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+relayhost = [127.0.0.1]:%(relay)d
+smtp_tls_security_level = %(tls)s
+smtp_tls_loglevel = 1
+in_flow_delay = 0
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+smtp_connect_timeout = 5s
+"""
