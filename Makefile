@@ -2,10 +2,12 @@
 # Every target installs what is missing first (scripts/install-deps).
 BUILD      ?= build
 TEST_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
 CONFIG     ?= examples/sluice.toml
 
-.PHONY: deps build run test unit check-config clean
+.PHONY: deps build run test unit fuzz fuzz-build check-config clean
 
 deps:
 	@scripts/install-deps
@@ -21,16 +23,24 @@ run: build
 	@scripts/make-cert var/tls mx.sluice.test
 	$(BUILD)/sluice serve --config $(CONFIG)
 
-# The whole suite, on a sanitizer (ASan+UBSan) build.
-test: deps
+# The whole suite, on a sanitizer (ASan+UBSan) build, then a short
+# libFuzzer run (about 30 s per target) over the protocol parsers.
+test: deps fuzz-build
 	@cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-unit: deps
-	@cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
-	@cmake --build $(TEST_BUILD) -j $(JOBS) --target sluice_unit_tests
-	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS) -LE integration
+fuzz-build: deps
+	@CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DSLUICE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# A long fuzzing run: FUZZ_SECONDS per target. Crashes land in $(FUZZ_BUILD)/crash-*;
+# once fixed, copy them to fuzz/regressions/<target>/.
+fuzz: fuzz-build
+	@cd $(FUZZ_BUILD) && for t in session address; do \
+	  ./$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -artifact_prefix=crash-$$t- \
+	    corpus/$$t ../fuzz/corpus/$$t || exit 1; done
 
 check-config: build
 	@scripts/make-cert var/tls mx.sluice.test
