@@ -82,11 +82,27 @@ class SmtpDelivery final : public Delivery {
     line = fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", hostname_);
     r = co_await Command(s, line, ec);
     if (r.code != 250) co_return r.code == 0 ? lost("EHLO", r) : all(FromReply(r.code, r.text));
-    bool eightbit = false;
-    for (const auto& l : r.lines) eightbit |= l == "8BITMIME";
+    bool eightbit = false, utf8 = false, dsn = false;
+    for (const auto& l : r.lines) {
+      eightbit |= l == "8BITMIME";
+      utf8 |= l == "SMTPUTF8";
+      dsn |= l == "DSN";
+    }
 
     const Envelope& e = *job.envelope;
-    line = fmt::format("MAIL FROM:<{}>{}\r\n", e.sender, e.body_8bit && eightbit ? " BODY=8BITMIME" : "");
+    if (e.smtputf8 && !utf8) {
+      // RFC 6531 §3.2: no downgrade; the sender is told by a bounce.
+      r = co_await Command(s, "QUIT\r\n", ec);
+      co_return all(Outcome{Outcome::Kind::kFailed,
+                            fmt::format("550 5.6.7 {}:{} does not support SMTPUTF8", o_.host, o_.port)});
+    }
+    line = fmt::format("MAIL FROM:<{}>", e.sender);
+    if (e.body_8bit && eightbit) line += " BODY=8BITMIME";
+    if (e.smtputf8) line += " SMTPUTF8";
+    // DSN requests travel on when the next hop can honour them (RFC 3461 §4).
+    if (dsn && !e.dsn_ret.empty()) line += " RET=" + e.dsn_ret;
+    if (dsn && !e.dsn_envid.empty()) line += " ENVID=" + e.dsn_envid;
+    line += "\r\n";
     r = co_await Command(s, line, ec);
     if (r.code != 250) co_return r.code == 0 ? lost("MAIL", r) : all(FromReply(r.code, r.text));
 
@@ -95,7 +111,13 @@ class SmtpDelivery final : public Delivery {
     for (size_t k = 0; k < n; ++k) {
       const RecipientRoute& route = e.routes[job.recipients[k]];
       const std::string& to = lmtp_ && !route.mailbox.empty() ? route.mailbox : route.address;
-      line = fmt::format("RCPT TO:<{}>\r\n", to);
+      line = fmt::format("RCPT TO:<{}>", to);
+      const size_t i = job.recipients[k];
+      if (dsn && i < e.dsn.size()) {
+        if (!e.dsn[i].notify.empty()) line += " NOTIFY=" + e.dsn[i].notify;
+        if (!e.dsn[i].orcpt.empty()) line += " ORCPT=" + e.dsn[i].orcpt;
+      }
+      line += "\r\n";
       r = co_await Command(s, line, ec);
       if (r.code == 0) co_return lost("RCPT", r);
       out[k] = FromReply(r.code, r.text);

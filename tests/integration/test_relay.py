@@ -74,6 +74,25 @@ class Relay(unittest.TestCase):
         self.assertEqual(len(attempts), 1, attempts)
         self.assertIn('"reply":"5', attempts[0])
 
+    def test_dsn_parameters_travel_and_smtputf8_is_not_downgraded(self):
+        self.sink = harness.SmtpSink(self.sluice.relay_port)  # offers DSN, not SMTPUTF8
+        self.sluice.start()
+        with self.sluice.smtp() as s:
+            s.ehlo("c")
+            s.sendmail("sender@outside.example", ["gavin@hooli.example"],
+                       harness.message(7, "gavin@hooli.example"),
+                       mail_options=["RET=HDRS", "ENVID=env+2B1"],
+                       rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;gavin@hooli.example"])
+            s.sendmail("s\u00e9nder@outside.example", ["jared@hooli.example"],
+                       harness.message(8, "jared@hooli.example"), mail_options=["SMTPUTF8"])
+        harness.wait_for(lambda: 7 in subjects(self.sink), what="DSN message relayed")
+        dump = self.sink.messages()[0]
+        self.assertRegex(dump, rb"X-Mail-Args: <sender@outside.example> RET=HDRS ENVID=env\+2B1")
+        self.assertRegex(dump, rb"X-Rcpt-Args: <gavin@hooli.example> NOTIFY=SUCCESS,FAILURE "
+                               rb"ORCPT=rfc822;gavin@hooli.example")
+        harness.wait_for(lambda: "550 5.6.7" in self.sluice.log(), what="SMTPUTF8 refusal")
+        self.assertNotIn(8, subjects(self.sink))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
