@@ -39,7 +39,7 @@ fuzz-build: deps
 # once fixed, copy them to fuzz/regressions/<target>/.
 fuzz: fuzz-build
 	@cd $(FUZZ_BUILD) && for t in session address; do \
-	  ./$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -artifact_prefix=crash-$$t- \
+	  ./fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -artifact_prefix=crash-$$t- \
 	    corpus/$$t ../fuzz/corpus/$$t || exit 1; done
 
 check-config: build
