@@ -58,10 +58,9 @@ int Serve(const std::string& path) {
 
   auto spool = spool::OpenSpool(config.spool);
   if (!spool.ok()) return Fail(spool.status());
-  auto backend = directory::OpenSqliteBackend(config.directory.path,
-                                              config.directory.seed.empty() ? nullptr : &seed);
-  if (!backend.ok()) return Fail(backend.status());
-  auto dir = directory::MakeDirectory(std::move(backend).value(), config.directory.threads);
+  auto opened = directory::OpenDirectory(config.directory, config.directory.seed.empty() ? nullptr : &seed);
+  if (!opened.ok()) return Fail(opened.status());
+  auto dir = std::move(opened).value();
 
   boost::asio::thread_pool blocking(config.blocking_threads);
   auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, blocking);

@@ -67,6 +67,42 @@ void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
   c->destinations.push_back(std::move(d));
 }
 
+// The keys of [forest_defaults] and [forests.NAME].
+void ReadForest(TomlTable& s, directory::ForestOptions* f) {
+  s.StringList("replicas", &f->replicas);
+  for (const auto& r : f->replicas) {
+    if (r != "sqlite" && r.rfind("ldap://", 0) != 0) {
+      s.Error("replicas", fmt::format("\"{}\" is neither \"sqlite\" nor an ldap:// URL", r));
+    }
+  }
+  if (s.Has("replicas") && f->replicas.empty()) s.Error("replicas", "a forest needs a replica");
+  s.Int("limit", &f->limit, 1, 100'000);
+  s.Bool("adaptive", &f->adaptive);
+  s.Int("min_limit", &f->min_limit, 1, 100'000);
+  if (f->min_limit > f->limit) s.Error("min_limit", "must not exceed limit");
+  s.Int("queue", &f->queue, 0, 1'000'000);
+  s.Duration("wait_timeout", &f->wait_timeout);
+  s.Duration("lookup_timeout", &f->lookup_timeout);
+  std::string on_saturation = f->close_on_saturation ? "close" : "defer";
+  s.String("on_saturation", &on_saturation);
+  if (on_saturation != "defer" && on_saturation != "close") {
+    s.Error("on_saturation", fmt::format("\"{}\" is not one of defer, close", on_saturation));
+  }
+  f->close_on_saturation = on_saturation == "close";
+  s.Int("threads", &f->threads, 1, 1024);
+  s.Int("cache_entries", &f->cache.max_entries, 0, 100'000'000);
+  s.Duration("cache_positive_ttl", &f->cache.positive_ttl);
+  s.Duration("cache_negative_ttl", &f->cache.negative_ttl);
+  s.Duration("cache_stale_for", &f->cache.stale_for);
+  s.Int("breaker_failures", &f->breaker.failures, 1, 1000);
+  s.Duration("breaker_cooldown", &f->breaker.cooldown);
+  s.Table("fault", [&](TomlTable& fault) {
+    fault.Duration("latency", &f->fault.latency);
+    fault.Double("error_rate", &f->fault.error_rate, 0, 1);
+    fault.Bool("hang", &f->fault.hang);
+  });
+}
+
 }  // namespace
 
 std::string ConfigError::ToString() const {
@@ -147,7 +183,14 @@ LoadResult LoadConfig(const std::string& path) {
       if (backend != "sqlite") s.Error("backend", fmt::format("\"{}\" is not one of sqlite", backend));
       s.String("path", &c.directory.path);
       s.String("seed", &c.directory.seed);
-      s.Int("threads", &c.directory.threads, 1, 256);
+      s.Bool("fault_injection", &c.directory.fault_injection);
+    });
+    t.Table("forest_defaults", [&](TomlTable& s) { ReadForest(s, &c.directory.defaults); });
+    t.NamedTables("forests", [&](const std::string& name, TomlTable& s) {
+      directory::ForestOptions f = c.directory.defaults;
+      f.name = name;
+      ReadForest(s, &f);
+      c.directory.forests.push_back(std::move(f));
     });
     t.NamedTables("destinations", [&](const std::string& name, TomlTable& d) {
       ReadDestination(name, d, &c);

@@ -24,19 +24,20 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// "30s", "5m", "2h", "5d" or a bare number of seconds.
-bool ParseDuration(std::string_view s, std::chrono::seconds* out) {
+// "250ms", "30s", "5m", "2h", "5d" or a bare number of seconds.
+bool ParseDuration(std::string_view s, std::chrono::milliseconds* out) {
   int64_t n = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
   if (ec != std::errc() || n < 0) return false;
   std::string_view unit(end, static_cast<size_t>(s.data() + s.size() - end));
   int64_t mult;
-  if (unit.empty() || unit == "s") mult = 1;
-  else if (unit == "m") mult = 60;
-  else if (unit == "h") mult = 3600;
-  else if (unit == "d") mult = 86400;
+  if (unit == "ms") mult = 1;
+  else if (unit.empty() || unit == "s") mult = 1000;
+  else if (unit == "m") mult = 60'000;
+  else if (unit == "h") mult = 3'600'000;
+  else if (unit == "d") mult = 86'400'000;
   else return false;
-  *out = std::chrono::seconds(n * mult);
+  *out = std::chrono::milliseconds(n * mult);
   return true;
 }
 
@@ -149,7 +150,7 @@ void TomlTable::Port(const char* key, uint16_t* out) {
   if (errors_->size() == before) *out = static_cast<uint16_t>(v);
 }
 
-void TomlTable::Duration(const char* key, std::chrono::seconds* out) {
+void TomlTable::Duration(const char* key, std::chrono::milliseconds* out) {
   const toml::node* n = Find(key);
   if (!n) return;
   if (auto i = n->value<int64_t>(); i && n->is_integer() && *i >= 0) {
@@ -157,6 +158,24 @@ void TomlTable::Duration(const char* key, std::chrono::seconds* out) {
   } else if (auto s = n->value<std::string>(); !s || !ParseDuration(*s, out)) {
     Error(key, "expected a duration such as \"30s\", \"5m\", \"2h\" or \"5d\"");
   }
+}
+
+void TomlTable::Duration(const char* key, std::chrono::seconds* out) {
+  std::chrono::milliseconds ms = *out;
+  size_t before = errors_->size();
+  Duration(key, &ms);
+  if (errors_->size() != before) return;
+  if (ms.count() % 1000 != 0) return Error(key, "must be a whole number of seconds");
+  *out = std::chrono::duration_cast<std::chrono::seconds>(ms);
+}
+
+void TomlTable::Double(const char* key, double* out, double min, double max) {
+  const toml::node* n = Find(key);
+  if (!n) return;
+  auto v = n->value<double>();
+  if (!v) return Error(key, "expected a number");
+  if (*v < min || *v > max) return Error(key, fmt::format("must be between {} and {}", min, max));
+  *out = *v;
 }
 
 void TomlTable::StringList(const char* key, std::vector<std::string>* out) {

@@ -30,6 +30,8 @@ class TomlTable {
   bool Has(const char* key) const { return table_.contains(key); }
   void Port(const char* key, uint16_t* out);
   void Duration(const char* key, std::chrono::seconds* out);        // integer s or "5m"
+  void Duration(const char* key, std::chrono::milliseconds* out);   // also "250ms"
+  void Double(const char* key, double* out, double min, double max);
   void StringList(const char* key, std::vector<std::string>* out);
   // A sub-table: `each` is called with it if present.
   void Table(const char* key, const std::function<void(TomlTable&)>& each);

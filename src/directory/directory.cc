@@ -1,35 +1,140 @@
-// Runs blocking back-end lookups on the directory's own threads, so a slow
-// back end holds a directory thread, never an event loop (DESIGN.md rule 3).
+// The router: recipient → tenant → forest, then that forest's Lookup.
 #include "directory/directory.h"
 
-#include "common/offload.h"
+#include <fmt/format.h>
+
+#include <shared_mutex>
+
+#include "observe/log.h"
 
 namespace sluice::directory {
 namespace {
 
 namespace asio = boost::asio;
 
-class PooledDirectory final : public Directory {
+std::string DomainOf(const std::string& address) {
+  size_t at = address.rfind('@');
+  std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
+  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return d;
+}
+
+Result<std::unique_ptr<Backend>> OpenReplica(const std::string& spec, const std::string& db_path) {
+  if (spec == "sqlite") return OpenSqliteBackend(db_path, nullptr);
+  if (spec.rfind("ldap://", 0) == 0) return OpenLdapBackend(spec);
+  return Status::InvalidArgument(fmt::format("replica \"{}\" is neither sqlite nor ldap://", spec));
+}
+
+class Router final : public Directory {
  public:
-  PooledDirectory(std::unique_ptr<Backend> backend, size_t threads)
-      : backend_(std::move(backend)), pool_(threads) {}
-  ~PooledDirectory() override { pool_.join(); }
+  Router(DirectoryOptions o, Placement p) : o_(std::move(o)), placement_(std::move(p)) {}
+
+  Status Init() {
+    std::vector<std::string> names = placement_.forests;
+    for (const auto& f : o_.forests) {
+      if (std::find(names.begin(), names.end(), f.name) == names.end()) names.push_back(f.name);
+    }
+    for (const auto& name : names) {
+      ForestOptions fo = o_.defaults;
+      for (const auto& f : o_.forests) {
+        if (f.name == name) fo = f;
+      }
+      fo.name = name;
+      std::vector<Forest::Replica> replicas;
+      for (const auto& spec : fo.replicas) {
+        auto b = OpenReplica(spec, o_.path);
+        if (!b.ok()) return Status::InvalidArgument(fmt::format("forest {}: {}", name, b.status().message()));
+        replicas.push_back(Forest::Replica{spec, std::move(b).value()});
+      }
+      forests_[name] = std::make_unique<Forest>(fo, std::move(replicas), o_.fault_injection);
+    }
+    return Status::Ok();
+  }
 
   asio::awaitable<LookupResult> Resolve(std::string address) override {
-    auto lookup = [b = backend_.get(), a = std::move(address)] { return b->Lookup(a); };
-    auto op = Offload(pool_, std::move(lookup));  // see Offload on temporaries
-    co_return co_await std::move(op);
+    Forest* forest = nullptr;
+    {
+      std::shared_lock lock(mu_);
+      auto d = placement_.domain_tenant.find(DomainOf(address));
+      if (d == placement_.domain_tenant.end()) co_return LookupResult::No(Reason::kUnknownDomain);
+      auto t = placement_.tenant_forest.find(d->second);
+      if (t != placement_.tenant_forest.end()) {
+        auto f = forests_.find(t->second);
+        if (f != forests_.end()) forest = f->second.get();
+      }
+    }
+    if (forest == nullptr) co_return LookupResult::TryLater(Reason::kBackendError, "");
+    auto op = forest->Lookup(std::move(address));  // see common/offload.h on temporaries
+    LookupResult r = co_await std::move(op);
+    co_return r;
+  }
+
+  Status MoveTenant(const std::string& tenant, const std::string& forest) override {
+    std::string from;
+    {
+      std::unique_lock lock(mu_);
+      auto t = placement_.tenant_forest.find(tenant);
+      if (t == placement_.tenant_forest.end()) return Status::NotFound("no tenant " + tenant);
+      if (!forests_.count(forest)) return Status::NotFound("no forest " + forest);
+      from = t->second;
+      if (from == forest) return Status::Ok();
+      if (Status s = SaveTenantForest(o_.path, tenant, forest); !s.ok()) return s;
+      t->second = forest;
+    }
+    forests_.at(from)->DropTenant(tenant);
+    observe::Event("tenant moved").With("tenant", tenant).With("from", from).With("to", forest).Info();
+    return Status::Ok();
+  }
+
+  Status SetForestLimit(const std::string& forest, size_t limit) override {
+    auto f = forests_.find(forest);
+    if (f == forests_.end()) return Status::NotFound("no forest " + forest);
+    if (limit < 1) return Status::InvalidArgument("limit must be at least 1");
+    f->second->SetLimit(limit);
+    observe::Event("forest limit changed").With("forest", forest).With("limit", static_cast<int64_t>(limit)).Info();
+    return Status::Ok();
+  }
+
+  Status SetForestFault(const std::string& forest, FaultOptions fault) override {
+    if (!o_.fault_injection) return Status::InvalidArgument("fault injection is off ([directory] fault_injection)");
+    auto f = forests_.find(forest);
+    if (f == forests_.end()) return Status::NotFound("no forest " + forest);
+    f->second->SetFault(fault);
+    observe::Event("forest fault set").With("forest", forest)
+        .With("latency_ms", static_cast<int64_t>(fault.latency.count()))
+        .With("error_rate", fault.error_rate).With("hang", fault.hang ? "yes" : "no").Warn();
+    return Status::Ok();
+  }
+
+  std::vector<ForestStats> Stats() override {
+    std::vector<ForestStats> out;
+    for (auto& [name, f] : forests_) out.push_back(f->Stats());
+    return out;
+  }
+
+  Placement placement() override {
+    std::shared_lock lock(mu_);
+    return placement_;
   }
 
  private:
-  std::unique_ptr<Backend> backend_;
-  asio::thread_pool pool_;
+  DirectoryOptions o_;
+  std::shared_mutex mu_;  // guards placement_
+  Placement placement_;
+  std::map<std::string, std::unique_ptr<Forest>> forests_;  // fixed after Init
 };
 
 }  // namespace
 
-std::unique_ptr<Directory> MakeDirectory(std::unique_ptr<Backend> backend, size_t threads) {
-  return std::make_unique<PooledDirectory>(std::move(backend), threads);
+Result<std::unique_ptr<Directory>> OpenDirectory(const DirectoryOptions& options, const SeedData* seed) {
+  // Opening the embedded back end creates and seeds the catalog.
+  auto catalog = OpenSqliteBackend(options.path, seed);
+  if (!catalog.ok()) return catalog.status();
+  auto placement = LoadPlacement(options.path);
+  if (!placement.ok()) return placement.status();
+  auto router = std::make_unique<Router>(options, std::move(placement).value());
+  if (Status s = router->Init(); !s.ok()) return s;
+  return std::unique_ptr<Directory>(std::move(router));
 }
 
 }  // namespace sluice::directory

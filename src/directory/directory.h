@@ -3,11 +3,13 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "directory/forest.h"
 #include "directory/lookup.h"
 
 namespace sluice::directory {
@@ -32,9 +34,19 @@ struct SeedData {
 };
 
 struct DirectoryOptions {
-  std::string path = "var/directory.db";  // the embedded SQLite database
+  std::string path = "var/directory.db";  // the embedded SQLite database and catalog
   std::string seed;                       // TOML seed, loaded when the database is empty
-  size_t threads = 4;                     // lookups run here, never on an event loop
+  bool fault_injection = false;           // honour [forests.X.fault]; never in production
+  ForestOptions defaults;                 // for forests without a [forests.X] table
+  std::vector<ForestOptions> forests;     // [forests.X] tables
+};
+
+// Which forest holds each tenant, and which tenant owns each domain: the
+// catalog the router consults before it asks any forest.
+struct Placement {
+  std::map<std::string, std::string> domain_tenant;
+  std::map<std::string, std::string> tenant_forest;
+  std::vector<std::string> forests;
 };
 
 // A back end that answers lookups by blocking; called only from the
@@ -48,17 +60,31 @@ class Backend {
 
 // Opens the SQLite back end, creating and seeding it on first start.
 Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path, const SeedData* seed);
+// An LDAP forest replica: "ldap://host:port/base-dn" (examples/ldap/ has the
+// schema). Blocking calls with network and search timeouts, on the forest's
+// own threads; one connection per thread, reopened after an error.
+Result<std::unique_ptr<Backend>> OpenLdapBackend(const std::string& url);
+// The catalog in the embedded database.
+Result<Placement> LoadPlacement(const std::string& path);
+Status SaveTenantForest(const std::string& path, const std::string& tenant, const std::string& forest);
 
-// What the edge talks to. Resolve never blocks the calling event loop:
-// the lookup runs on the directory's threads and the coroutine resumes on
-// its own executor.
+// What the edge talks to: recipient → domain → tenant → forest, then the
+// forest's bulkhead, cache and replicas. Resolve never blocks the calling
+// event loop and always answers within the forest's deadlines.
 class Directory {
  public:
   virtual ~Directory() = default;
   virtual boost::asio::awaitable<LookupResult> Resolve(std::string address) = 0;
+  // Moves a tenant to another forest, live: lookups started before the
+  // move finish where they began; later ones go to the new forest.
+  virtual Status MoveTenant(const std::string& tenant, const std::string& forest) = 0;
+  virtual Status SetForestLimit(const std::string& forest, size_t limit) = 0;
+  virtual Status SetForestFault(const std::string& forest, FaultOptions fault) = 0;
+  virtual std::vector<ForestStats> Stats() = 0;
+  virtual Placement placement() = 0;
 };
 
-// A directory over one blocking back end, with `threads` lookup threads.
-std::unique_ptr<Directory> MakeDirectory(std::unique_ptr<Backend> backend, size_t threads);
+// Opens the catalog (seeding it on first start) and one Forest per forest.
+Result<std::unique_ptr<Directory>> OpenDirectory(const DirectoryOptions& options, const SeedData* seed);
 
 }  // namespace sluice::directory

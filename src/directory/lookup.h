@@ -26,6 +26,8 @@ struct LookupResult {
   Reason reason = Reason::kBackendError;
   std::string forest;    // the forest that answered or should have
   RecipientRoute route;  // filled when found == kYes
+  bool close_connection = false;  // kSaturated with on_saturation = "close"
+  bool stale = false;             // served from cache past its TTL
 
   static LookupResult Yes(RecipientRoute r) {
     LookupResult x;

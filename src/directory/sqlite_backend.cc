@@ -214,3 +214,54 @@ Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path, cons
 }
 
 }  // namespace sluice::directory
+
+namespace sluice::directory {
+
+Result<Placement> LoadPlacement(const std::string& path) {
+  auto c = Connect(path);
+  if (!c.ok()) return c.status();
+  sqlite3* db = c.value()->db;
+  Placement p;
+  auto each = [&](const char* sql, auto&& row) -> Status {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {
+      return Status::IoError(fmt::format("sqlite: {}", sqlite3_errmsg(db)));
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) row(st);
+    sqlite3_finalize(st);
+    return Status::Ok();
+  };
+  Status s = each("SELECT name FROM forests ORDER BY name",
+                  [&](sqlite3_stmt* st) { p.forests.push_back(Column(st, 0)); });
+  if (s.ok()) {
+    s = each("SELECT name, forest FROM tenants",
+             [&](sqlite3_stmt* st) { p.tenant_forest[Column(st, 0)] = Column(st, 1); });
+  }
+  if (s.ok()) {
+    s = each("SELECT domain, tenant FROM domains",
+             [&](sqlite3_stmt* st) { p.domain_tenant[Column(st, 0)] = Column(st, 1); });
+  }
+  if (!s.ok()) return s;
+  return p;
+}
+
+Status SaveTenantForest(const std::string& path, const std::string& tenant, const std::string& forest) {
+  auto c = Connect(path);
+  if (!c.ok()) return c.status();
+  sqlite3* db = c.value()->db;
+  // The forest must be known to the catalog too (it may come from config).
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO forests(name) VALUES(?1)", -1, &st, nullptr);
+  sqlite3_bind_text(st, 1, forest.c_str(), -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(db, "UPDATE tenants SET forest = ?1 WHERE name = ?2", -1, &st, nullptr);
+  sqlite3_bind_text(st, 1, forest.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, tenant.c_str(), -1, SQLITE_TRANSIENT);
+  if (rc == SQLITE_DONE) rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return Status::IoError(fmt::format("sqlite: {}", sqlite3_errmsg(db)));
+  return Status::Ok();
+}
+
+}  // namespace sluice::directory

@@ -92,6 +92,11 @@ Reply BareLineEnding() {
 Reply TextLineTooLong() {
   return MakeReply(554, "5.6.0", "Message contains a line longer than 1000 octets");
 }
+Reply ForestSaturatedClose() {
+  return MakeReply(421, "4.3.2",
+                   "The maximum number of concurrent connections per resource forest has exceeded "
+                   "a limit, closing transmission channel");
+}
 Reply TlsRequired() { return MakeReply(530, "5.7.0", "Must issue a STARTTLS command first"); }
 Reply NeedsSmtpUtf8() {
   return MakeReply(553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter");

@@ -65,6 +65,7 @@ Reply TextLineTooLong();          // 554 5.6.0
 Reply StorageFull();              // 452 4.3.1
 Reply StorageError();             // 451 4.3.0
 Reply TlsRequired();              // 530 5.7.0
+Reply ForestSaturatedClose();     // 421 4.3.2, as the hosted service said it
 Reply NeedsSmtpUtf8();            // 553 5.6.7
 // The answer to a recipient lookup that did not say yes.
 Reply ForLookup(std::string_view address, const directory::LookupResult& r);

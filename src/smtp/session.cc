@@ -41,6 +41,10 @@ std::vector<Action> Session::Resume(const directory::LookupResult& r) {
     envelope_.dsn.push_back(std::move(pending_dsn_));
     state_ = State::kRcpt;
     Emit(replies::RecipientOk());
+  } else if (r.close_connection) {
+    // on_saturation = "close": the hosted service's behaviour, for
+    // compatibility tests; the sender retries the whole transaction.
+    CloseWith(replies::ForestSaturatedClose());
   } else {
     Reply reply = replies::ForLookup(pending_rcpt_, r);
     if (reply.Transient()) {

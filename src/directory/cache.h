@@ -1,0 +1,52 @@
+// The recipient cache of one forest: positive and negative answers with
+// their own TTLs, bounded in size. A positive answer past its TTL may still
+// be served, for `stale_for`, while its forest is failing or saturated, so
+// known recipients keep flowing. Thread-safe; cheap (one lock, one lookup).
+#pragma once
+
+#include <chrono>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "directory/lookup.h"
+
+namespace sluice::directory {
+
+struct CacheOptions {
+  size_t max_entries = 100'000;
+  std::chrono::seconds positive_ttl{300};
+  std::chrono::seconds negative_ttl{60};
+  std::chrono::seconds stale_for{3600};  // 0: never serve stale
+};
+
+class RecipientCache {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit RecipientCache(CacheOptions o) : o_(o) {}
+
+  // A fresh answer (kYes or kNo), if there is one.
+  std::optional<LookupResult> Fresh(const std::string& address, Clock::time_point now);
+  // An expired positive answer still within stale_for.
+  std::optional<LookupResult> Stale(const std::string& address, Clock::time_point now);
+  // Remembers a definite answer; kTryLater is never cached.
+  void Put(const std::string& address, const LookupResult& r, Clock::time_point now);
+  // Forgets everything of one tenant (it moved forest).
+  void DropTenant(const std::string& tenant);
+  size_t size();
+
+ private:
+  struct Entry {
+    LookupResult result;
+    Clock::time_point expires;
+    std::list<std::string>::iterator lru;
+  };
+  CacheOptions o_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> map_;
+  std::list<std::string> lru_;  // most recently used first
+};
+
+}  // namespace sluice::directory

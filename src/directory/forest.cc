@@ -1,0 +1,244 @@
+#include "directory/forest.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "directory/bulkhead.h"
+#include "directory/directory.h"
+#include "observe/log.h"
+
+namespace sluice::directory {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+struct Forest::Impl {
+  Impl(const ForestOptions& o, std::vector<Replica> r, bool faults)
+      : pool(o.threads),
+        bulkhead(o.limit, o.queue, o.wait_timeout),
+        adaptive(AdaptiveLimitOptions{o.limit, o.min_limit, o.limit, 2.0, 0.2}),
+        replicas(std::move(r)),
+        fault_injection(faults),
+        fault(o.fault) {
+    for (const auto& rep : replicas) {
+      breakers.emplace_back(o.breaker);
+      replica_stats.push_back(ReplicaStats{rep.name, "closed", 0, 0});
+    }
+    buckets.resize(std::size(kLatencyBucketsMs) + 1);
+  }
+
+  // The next replica whose breaker lets a lookup through, round robin, so
+  // lookups spread over the healthy ones. -1: none.
+  int PickReplica(Clock::time_point now) {
+    std::lock_guard lock(mu);
+    for (size_t k = 0; k < replicas.size(); ++k) {
+      size_t i = (next_replica + k) % replicas.size();
+      if (breakers[i].Allow(now)) {
+        next_replica = i + 1;
+        return static_cast<int>(i);
+      }
+    }
+    return -1;
+  }
+
+  asio::thread_pool pool;
+  Bulkhead bulkhead;
+  std::mutex mu;  // guards everything below
+  AdaptiveLimit adaptive;
+  std::vector<Replica> replicas;
+  std::vector<Breaker> breakers;
+  std::vector<ReplicaStats> replica_stats;
+  size_t next_replica = 0;
+  bool fault_injection;
+  FaultOptions fault;
+  std::mt19937_64 rng{std::random_device{}()};
+  std::vector<uint64_t> buckets;
+  double latency_sum_ms = 0;
+  uint64_t lookups = 0, cache_hits = 0, stale_serves = 0;
+  uint64_t deferred_saturated = 0, deferred_timeout = 0, deferred_unavailable = 0;
+};
+
+namespace {
+
+// What the caller waits on: the answer from a lookup thread, or its deadline.
+struct Pending {
+  explicit Pending(asio::any_io_executor ex) : executor(ex), timer(ex) {}
+  asio::any_io_executor executor;
+  asio::steady_timer timer;
+  std::mutex mu;
+  std::optional<LookupResult> result;
+  bool abandoned = false;
+};
+
+}  // namespace
+
+Forest::Forest(ForestOptions options, std::vector<Replica> replicas, bool fault_injection)
+    : o_(std::move(options)), cache_(o_.cache),
+      impl_(std::make_unique<Impl>(o_, std::move(replicas), fault_injection)) {}
+
+Forest::~Forest() {
+  SetFault(FaultOptions{});  // release hung lookups so the pool can join
+  impl_->pool.join();
+}
+
+void Forest::SetLimit(size_t limit) {
+  {
+    std::lock_guard lock(impl_->mu);
+    o_.limit = limit;
+    impl_->adaptive = AdaptiveLimit(AdaptiveLimitOptions{limit, o_.min_limit, limit, 2.0, 0.2});
+  }
+  impl_->bulkhead.SetLimit(limit);
+}
+
+void Forest::SetFault(FaultOptions f) {
+  std::lock_guard lock(impl_->mu);
+  impl_->fault = f;
+}
+
+asio::awaitable<LookupResult> Forest::Lookup(std::string address) {
+  Impl& im = *impl_;
+  const auto now = Clock::now();
+  {
+    std::lock_guard lock(im.mu);
+    ++im.lookups;
+  }
+  if (auto hit = cache_.Fresh(address, now)) {
+    std::lock_guard lock(im.mu);
+    ++im.cache_hits;
+    co_return *hit;
+  }
+  // When the forest cannot answer: a stale positive answer if there is one
+  // (known recipients keep flowing), else a 4xx with its reason.
+  auto degraded = [&](Reason why) {
+    std::lock_guard lock(im.mu);
+    if (auto stale = cache_.Stale(address, Clock::now())) {
+      ++im.stale_serves;
+      stale->stale = true;
+      observe::Event("directory stale answer").With("forest", o_.name).With("rcpt", address)
+          .With("reason", why == Reason::kSaturated ? "saturated" : why == Reason::kTimedOut ? "timeout" : "unavailable")
+          .Warn();
+      return *stale;
+    }
+    if (why == Reason::kSaturated) ++im.deferred_saturated;
+    else if (why == Reason::kTimedOut) ++im.deferred_timeout;
+    else ++im.deferred_unavailable;
+    LookupResult r = LookupResult::TryLater(why, o_.name);
+    r.close_connection = why == Reason::kSaturated && o_.close_on_saturation;
+    return r;
+  };
+
+  auto admit_op = im.bulkhead.Acquire();  // see common/offload.h on temporaries
+  Bulkhead::Admit admit = co_await std::move(admit_op);
+  if (admit != Bulkhead::Admit::kGranted) co_return degraded(Reason::kSaturated);
+  int replica = im.PickReplica(now);
+  if (replica < 0) {
+    im.bulkhead.Release();
+    co_return degraded(Reason::kBackendError);
+  }
+
+  auto ex = co_await asio::this_coro::executor;
+  auto pending = std::make_shared<Pending>(ex);
+  asio::post(im.pool, [this, &im, pending, address, replica] {
+    auto t0 = Clock::now();
+    FaultOptions fault;
+    bool inject;
+    {
+      std::lock_guard lock(im.mu);
+      fault = im.fault;
+      inject = im.fault_injection;
+    }
+    LookupResult r;
+    bool failed_by_fault = false;
+    if (inject) {
+      if (fault.latency.count() > 0) std::this_thread::sleep_for(fault.latency);
+      for (int i = 0; i < 12000 && fault.hang; ++i) {  // at most 10 minutes
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::lock_guard lock(im.mu);
+        fault.hang = im.fault.hang;
+      }
+      std::lock_guard lock(im.mu);
+      failed_by_fault = std::uniform_real_distribution<double>(0, 1)(im.rng) < fault.error_rate;
+    }
+    r = failed_by_fault ? LookupResult::TryLater(Reason::kBackendError, o_.name)
+                        : im.replicas[replica].backend->Lookup(address);
+    r.forest = o_.name;
+    if (r.found == Found::kYes) r.route.forest = o_.name;
+    const auto done = Clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(done - t0).count();
+    {
+      std::lock_guard lock(im.mu);
+      ReplicaStats& rs = im.replica_stats[replica];
+      ++rs.lookups;
+      if (r.found == Found::kTryLater) {
+        ++rs.failures;
+        im.breakers[replica].OnFailure(done);
+        if (o_.adaptive) im.adaptive.OnDrop();
+      } else {
+        im.breakers[replica].OnSuccess();
+        if (o_.adaptive) {
+          im.adaptive.OnSample(std::chrono::duration_cast<std::chrono::microseconds>(done - t0),
+                               im.bulkhead.snapshot().in_flight);
+        }
+      }
+      size_t b = 0;
+      while (b < std::size(kLatencyBucketsMs) && ms > kLatencyBucketsMs[b]) ++b;
+      ++im.buckets[b];
+      im.latency_sum_ms += ms;
+    }
+    if (o_.adaptive) im.bulkhead.SetLimit(im.adaptive.limit());
+    im.bulkhead.Release();
+    if (r.found != Found::kTryLater) cache_.Put(address, r, done);
+    std::lock_guard lock(pending->mu);
+    if (pending->abandoned) return;
+    pending->result = r;
+    asio::post(pending->executor, [pending] { pending->timer.cancel(); });
+  });
+
+  pending->timer.expires_after(o_.lookup_timeout);
+  boost::system::error_code ec;
+  co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  std::optional<LookupResult> result;
+  {
+    std::lock_guard lock(pending->mu);
+    if (pending->result) {
+      result = std::move(pending->result);
+    } else {
+      pending->abandoned = true;  // the slot stays taken until the lookup returns
+    }
+  }
+  if (!result) co_return degraded(Reason::kTimedOut);
+  if (result->found == Found::kTryLater) co_return degraded(result->reason);
+  co_return *result;
+}
+
+ForestStats Forest::Stats() {
+  ForestStats s;
+  s.name = o_.name;
+  auto b = impl_->bulkhead.snapshot();
+  s.in_flight = b.in_flight;
+  s.limit = b.limit;
+  s.queued = b.queued;
+  std::lock_guard lock(impl_->mu);
+  Impl& im = *impl_;
+  s.lookups = im.lookups;
+  s.cache_hits = im.cache_hits;
+  s.stale_serves = im.stale_serves;
+  s.deferred_saturated = im.deferred_saturated;
+  s.deferred_timeout = im.deferred_timeout;
+  s.deferred_unavailable = im.deferred_unavailable;
+  s.latency_buckets = im.buckets;
+  s.latency_sum_ms = im.latency_sum_ms;
+  s.replicas = im.replica_stats;
+  auto now = Clock::now();
+  for (size_t i = 0; i < s.replicas.size(); ++i) s.replicas[i].breaker = ToString(im.breakers[i].state(now));
+  return s;
+}
+
+}  // namespace sluice::directory

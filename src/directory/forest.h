@@ -1,0 +1,96 @@
+// One forest (directory partition) as the edge sees it: its replicas behind
+// a bulkhead, an adaptive limit, a cache and a circuit breaker per replica,
+// on threads of its own. Everything a slow forest holds is its own
+// (DESIGN.md rule 3).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "directory/adaptive_limit.h"
+#include "directory/breaker.h"
+#include "directory/cache.h"
+#include "directory/lookup.h"
+
+namespace sluice::directory {
+
+class Backend;
+
+// Injected faults, for tests and the storm tool; honoured only when the
+// directory's fault_injection switch is on.
+struct FaultOptions {
+  std::chrono::milliseconds latency{0};  // added to every lookup
+  double error_rate = 0;                 // share of lookups that fail
+  bool hang = false;                     // lookups block until this is cleared
+};
+
+struct ForestOptions {
+  std::string name;
+  // Where its records live: "sqlite" (the embedded database) or an LDAP
+  // URL "ldap://host:port/base-dn"; several make replicas.
+  std::vector<std::string> replicas{"sqlite"};
+  size_t limit = 50;            // lookups in flight; the ceiling when adaptive
+  bool adaptive = false;        // let latency move the limit within [min_limit, limit]
+  size_t min_limit = 2;
+  size_t queue = 100;           // lookups that may wait for a slot
+  std::chrono::milliseconds wait_timeout{2000};    // then 451 4.3.2
+  std::chrono::milliseconds lookup_timeout{5000};  // then 451 4.4.3
+  bool close_on_saturation = false;  // the hosted service's 421 4.3.2 and close
+  size_t threads = 4;           // the forest's own lookup threads
+  CacheOptions cache;
+  BreakerOptions breaker;
+  FaultOptions fault;
+};
+
+struct ReplicaStats {
+  std::string name;
+  std::string breaker;  // closed / open / half-open
+  uint64_t lookups = 0;
+  uint64_t failures = 0;
+};
+
+struct ForestStats {
+  std::string name;
+  size_t in_flight = 0, limit = 0, queued = 0;
+  uint64_t lookups = 0, cache_hits = 0, stale_serves = 0;
+  uint64_t deferred_saturated = 0, deferred_timeout = 0, deferred_unavailable = 0;
+  std::vector<uint64_t> latency_buckets;  // counts per kLatencyBucketsMs bound, then +Inf
+  double latency_sum_ms = 0;
+  std::vector<ReplicaStats> replicas;
+};
+inline constexpr double kLatencyBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
+class Forest {
+ public:
+  struct Replica {
+    std::string name;
+    std::unique_ptr<Backend> backend;
+  };
+  Forest(ForestOptions options, std::vector<Replica> replicas, bool fault_injection);
+  ~Forest();
+
+  // Never blocks the calling event loop; always answers within
+  // wait_timeout + lookup_timeout.
+  boost::asio::awaitable<LookupResult> Lookup(std::string address);
+
+  // Live changes (control plane): limit, wait, faults.
+  void SetLimit(size_t limit);
+  void SetFault(FaultOptions f);
+  void DropTenant(const std::string& tenant) { cache_.DropTenant(tenant); }
+
+  ForestStats Stats();
+  const std::string& name() const { return o_.name; }
+
+ private:
+  struct Impl;
+  ForestOptions o_;
+  RecipientCache cache_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sluice::directory
