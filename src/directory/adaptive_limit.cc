@@ -18,7 +18,7 @@ void AdaptiveLimit::OnSample(std::chrono::microseconds latency, size_t in_flight
   Update(gradient, in_flight);
 }
 
-void AdaptiveLimit::OnDrop() { Update(0.5, static_cast<size_t>(limit_)); }
+void AdaptiveLimit::OnDrop() { Update(0.5, 0); }  // no headroom: a failure is no evidence to grow
 
 void AdaptiveLimit::Update(double gradient, size_t in_flight) {
   // Grow only when the limit is actually being used: an idle forest gives

@@ -67,14 +67,16 @@ struct Forest::Impl {
 
 namespace {
 
-// What the caller waits on: the answer from a lookup thread, or its deadline.
+// What a lookup thread and its waiting caller share. The caller's timer
+// lives in the caller's frame: the lookup thread touches it only through a
+// post to the caller's executor, and only while the caller still waits.
 struct Pending {
-  explicit Pending(asio::any_io_executor ex) : executor(ex), timer(ex) {}
+  explicit Pending(asio::any_io_executor ex) : executor(ex) {}
   asio::any_io_executor executor;
-  asio::steady_timer timer;
   std::mutex mu;
-  std::optional<LookupResult> result;
-  bool abandoned = false;
+  asio::steady_timer* timer = nullptr;  // GUARDED_BY(mu); set while the caller waits
+  bool gave_up = false;                 // GUARDED_BY(mu); the caller moved on
+  std::optional<LookupResult> result;   // GUARDED_BY(mu)
 };
 
 }  // namespace
@@ -196,22 +198,34 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address) {
     im.bulkhead.Release();
     if (r.found != Found::kTryLater) cache_.Put(address, r, done);
     std::lock_guard lock(pending->mu);
-    if (pending->abandoned) return;
+    if (pending->gave_up) return;  // the caller answered at its deadline
     pending->result = r;
-    asio::post(pending->executor, [pending] { pending->timer.cancel(); });
+    if (pending->timer) {
+      asio::post(pending->executor, [pending] {
+        std::lock_guard lock(pending->mu);
+        if (pending->timer) pending->timer->cancel();
+      });
+    }
   });
 
-  pending->timer.expires_after(o_.lookup_timeout);
-  boost::system::error_code ec;
-  co_await pending->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  asio::steady_timer timer(ex);
+  timer.expires_after(o_.lookup_timeout);
+  bool ready;
+  {
+    std::lock_guard lock(pending->mu);
+    ready = pending->result.has_value();
+    if (!ready) pending->timer = &timer;
+  }
+  if (!ready) {
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
   std::optional<LookupResult> result;
   {
     std::lock_guard lock(pending->mu);
-    if (pending->result) {
-      result = std::move(pending->result);
-    } else {
-      pending->abandoned = true;  // the slot stays taken until the lookup returns
-    }
+    pending->timer = nullptr;
+    pending->gave_up = true;  // a late lookup keeps its slot until it returns
+    result = std::move(pending->result);
   }
   if (!result) co_return degraded(Reason::kTimedOut);
   if (result->found == Found::kTryLater) co_return degraded(result->reason);
