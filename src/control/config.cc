@@ -79,7 +79,10 @@ void ReadForest(TomlTable& s, directory::ForestOptions* f) {
   s.Int("limit", &f->limit, 1, 100'000);
   s.Bool("adaptive", &f->adaptive);
   s.Int("min_limit", &f->min_limit, 1, 100'000);
-  if (f->min_limit > f->limit) s.Error("min_limit", "must not exceed limit");
+  if (f->min_limit > f->limit) {
+    if (s.Has("min_limit")) s.Error("min_limit", "must not exceed limit");
+    f->min_limit = f->limit;
+  }
   s.Int("queue", &f->queue, 0, 1'000'000);
   s.Duration("wait_timeout", &f->wait_timeout);
   s.Duration("lookup_timeout", &f->lookup_timeout);

@@ -117,7 +117,7 @@ class Sluice:
     """One sluice daemon with its own temp dir, config, spool and maildirs."""
 
     def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None, tls=False,
-                 server_extra=""):
+                 server_extra="", directory_extra=""):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
         self.submission_port = free_port()
@@ -153,6 +153,7 @@ path = "%(dir)s/spool"
 [directory]
 path = "%(dir)s/directory.db"
 seed = "%(dir)s/directory.toml"
+%(directory_extra)s
 [destinations.local]
 type = "maildir"
 root = "%(mail)s"
@@ -173,7 +174,7 @@ format = "json"
 %(extra)s
 """ % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port,
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
-       "server_extra": server_extra})
+       "server_extra": server_extra, "directory_extra": directory_extra})
         self.proc = None
 
     def start(self):
@@ -477,4 +478,74 @@ queue_run_delay = 2s
 minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 smtp_connect_timeout = 5s
+"""
+
+
+class Slapd:
+    """A real OpenLDAP slapd on loopback serving one forest (the schema of
+    examples/ldap/), loaded with `recipients`: [(address, tenant, aliases)]."""
+
+    def __init__(self, forest, recipients, destination="local"):
+        self.port = free_port()
+        self.forest = forest
+        self.dir = tempfile.mkdtemp(prefix="sluice-slapd-")
+        os.makedirs(os.path.join(self.dir, "data"))
+        self.suffix = "dc=%s,dc=sluice" % forest
+        conf = os.path.join(self.dir, "slapd.conf")
+        with open(conf, "w") as f:
+            f.write(SLAPD_CONF % {"dir": self.dir, "suffix": self.suffix,
+                                  "schema": os.path.join(SOURCE, "examples", "ldap", "sluice.schema")})
+        ldif = ["dn: %s\nobjectClass: dcObject\nobjectClass: organization\ndc: %s\no: forest %s\n"
+                % (self.suffix, forest, forest)]
+        for address, tenant, aliases in recipients:
+            local = address.split("@")[0]
+            entry = ("dn: cn=%s,%s\nobjectClass: sluiceRecipient\ncn: %s\nsluiceAddress: %s\n"
+                     "sluiceTenant: %s\nsluiceDestination: %s\n"
+                     % (address, self.suffix, address, address, tenant, destination))
+            entry += "".join("sluiceAlias: %s\n" % a for a in aliases)
+            ldif.append(entry)
+            del local
+        with open(os.path.join(self.dir, "data.ldif"), "w") as f:
+            f.write("\n".join(ldif))
+        subprocess.run(["slapadd", "-f", conf, "-l", os.path.join(self.dir, "data.ldif")],
+                       check=True, capture_output=True)
+        self.conf = conf
+        self.start()
+
+    @property
+    def url(self):
+        return "ldap://127.0.0.1:%d/%s" % (self.port, self.suffix)
+
+    def start(self):
+        self.proc = subprocess.Popen(["slapd", "-d", "0", "-f", self.conf,
+                                      "-h", "ldap://127.0.0.1:%d/" % self.port],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _started.append(self.proc)
+        wait_port(self.port, proc=self.proc)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+SLAPD_CONF = """
+include   /etc/ldap/schema/core.schema
+include   /etc/ldap/schema/cosine.schema
+include   %(schema)s
+pidfile   %(dir)s/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database  mdb
+maxsize   104857600
+suffix    "%(suffix)s"
+rootdn    "cn=admin,%(suffix)s"
+directory %(dir)s/data
+index     sluiceAddress,sluiceAlias eq
+access to * by * read
 """
