@@ -8,6 +8,7 @@
 #include "control/config.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "observe/admin.h"
 #include "observe/log.h"
 #include "queue/queue.h"
 #include "server/server.h"
@@ -73,6 +74,15 @@ int Serve(const std::string& path) {
     queue->Stop(std::chrono::seconds(0));
     return Fail(s);
   }
+  std::unique_ptr<observe::AdminServer> admin;
+  if (config.admin.enabled) {
+    admin = observe::MakeAdminServer(config.admin, observe::AdminStages{*dir, *queue});
+    if (Status s = admin->Start(); !s.ok()) {
+      server->Stop();
+      queue->Stop(std::chrono::seconds(0));
+      return Fail(s);
+    }
+  }
   observe::Event("sluice started").With("config", path).With("hostname", config.hostname).Info();
 
   int sig = 0;
@@ -81,6 +91,7 @@ int Serve(const std::string& path) {
   // Order matters: stop the edge first (nothing new is accepted), then the
   // queue, then drain the pools, and only then free the event loops.
   server->Stop();
+  if (admin) admin->Stop();
   queue->Stop(std::chrono::seconds(10));
   blocking.join();
   dir.reset();

@@ -208,6 +208,22 @@ LoadResult LoadConfig(const std::string& path) {
         s.Error("retry_max", "must not be shorter than retry_initial");
       }
     });
+    t.Table("admin", [&](TomlTable& s) {
+      s.Bool("enabled", &c.admin.enabled);
+      std::string listen;
+      s.String("listen", &listen);
+      if (!listen.empty()) {
+        server::ListenerOptions l;
+        if (ParseHostPort(listen, s, "listen", &l)) {
+          c.admin.address = l.address;
+          c.admin.port = l.port;
+        }
+      }
+      s.String("token", &c.admin.token);
+      if (!c.admin.token.empty() && c.admin.token.size() < 16) {
+        s.Error("token", "must be at least 16 characters");
+      }
+    });
     t.Table("log", [&](TomlTable& s) {
       s.String("level", &c.log.level);
       s.String("format", &c.log.format);

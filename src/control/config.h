@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "observe/admin.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/session.h"
@@ -33,6 +34,7 @@ struct Config {
   directory::DirectoryOptions directory;
   std::vector<delivery::DestinationOptions> destinations;
   queue::QueueOptions queue;
+  observe::AdminOptions admin;
   LogConfig log;
 };
 

@@ -14,6 +14,7 @@ import tempfile
 import time
 
 SLUICE_BIN = os.environ.get("SLUICE_BIN", "build-asan/sluice")
+SLUICECTL_BIN = os.environ.get("SLUICECTL_BIN", os.path.join(os.path.dirname(SLUICE_BIN), "sluicectl"))
 SOURCE = os.environ.get("SLUICE_SOURCE", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 _started = []
@@ -121,6 +122,8 @@ class Sluice:
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
         self.submission_port = free_port()
+        self.admin_port = free_port()
+        self.token = "test-token-0123456789"
         if tls:
             subprocess.run([os.path.join(SOURCE, "scripts", "make-cert"), os.path.join(self.dir, "tls")],
                            check=True, capture_output=True)
@@ -169,12 +172,16 @@ host = "127.0.0.1"
 port = %(lmtp)d
 [queue]
 %(queue)s
+[admin]
+listen = "127.0.0.1:%(admin)d"
+token = "%(token)s"
 [log]
 format = "json"
 %(extra)s
 """ % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port,
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
-       "server_extra": server_extra, "directory_extra": directory_extra})
+       "server_extra": server_extra, "directory_extra": directory_extra,
+       "admin": self.admin_port, "token": self.token})
         self.proc = None
 
     def start(self):
@@ -212,6 +219,30 @@ format = "json"
     def log(self):
         with open(self.log_path) as f:
             return f.read()
+
+    def api(self, method, path, body=None, token=True):
+        """(status, parsed JSON or text) from the admin API."""
+        import http.client
+        import json
+        c = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=30)
+        headers = {"Authorization": "Bearer " + self.token} if token is True else (
+            {"Authorization": token} if token else {})
+        data = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
+        c.request(method, path, body=data, headers=headers)
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        try:
+            return r.status, json.loads(text)
+        except ValueError:
+            return r.status, text
+
+    def ctl(self, *args, token=True):
+        """Runs sluicectl against this daemon."""
+        cmd = [SLUICECTL_BIN, "--admin", "127.0.0.1:%d" % self.admin_port]
+        if token:
+            cmd += ["--token", self.token]
+        return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=60)
 
     def smtp(self):
         return smtplib.SMTP("127.0.0.1", self.port, timeout=60)

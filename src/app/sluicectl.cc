@@ -1,0 +1,179 @@
+// sluicectl: the operator's command line over the admin API.
+//   sluicectl [--config FILE | --admin URL] [--token T] forest status [--json]
+//   sluicectl ... forest move TENANT FOREST
+//   sluicectl ... forest limit FOREST N
+//   sluicectl ... forest fault FOREST [--latency-ms N] [--error-rate R] [--hang]
+// A bad invocation prints one line and exits 2; a refused call exits 1.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "control/config.h"
+
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+
+struct Target {
+  std::string host = "127.0.0.1";
+  std::string port = "8025";
+  std::string token;
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+Reply Call(const Target& t, http::verb verb, const std::string& path, const std::string& body = "") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(resolver.resolve(t.host, t.port));
+  http::request<http::string_body> req{verb, path, 11};
+  req.set(http::field::host, t.host);
+  req.set(http::field::user_agent, "sluicectl");
+  if (!t.token.empty()) req.set(http::field::authorization, "Bearer " + t.token);
+  if (verb == http::verb::post) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  return {static_cast<int>(res.result_int()), res.body()};
+}
+
+// Prints the error of a refused call as one line; returns the exit code.
+int Done(const Reply& r) {
+  if (r.status == 200) {
+    std::cout << "ok\n";
+    return 0;
+  }
+  std::string what = r.body;
+  try {
+    what = json::parse(r.body).value("error", r.body);
+  } catch (...) {
+  }
+  std::cerr << fmt::format("sluicectl: {} ({})\n", what, r.status);
+  return 1;
+}
+
+void PrintForests(const json& forests) {
+  std::cout << fmt::format("{:<10} {:<22} {:>9} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>7} {:>6}  {}\n",
+                           "FOREST", "TENANTS", "IN_FLIGHT", "LIMIT", "QUEUE", "SAT%", "LOOKUPS",
+                           "SATURATED", "TIMEOUTS", "UNAVAIL", "STALE", "REPLICAS");
+  for (const auto& f : forests) {
+    std::string tenants, replicas;
+    for (const auto& t : f["tenants"]) tenants += (tenants.empty() ? "" : ",") + t.get<std::string>();
+    for (const auto& r : f["replicas"]) {
+      replicas += (replicas.empty() ? "" : " ") + r["name"].get<std::string>() + "[" + r["breaker"].get<std::string>() + "]";
+    }
+    std::cout << fmt::format("{:<10} {:<22} {:>9} {:>6} {:>6} {:>6.0f} {:>9} {:>9} {:>8} {:>7} {:>6}  {}\n",
+                             f["name"].get<std::string>(), tenants, f["in_flight"].get<uint64_t>(),
+                             f["limit"].get<uint64_t>(), f["queued"].get<uint64_t>(),
+                             f["saturation"].get<double>() * 100, f["lookups"].get<uint64_t>(),
+                             f["deferred"]["saturated"].get<uint64_t>(), f["deferred"]["timeout"].get<uint64_t>(),
+                             f["deferred"]["unavailable"].get<uint64_t>(), f["stale_serves"].get<uint64_t>(),
+                             replicas);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluicectl: operate a running Sluice through its admin API"};
+  std::string config_path, admin_url, token;
+  app.add_option("--config,-c", config_path, "read the admin address and token from this config");
+  app.add_option("--admin", admin_url, "admin address, host:port (default 127.0.0.1:8025)");
+  app.add_option("--token", token, "bearer token (default: $SLUICE_ADMIN_TOKEN or the config's)");
+  app.require_subcommand(1);
+  auto* forest = app.add_subcommand("forest", "directory forests");
+  forest->require_subcommand(1);
+  bool as_json = false;
+  auto* status = forest->add_subcommand("status", "saturation, latency and replicas of every forest");
+  status->add_flag("--json", as_json, "print the API's JSON");
+  std::string tenant, name;
+  size_t limit = 0;
+  auto* move = forest->add_subcommand("move", "move a tenant to another forest, live");
+  move->add_option("tenant", tenant)->required();
+  move->add_option("forest", name)->required();
+  auto* set_limit = forest->add_subcommand("limit", "set a forest's bulkhead limit, live");
+  set_limit->add_option("forest", name)->required();
+  set_limit->add_option("limit", limit)->required()->check(CLI::PositiveNumber);
+  int latency_ms = 0;
+  double error_rate = 0;
+  bool hang = false;
+  auto* fault = forest->add_subcommand("fault", "inject faults (needs [directory] fault_injection)");
+  fault->add_option("forest", name)->required();
+  fault->add_option("--latency-ms", latency_ms)->check(CLI::NonNegativeNumber);
+  fault->add_option("--error-rate", error_rate)->check(CLI::Range(0.0, 1.0));
+  fault->add_flag("--hang", hang);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "sluicectl: " << e.what() << " (see sluicectl --help)\n";
+    return 2;
+  }
+
+  Target t;
+  if (!config_path.empty()) {
+    auto r = sluice::control::LoadConfig(config_path);
+    if (!r.ok()) {
+      std::cerr << "sluicectl: " << r.errors.front().ToString() << "\n";
+      return 2;
+    }
+    t.host = r.config.admin.address;
+    t.port = std::to_string(r.config.admin.port);
+    t.token = r.config.admin.token;
+  }
+  if (!admin_url.empty()) {
+    size_t colon = admin_url.rfind(':');
+    if (colon == std::string::npos) {
+      std::cerr << "sluicectl: --admin must be host:port\n";
+      return 2;
+    }
+    t.host = admin_url.substr(0, colon);
+    t.port = admin_url.substr(colon + 1);
+  }
+  if (const char* env = std::getenv("SLUICE_ADMIN_TOKEN")) t.token = env;
+  if (!token.empty()) t.token = token;
+
+  try {
+    if (*status) {
+      Reply r = Call(t, http::verb::get, "/api/v1/forests");
+      if (r.status != 200) return Done(r);
+      if (as_json) {
+        std::cout << r.body;
+      } else {
+        PrintForests(json::parse(r.body));
+      }
+      return 0;
+    }
+    if (*move) return Done(Call(t, http::verb::post, "/api/v1/tenants/" + tenant + "/move", json{{"forest", name}}.dump()));
+    if (*set_limit) return Done(Call(t, http::verb::post, "/api/v1/forests/" + name + "/limit", json{{"limit", limit}}.dump()));
+    if (*fault) {
+      return Done(Call(t, http::verb::post, "/api/v1/forests/" + name + "/fault",
+                       json{{"latency_ms", latency_ms}, {"error_rate", error_rate}, {"hang", hang}}.dump()));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << fmt::format("sluicectl: cannot reach the admin API at {}:{}: {}\n", t.host, t.port, e.what());
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,110 @@
+// HTTP/1.1 for the admin API over Boost.Beast, one coroutine per
+// connection, on a thread of its own so it answers while the SMTP edge is
+// saturated.
+#include "observe/admin.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <thread>
+
+#include "observe/admin_api.h"
+#include "observe/log.h"
+
+namespace sluice::observe {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+class BeastAdmin final : public AdminServer {
+ public:
+  BeastAdmin(AdminOptions o, AdminStages st) : o_(std::move(o)), st_(st), acceptor_(io_) {}
+  ~BeastAdmin() override { Stop(); }
+
+  Status Start() override {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(o_.address, ec);
+    if (ec) return Status::InvalidArgument(fmt::format("admin: bad address {}", o_.address));
+    tcp::endpoint ep(address, o_.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status::IoError(fmt::format("admin: cannot listen on {}:{}: {}", o_.address, o_.port, ec.message()));
+    asio::co_spawn(io_, Accept(), asio::detached);
+    thread_ = std::thread([this] { io_.run(); });
+    Event("admin listening").With("address", fmt::format("{}:{}", o_.address, o_.port)).Info();
+    return Status::Ok();
+  }
+
+  void Stop() override {
+    if (!thread_.joinable()) return;
+    io_.stop();
+    thread_.join();
+  }
+
+ private:
+  asio::awaitable<void> Accept() {
+    while (true) {
+      boost::system::error_code ec;
+      tcp::socket s = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      asio::co_spawn(io_, Serve(std::move(s)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> Serve(tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    while (true) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(1024 * 1024);
+      stream.expires_after(std::chrono::seconds(30));
+      boost::system::error_code ec;
+      co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      const auto& req = parser.get();
+      ApiRequest in{std::string(req.method_string()), std::string(req.target()), req.body(),
+                    std::string(req[http::field::authorization])};
+      size_t q = in.target.find('?');
+      if (q != std::string::npos) in.target.resize(q);
+      ApiResponse out = HandleApi(in, o_, st_);
+      http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
+      res.set(http::field::server, "sluice");
+      res.set(http::field::content_type, out.content_type);
+      res.set(http::field::cache_control, "no-store");
+      res.keep_alive(req.keep_alive());
+      res.body() = std::move(out.body);
+      res.prepare_payload();
+      if (in.method == "POST") {
+        Event("admin call").With("target", in.target).With("status", static_cast<int64_t>(out.status)).Info();
+      }
+      co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || !res.keep_alive()) co_return;
+    }
+  }
+
+  AdminOptions o_;
+  AdminStages st_;
+  asio::io_context io_{1};
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<AdminServer> MakeAdminServer(AdminOptions options, AdminStages stages) {
+  return std::make_unique<BeastAdmin>(std::move(options), stages);
+}
+
+}  // namespace sluice::observe

@@ -1,0 +1,41 @@
+// The admin HTTP API (Boost.Beast): JSON under /api/v1 and Prometheus text
+// under /metrics. Loopback by default; every call that changes state needs
+// the bearer token from the config.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace sluice::directory {
+class Directory;
+}
+namespace sluice::queue {
+class Queue;
+}
+
+namespace sluice::observe {
+
+struct AdminOptions {
+  std::string address = "127.0.0.1";  // loopback unless the operator says otherwise
+  uint16_t port = 8025;
+  std::string token;                  // empty: mutating calls are refused (403)
+  bool enabled = true;
+};
+
+struct AdminStages {
+  directory::Directory& directory;
+  queue::Queue& queue;
+};
+
+class AdminServer {
+ public:
+  virtual ~AdminServer() = default;
+  virtual Status Start() = 0;  // binds (an error names the address) and serves
+  virtual void Stop() = 0;
+};
+
+std::unique_ptr<AdminServer> MakeAdminServer(AdminOptions options, AdminStages stages);
+
+}  // namespace sluice::observe

@@ -1,0 +1,144 @@
+// Routes of the admin API. Errors are JSON: {"error": "..."} with a status
+// that says whose fault it was (400 bad input, 401/403 auth, 404 unknown).
+#include "observe/admin_api.h"
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "directory/directory.h"
+#include "observe/metrics.h"
+#include "queue/queue.h"
+
+namespace sluice::observe {
+namespace {
+
+using nlohmann::json;
+
+ApiResponse Json(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
+ApiResponse Error(int status, const std::string& what) { return Json(status, json{{"error", what}}); }
+
+ApiResponse FromStatus(const Status& s) {
+  if (s.ok()) return Json(200, json{{"ok", true}});
+  int code = s.code() == Status::Code::kNotFound ? 404
+             : s.code() == Status::Code::kInvalidArgument ? 400 : 500;
+  return Error(code, s.message());
+}
+
+// Constant-time comparison, so the token cannot be guessed byte by byte.
+bool Authorized(const ApiRequest& r, const AdminOptions& o) {
+  const std::string want = "Bearer " + o.token;
+  return !o.token.empty() && r.authorization.size() == want.size() &&
+         CRYPTO_memcmp(r.authorization.data(), want.data(), want.size()) == 0;
+}
+
+json ForestsJson(AdminStages st) {
+  directory::Placement p = st.directory.placement();
+  json out = json::array();
+  for (const auto& f : st.directory.Stats()) {
+    json tenants = json::array();
+    for (const auto& [tenant, forest] : p.tenant_forest) {
+      if (forest == f.name) tenants.push_back(tenant);
+    }
+    json replicas = json::array();
+    for (const auto& r : f.replicas) {
+      replicas.push_back({{"name", r.name}, {"breaker", r.breaker}, {"lookups", r.lookups},
+                          {"failures", r.failures}});
+    }
+    uint64_t samples = 0;
+    for (auto c : f.latency_buckets) samples += c;
+    out.push_back({{"name", f.name},
+                   {"tenants", tenants},
+                   {"in_flight", f.in_flight},
+                   {"limit", f.limit},
+                   {"queued", f.queued},
+                   {"saturation", f.limit ? static_cast<double>(f.in_flight) / f.limit : 0.0},
+                   {"lookups", f.lookups},
+                   {"cache_hits", f.cache_hits},
+                   {"stale_serves", f.stale_serves},
+                   {"deferred", {{"saturated", f.deferred_saturated},
+                                 {"timeout", f.deferred_timeout},
+                                 {"unavailable", f.deferred_unavailable}}},
+                   {"latency_mean_ms", samples ? f.latency_sum_ms / samples : 0.0},
+                   {"replicas", replicas}});
+  }
+  return out;
+}
+
+// Parses a JSON object body, or says precisely why not.
+bool ParseBody(const ApiRequest& r, json* out, ApiResponse* error) {
+  try {
+    *out = json::parse(r.body);
+  } catch (const json::parse_error& e) {
+    *error = Error(400, fmt::format("malformed JSON: {}", e.what()));
+    return false;
+  }
+  if (!out->is_object()) {
+    *error = Error(400, "the body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
+  std::smatch m;
+  const std::string& t = r.target;
+  if (r.method == "GET") {
+    if (t == "/metrics") return {200, "text/plain; version=0.0.4", RenderMetrics(st)};
+    if (t == "/api/v1/health") return Json(200, json{{"status", "ok"}});
+    if (t == "/api/v1/forests") return Json(200, ForestsJson(st));
+    if (t == "/api/v1/queue") {
+      auto q = st.queue.Stats();
+      return Json(200, json{{"messages", q.messages}, {"ready", q.ready}, {"deferred", q.deferred},
+                            {"in_flight", q.in_flight}});
+    }
+    return Error(404, "no such resource: " + t);
+  }
+  if (r.method != "POST") return Error(405, "method not allowed: " + r.method);
+
+  // Everything below changes state.
+  if (o.token.empty()) return Error(403, "changes are disabled: no [admin] token is configured");
+  if (r.authorization.empty()) return Error(401, "a bearer token is required");
+  if (!Authorized(r, o)) return Error(401, "the bearer token is not valid");
+  json body;
+  ApiResponse bad;
+  static const std::regex kMove("^/api/v1/tenants/([^/]+)/move$");
+  static const std::regex kLimit("^/api/v1/forests/([^/]+)/limit$");
+  static const std::regex kFault("^/api/v1/forests/([^/]+)/fault$");
+  if (std::regex_match(t, m, kMove)) {
+    if (!ParseBody(r, &body, &bad)) return bad;
+    if (!body.contains("forest") || !body["forest"].is_string()) {
+      return Error(400, "\"forest\" (a string) is required");
+    }
+    return FromStatus(st.directory.MoveTenant(m[1], body["forest"].get<std::string>()));
+  }
+  if (std::regex_match(t, m, kLimit)) {
+    if (!ParseBody(r, &body, &bad)) return bad;
+    if (!body.contains("limit") || !body["limit"].is_number_unsigned() || body["limit"].get<uint64_t>() < 1) {
+      return Error(400, "\"limit\" (a positive integer) is required");
+    }
+    return FromStatus(st.directory.SetForestLimit(m[1], body["limit"].get<size_t>()));
+  }
+  if (std::regex_match(t, m, kFault)) {
+    if (!ParseBody(r, &body, &bad)) return bad;
+    directory::FaultOptions f;
+    try {
+      f.latency = std::chrono::milliseconds(body.value("latency_ms", 0));
+      f.error_rate = body.value("error_rate", 0.0);
+      f.hang = body.value("hang", false);
+    } catch (const json::exception& e) {
+      return Error(400, fmt::format("bad fault: {}", e.what()));
+    }
+    if (f.error_rate < 0 || f.error_rate > 1 || f.latency.count() < 0) {
+      return Error(400, "error_rate must be in [0, 1] and latency_ms non-negative");
+    }
+    return FromStatus(st.directory.SetForestFault(m[1], f));
+  }
+  return Error(404, "no such resource: " + t);
+}
+
+}  // namespace sluice::observe

@@ -1,0 +1,99 @@
+#include "observe/metrics.h"
+
+#include <fmt/format.h>
+
+#include "directory/directory.h"
+#include "queue/queue.h"
+
+namespace sluice::observe {
+namespace {
+
+// Writes one family: HELP, TYPE, then its samples.
+class Family {
+ public:
+  Family(std::string* out, const char* name, const char* type, const char* help) : out_(out), name_(name) {
+    *out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+  void Sample(const std::string& labels, double value, const char* suffix = "") {
+    *out_ += fmt::format("{}{}{{{}}} {}\n", name_, suffix, labels, value);
+  }
+
+ private:
+  std::string* out_;
+  const char* name_;
+};
+
+std::string Forest(const std::string& name) { return fmt::format("forest=\"{}\"", name); }
+
+}  // namespace
+
+std::string RenderMetrics(AdminStages st) {
+  std::string out;
+  auto forests = st.directory.Stats();
+  {
+    Family f(&out, "sluice_forest_lookups_in_flight", "gauge", "Directory lookups in flight per forest.");
+    for (const auto& x : forests) f.Sample(Forest(x.name), static_cast<double>(x.in_flight));
+  }
+  {
+    Family f(&out, "sluice_forest_limit", "gauge", "Current bulkhead limit per forest (fixed or adaptive).");
+    for (const auto& x : forests) f.Sample(Forest(x.name), static_cast<double>(x.limit));
+  }
+  {
+    Family f(&out, "sluice_forest_queue_length", "gauge", "Lookups waiting for a bulkhead slot.");
+    for (const auto& x : forests) f.Sample(Forest(x.name), static_cast<double>(x.queued));
+  }
+  {
+    Family f(&out, "sluice_forest_lookups_total", "counter", "Recipient lookups per forest.");
+    for (const auto& x : forests) f.Sample(Forest(x.name), static_cast<double>(x.lookups));
+  }
+  {
+    Family f(&out, "sluice_forest_cache_hits_total", "counter", "Lookups answered from the cache.");
+    for (const auto& x : forests) f.Sample(Forest(x.name), static_cast<double>(x.cache_hits));
+  }
+  {
+    Family f(&out, "sluice_forest_stale_serves_total", "counter",
+             "Lookups answered with an expired cache entry because the forest failed or was saturated.");
+    for (const auto& x : forests) f.Sample(Forest(x.name), static_cast<double>(x.stale_serves));
+  }
+  {
+    Family f(&out, "sluice_forest_deferrals_total", "counter", "Recipients deferred with a 4xx, by reason.");
+    for (const auto& x : forests) {
+      f.Sample(Forest(x.name) + ",reason=\"saturated\"", static_cast<double>(x.deferred_saturated));
+      f.Sample(Forest(x.name) + ",reason=\"timeout\"", static_cast<double>(x.deferred_timeout));
+      f.Sample(Forest(x.name) + ",reason=\"unavailable\"", static_cast<double>(x.deferred_unavailable));
+    }
+  }
+  {
+    Family f(&out, "sluice_forest_lookup_duration_seconds", "histogram", "Back-end lookup latency per forest.");
+    for (const auto& x : forests) {
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < x.latency_buckets.size(); ++i) {
+        cumulative += x.latency_buckets[i];
+        std::string le = i < std::size(directory::kLatencyBucketsMs)
+                             ? fmt::format("{}", directory::kLatencyBucketsMs[i] / 1000.0)
+                             : "+Inf";
+        f.Sample(Forest(x.name) + ",le=\"" + le + "\"", static_cast<double>(cumulative), "_bucket");
+      }
+      f.Sample(Forest(x.name), x.latency_sum_ms / 1000.0, "_sum");
+      f.Sample(Forest(x.name), static_cast<double>(cumulative), "_count");
+    }
+  }
+  {
+    Family f(&out, "sluice_forest_replica_up", "gauge", "1 while a replica's circuit breaker is closed.");
+    for (const auto& x : forests) {
+      for (const auto& r : x.replicas) {
+        f.Sample(fmt::format("{},replica=\"{}\"", Forest(x.name), r.name), r.breaker == "closed" ? 1 : 0);
+      }
+    }
+  }
+  {
+    auto q = st.queue.Stats();
+    Family f(&out, "sluice_queue_messages", "gauge", "Messages in the queue by state.");
+    f.Sample("state=\"ready\"", static_cast<double>(q.ready));
+    f.Sample("state=\"deferred\"", static_cast<double>(q.deferred));
+    f.Sample("state=\"in_flight\"", static_cast<double>(q.in_flight));
+  }
+  return out;
+}
+
+}  // namespace sluice::observe
