@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
 CONFIG     ?= examples/sluice.toml
 
-.PHONY: deps build run test unit fuzz fuzz-build check-config clean
+.PHONY: deps build run test unit fuzz fuzz-build bench check-config clean
 
 deps:
 	@scripts/install-deps
@@ -41,6 +41,10 @@ fuzz: fuzz-build
 	@cd $(FUZZ_BUILD) && for t in session address; do \
 	  ./fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -artifact_prefix=crash-$$t- \
 	    corpus/$$t ../fuzz/corpus/$$t || exit 1; done
+
+# Sluice beside a tuned Postfix, same client and sink (bench/run --help).
+bench: build
+	bench/run $(BENCH_ARGS)
 
 check-config: build
 	@scripts/make-cert var/tls mx.sluice.test

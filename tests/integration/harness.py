@@ -430,7 +430,7 @@ class Postfix:
     """A private Postfix instance on loopback: a real sending relay whose
     relayhost is `relay_port`. Its own config, queue and log in a temp dir."""
 
-    def __init__(self, relay_port, tls="encrypt"):
+    def __init__(self, relay_port, tls="encrypt", extra=""):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="sluice-postfix-")
         self.etc = os.path.join(self.dir, "etc")
@@ -452,7 +452,7 @@ class Postfix:
         with open(os.path.join(self.etc, "master.cf"), "w") as f:
             f.writelines(master)
         with open(os.path.join(self.etc, "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN % {"dir": self.dir, "relay": relay_port, "tls": tls})
+            f.write(POSTFIX_MAIN % {"dir": self.dir, "relay": relay_port, "tls": tls} + extra)
         subprocess.run(["postfix", "-c", self.etc, "check"], check=True, capture_output=True)
         subprocess.run(["postfix", "-c", self.etc, "start"], check=True, capture_output=True)
         wait_port(self.port)
