@@ -87,6 +87,12 @@ std::string RenderMetrics(AdminStages st) {
     }
   }
   {
+    Family f(&out, "sluice_tenant_forest", "gauge", "1 for the forest that holds each tenant (placement).");
+    for (const auto& [tenant, forest] : st.directory.placement().tenant_forest) {
+      f.Sample(fmt::format("tenant=\"{}\",{}", tenant, Forest(forest)), 1);
+    }
+  }
+  {
     auto q = st.queue.Stats();
     Family f(&out, "sluice_queue_messages", "gauge", "Messages in the queue by state.");
     f.Sample("state=\"ready\"", static_cast<double>(q.ready));

@@ -117,6 +117,8 @@ class AdminForests(unittest.TestCase):
         self.assertEqual(metric(text, "sluice_forest_lookup_duration_seconds_count", 'forest="na-1"'), 1)
         self.assertIn('sluice_forest_deferrals_total{forest="de-1",reason="saturated"} 0', text)
         self.assertIn("# TYPE sluice_forest_lookup_duration_seconds histogram", text)
+        self.assertEqual(metric(text, "sluice_tenant_forest", 'tenant="acme",forest="na-1"'), 1)
+        self.assertEqual(metric(text, "sluice_forest_replica_up", 'forest="na-1",replica="sqlite"'), 1)
 
 
 if __name__ == "__main__":
