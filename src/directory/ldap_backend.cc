@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "directory/connection_pool.h"
 #include "directory/directory.h"
 
 namespace sluice::directory {
@@ -43,12 +44,13 @@ struct Handle {
 
 class LdapBackend final : public Backend {
  public:
-  LdapBackend(std::string uri, std::string base) : uri_(std::move(uri)), base_(std::move(base)) {}
+  LdapBackend(std::string uri, std::string base)
+      : base_(std::move(base)), pool_([uri = std::move(uri)] { return Open(uri); }) {}
 
   LookupResult Lookup(const std::string& raw) override {
     std::string address = raw;
     for (char& c : address) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::unique_ptr<Handle> h = Take();
+    std::unique_ptr<Handle> h = pool_.Take();
     if (!h) return LookupResult::TryLater(Reason::kBackendError, "");
     std::string filter = fmt::format("(&(objectClass=sluiceRecipient)(|(sluiceAddress={0})(sluiceAlias={0})))",
                                      EscapeFilter(address));
@@ -73,22 +75,14 @@ class LdapBackend final : public Backend {
       out = LookupResult::No(Reason::kUnknownUser);
     }
     if (res) ldap_msgfree(res);
-    if (h) Give(std::move(h));
+    if (h) pool_.Give(std::move(h));
     return out;
   }
 
  private:
-  std::unique_ptr<Handle> Take() {
-    {
-      std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        auto h = std::move(idle_.back());
-        idle_.pop_back();
-        return h;
-      }
-    }
+  static std::unique_ptr<Handle> Open(const std::string& uri) {
     auto h = std::make_unique<Handle>();
-    if (ldap_initialize(&h->ld, uri_.c_str()) != LDAP_SUCCESS) return nullptr;
+    if (ldap_initialize(&h->ld, uri.c_str()) != LDAP_SUCCESS) return nullptr;
     int v3 = LDAP_VERSION3;
     ldap_set_option(h->ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
     timeval net{2, 0};
@@ -102,14 +96,9 @@ class LdapBackend final : public Backend {
     }
     return h;
   }
-  void Give(std::unique_ptr<Handle> h) {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(h));
-  }
 
-  std::string uri_, base_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Handle>> idle_;
+  std::string base_;
+  ConnectionPool<Handle> pool_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <vector>
 
+#include "directory/connection_pool.h"
 #include "directory/directory.h"
 
 namespace sluice::directory {
@@ -138,13 +139,17 @@ Status Seed(sqlite3* db, const SeedData& seed) {
 
 class SqliteBackend final : public Backend {
  public:
-  explicit SqliteBackend(std::string path) : path_(std::move(path)) {}
+  explicit SqliteBackend(std::string path)
+      : pool_([path] {
+          auto c = Connect(path);
+          return c.ok() ? std::move(c).value() : nullptr;
+        }) {}
 
   LookupResult Lookup(const std::string& raw) override {
-    std::unique_ptr<Connection> c = Take();
+    std::unique_ptr<Connection> c = pool_.Take();
     if (!c) return LookupResult::TryLater(Reason::kBackendError, "");
     LookupResult r = Query(*c, Lower(raw));
-    Give(std::move(c));
+    pool_.Give(std::move(c));
     return r;
   }
 
@@ -173,26 +178,7 @@ class SqliteBackend final : public Backend {
     return LookupResult::Yes(std::move(route));
   }
 
-  std::unique_ptr<Connection> Take() {
-    {
-      std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
-        idle_.pop_back();
-        return c;
-      }
-    }
-    auto c = Connect(path_);
-    return c.ok() ? std::move(c).value() : nullptr;
-  }
-  void Give(std::unique_ptr<Connection> c) {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(c));
-  }
-
-  std::string path_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  ConnectionPool<Connection> pool_;
 };
 
 }  // namespace

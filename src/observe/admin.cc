@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <thread>
 
+#include "common/listen.h"
 #include "observe/admin_api.h"
 #include "observe/log.h"
 
@@ -32,15 +33,9 @@ class BeastAdmin final : public AdminServer {
   ~BeastAdmin() override { Stop(); }
 
   Status Start() override {
-    boost::system::error_code ec;
-    auto address = asio::ip::make_address(o_.address, ec);
-    if (ec) return Status::InvalidArgument(fmt::format("admin: bad address {}", o_.address));
-    tcp::endpoint ep(address, o_.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Status::IoError(fmt::format("admin: cannot listen on {}:{}: {}", o_.address, o_.port, ec.message()));
+    if (Status s = BindAcceptor(acceptor_, o_.address, o_.port, /*reuse_port=*/false); !s.ok()) {
+      return Status::IoError("admin: " + s.message());
+    }
     asio::co_spawn(io_, Accept(), asio::detached);
     thread_ = std::thread([this] { io_.run(); });
     Event("admin listening").With("address", fmt::format("{}:{}", o_.address, o_.port)).Info();

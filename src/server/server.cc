@@ -16,6 +16,7 @@
 #include <future>
 #include <thread>
 
+#include "common/listen.h"
 #include "common/timed_stream.h"
 #include "observe/log.h"
 #include "server/connection.h"
@@ -26,7 +27,6 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 struct Worker {
   asio::io_context io{1};
@@ -35,29 +35,12 @@ struct Worker {
   std::thread thread;
 };
 
-// Opens, binds and (with reuse_port, for real) listens.
-Status Bind(tcp::acceptor& acceptor, const ListenerOptions& l, bool reuse_port) {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(l.address, ec);
-  if (ec) return Status::InvalidArgument(fmt::format("listen {}: bad address", l.address));
-  tcp::endpoint ep(address, l.port);
-  acceptor.open(ep.protocol(), ec);
-  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec && reuse_port) acceptor.set_option(ReusePort(true), ec);
-  if (!ec) acceptor.bind(ep, ec);
-  if (!ec && reuse_port) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return Status::IoError(fmt::format("cannot listen on {}:{}: {}", l.address, l.port, ec.message()));
-  }
-  return Status::Ok();
-}
-
 // SO_REUSEPORT would let a second daemon share the port silently and take
 // half of the connections; a plain bind first tells that apart.
 Status CheckPortFree(const ListenerOptions& l) {
   asio::io_context io;
   tcp::acceptor probe(io);
-  return Bind(probe, l, /*reuse_port=*/false);
+  return BindAcceptor(probe, l.address, l.port, /*reuse_port=*/false, /*listen=*/false);
 }
 
 class EdgeServer final : public Server {
@@ -91,7 +74,7 @@ class EdgeServer final : public Server {
       auto w = std::make_unique<Worker>();
       for (const ListenerOptions& l : o_.listeners) {
         auto acceptor = std::make_unique<tcp::acceptor>(w->io);
-        if (Status s = Bind(*acceptor, l, /*reuse_port=*/true); !s.ok()) return s;
+        if (Status s = BindAcceptor(*acceptor, l.address, l.port, /*reuse_port=*/true); !s.ok()) return s;
         w->acceptors.push_back(std::move(acceptor));
       }
       workers_.push_back(std::move(w));

@@ -131,6 +131,7 @@ class Session {
   void OnExpn(std::string_view arg);
   void OnStartTls(std::string_view arg);
   void Greet(std::string_view arg, bool esmtp);
+  Reply ContentNotReady() const;
 
   std::shared_ptr<const SessionOptions> options_;
   ClientInfo client_;

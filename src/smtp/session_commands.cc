@@ -221,19 +221,17 @@ void Session::OnRcpt(std::string_view arg) {
 
 // The reply a content command (DATA or BDAT) gets when the transaction is
 // not ready for content; empty when it is.
-static Reply NotReady(bool greeted, bool mail, bool has_rcpt, size_t attempts) {
-  if (!greeted) return replies::NeedHelo();
-  if (!mail) return replies::NeedMail();
+Reply Session::ContentNotReady() const {
+  if (state_ == State::kConnected) return replies::NeedHelo();
+  if (state_ == State::kGreeted) return replies::NeedMail();
   // RFC 2920 §3.1: after pipelined RCPTs that all failed, DATA gets 554.
-  if (!has_rcpt) return attempts > 0 ? replies::NoValidRecipients() : replies::NeedRcpt();
+  if (state_ != State::kRcpt) return rcpt_attempts_ > 0 ? replies::NoValidRecipients() : replies::NeedRcpt();
   return Reply{};
 }
 
 void Session::OnData(std::string_view arg) {
   if (!arg.empty()) return Error(ToReply(SyntaxError::kUnexpectedArgument));
-  Reply no = NotReady(state_ != State::kConnected, state_ != State::kGreeted && state_ != State::kConnected,
-                      state_ == State::kRcpt, rcpt_attempts_);
-  if (no.code != 0) return Error(std::move(no));
+  if (Reply no = ContentNotReady(); no.code != 0) return Error(std::move(no));
   if (chunked_) return Error(MakeReply(503, "5.5.1", "DATA cannot follow BDAT"));
   state_ = State::kData;
   at_line_start_ = true;
@@ -252,9 +250,7 @@ void Session::OnBdat(std::string_view arg) {
   if (!size || (!rest.empty() && !EqualsNoCase(rest, "LAST"))) {
     return Error(ToReply(SyntaxError::kBadParameter));
   }
-  chunk_refusal_ = NotReady(state_ != State::kConnected,
-                            state_ != State::kGreeted && state_ != State::kConnected,
-                            state_ == State::kRcpt, rcpt_attempts_);
+  chunk_refusal_ = ContentNotReady();
   if (*size == SIZE_MAX && chunk_refusal_.code == 0) {
     // Unreadable size: no way to stay in step with the client.
     return CloseWith(replies::SizeExceeded());
