@@ -76,7 +76,7 @@ int Serve(const std::string& path) {
   }
   std::unique_ptr<observe::AdminServer> admin;
   if (config.admin.enabled) {
-    admin = observe::MakeAdminServer(config.admin, observe::AdminStages{*dir, *queue});
+    admin = observe::MakeAdminServer(config.admin, observe::AdminStages{*dir, *queue, *delivery});
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
       queue->Stop(std::chrono::seconds(0));

@@ -60,6 +60,12 @@ void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
     t.Port("port", &d.port);
     t.Duration("connect_timeout", &d.connect_timeout);
     t.Duration("reply_timeout", &d.reply_timeout);
+    t.Int("max_concurrency", &d.max_concurrency, 1, 10'000);
+    t.Duration("backoff_min", &d.backoff_min);
+    t.Duration("backoff_max", &d.backoff_max);
+    t.Duration("idle_connection", &d.idle_connection);
+    t.Int("messages_per_connection", &d.messages_per_connection, 1, 1'000'000);
+    if (d.backoff_max < d.backoff_min) t.Error("backoff_max", "must not be shorter than backoff_min");
     if (d.host.empty()) t.Error("host", "an smtp or lmtp destination needs a host");
   } else {
     t.Error("type", fmt::format("\"{}\" is not one of maildir, smtp, lmtp", type));

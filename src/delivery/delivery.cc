@@ -25,6 +25,18 @@ class Router final : public Delivery {
     co_return co_await it->second->Deliver(job);
   }
 
+  void CloseIdle() override {
+    for (auto& [name, d] : by_name_) d->CloseIdle();
+  }
+
+  std::vector<DestinationStats> Stats() override {
+    std::vector<DestinationStats> out;
+    for (auto& [name, d] : by_name_) {
+      for (auto& s : d->Stats()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+
  private:
   std::map<std::string, std::unique_ptr<Delivery>> by_name_;
 };

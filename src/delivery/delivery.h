@@ -28,6 +28,23 @@ struct DestinationOptions {
   uint16_t port = 25;
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds reply_timeout{300};  // RFC 5321 §4.5.3.2 client timeouts
+  size_t max_concurrency = 20;              // deliveries at once; the throttle's ceiling
+  std::chrono::milliseconds backoff_min{1000};   // first backoff window after trouble
+  std::chrono::milliseconds backoff_max{60'000}; // cap of the doubling window
+  std::chrono::seconds idle_connection{5};  // keep a connection this long for the next message
+  size_t messages_per_connection = 100;
+};
+
+// What the operator sees of a destination (admin API, /metrics).
+struct DestinationStats {
+  std::string name;
+  std::string kind;
+  size_t concurrency_limit = 0, in_flight = 0;
+  std::string breaker;        // closed / open (backing off) / half-open (probing)
+  double backoff_ms = 0;      // left of the backoff window
+  std::string last_trouble;
+  uint64_t delivered = 0, deferred = 0, failed = 0;
+  uint64_t connections = 0, reused = 0;
 };
 
 // One delivery attempt: some recipients of one message, all for one destination.
@@ -54,6 +71,10 @@ class Delivery {
   // One outcome per job recipient, in order. Never throws; failures to reach
   // the destination come back as kDeferred outcomes.
   virtual boost::asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) = 0;
+  virtual std::vector<DestinationStats> Stats() = 0;
+  // Closes and frees idle outbound connections. Call on the event loop that
+  // delivers, before that loop goes away: a socket must not outlive it.
+  virtual void CloseIdle() {}
 };
 
 // Routes each job to its destination by name. `blocking` runs file I/O.

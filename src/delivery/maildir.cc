@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -139,12 +140,26 @@ class MaildirDelivery final : public Delivery {
                                        hostname_);
         out.push_back(WriteOne(options_.root, name, job.envelope->routes[i], *job.content,
                                 job.retry));
+        auto k = out.back().kind;
+        ++(k == Outcome::Kind::kDelivered ? delivered_ : k == Outcome::Kind::kFailed ? failed_ : deferred_);
       }
       return out;
     });
   }
 
+  std::vector<DestinationStats> Stats() override {
+    DestinationStats s;
+    s.name = options_.name;
+    s.kind = "maildir";
+    s.breaker = "closed";
+    s.delivered = delivered_;
+    s.deferred = deferred_;
+    s.failed = failed_;
+    return {s};
+  }
+
  private:
+  std::atomic<uint64_t> delivered_{0}, deferred_{0}, failed_{0};
   DestinationOptions options_;
   boost::asio::thread_pool& blocking_;
   std::string hostname_;

@@ -5,8 +5,13 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include <atomic>
+#include <mutex>
+
+#include "common/bulkhead.h"
 #include "common/timed_stream.h"
 #include "delivery/delivery.h"
+#include "delivery/throttle.h"
 
 namespace sluice::delivery {
 namespace {
@@ -54,116 +59,141 @@ std::string Stuffed(const std::string& content) {
   return out;
 }
 
+// An open connection to the next hop, greeted and ready for MAIL.
+struct Connection {
+  std::unique_ptr<TimedStream> stream;
+  std::string stream_error;  // why there is no stream
+  bool eightbit = false, utf8 = false, dsn = false;
+  size_t messages = 0;
+  std::chrono::steady_clock::time_point idle_since;
+};
+
+// How one attempt went: per-recipient outcomes, whether the destination
+// itself is in trouble (for the throttle), and whether the connection can
+// carry another message.
+struct Attempt {
+  std::vector<Outcome> outcomes;
+  bool trouble = false;
+  std::string trouble_why;
+  bool reusable = false;
+  bool stale_connection = false;  // a reused connection had gone away before MAIL
+};
+
 class SmtpDelivery final : public Delivery {
  public:
   SmtpDelivery(DestinationOptions options, std::string hostname)
-      : o_(std::move(options)), hostname_(std::move(hostname)), lmtp_(o_.kind == DestinationKind::kLmtp) {}
+      : o_(std::move(options)),
+        hostname_(std::move(hostname)),
+        lmtp_(o_.kind == DestinationKind::kLmtp),
+        throttle_(ThrottleOptions{o_.max_concurrency, o_.backoff_min, o_.backoff_max}),
+        slots_(o_.max_concurrency, 1'000'000, std::chrono::hours(1)) {}
 
   asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) override {
     const size_t n = job.recipients.size();
-    boost::system::error_code ec;
-    auto all = [n](Outcome o) { return std::vector<Outcome>(n, o); };
-    auto lost = [&](const std::string& stage, const ServerReply& r) {
-      return all(Outcome{Outcome::Kind::kDeferred,
-                         fmt::format("451 4.4.2 {}:{} {}: {}", o_.host, o_.port, stage, r.text)});
-    };
+    if (throttle_.Paused(std::chrono::steady_clock::now())) {
+      // Backing off: no connection at all until the window closes.
+      auto snap = throttle_.snapshot(std::chrono::steady_clock::now());
+      co_return Count(std::vector<Outcome>(
+          n, Outcome{Outcome::Kind::kDeferred,
+                     fmt::format("451 4.4.5 {} is backing off after: {}", o_.name, snap.last_trouble)}));
+    }
+    auto acquire = slots_.Acquire();  // see common/offload.h on temporaries
+    Bulkhead::Admit admit = co_await std::move(acquire);
+    (void)admit;  // the wait is an hour long; the queue never waits that long in practice
+    Attempt a;
+    for (int tries = 0; tries < 2; ++tries) {
+      std::unique_ptr<Connection> c = TakeIdle();
+      bool reused = c != nullptr;
+      if (!c) {
+        auto connect = Open();
+        c = co_await std::move(connect);
+      }
+      if (!c->stream) {  // Open() failed; its outcome says why
+        a.outcomes.assign(n, Outcome{Outcome::Kind::kDeferred, c->stream_error});
+        a.trouble = true;
+        a.trouble_why = c->stream_error;
+        break;
+      }
+      if (reused) ++reused_;
+      auto transact = Transact(*c, job);
+      a = co_await std::move(transact);
+      if (a.reusable && ++c->messages < o_.messages_per_connection) {
+        GiveIdle(std::move(c));
+      } else if (c->stream) {
+        boost::system::error_code ec;
+        ServerReply bye = co_await Command(*c->stream, "QUIT\r\n", ec);
+        (void)bye;
+        c->stream->Close();
+      }
+      if (!(reused && a.stale_connection)) break;  // a stale reused connection gets one retry
+    }
+    if (a.trouble) {
+      throttle_.OnTrouble(std::chrono::steady_clock::now(), a.trouble_why);
+    } else {
+      throttle_.OnSuccess();
+    }
+    slots_.SetLimit(throttle_.limit());
+    slots_.Release();
+    co_return Count(std::move(a.outcomes));
+  }
 
-    auto stream = co_await ConnectTimed(o_.host, o_.port, o_.connect_timeout, ec);
-    if (!stream) {
-      co_return all(Outcome{Outcome::Kind::kDeferred,
-                            fmt::format("451 4.4.1 connect to {}:{} failed: {}", o_.host, o_.port,
-                                        ec.message())});
-    }
-    TimedStream& s = *stream;
-    std::string line;
+  void CloseIdle() override {
+    std::lock_guard lock(mu_);
+    for (auto& c : idle_) c->stream->Close();
+    idle_.clear();
+  }
 
-    ServerReply r = co_await ReadReply(s, o_.reply_timeout, ec);
-    if (r.code != 220) co_return r.code == 0 ? lost("greeting", r) : all(FromReply(r.code, r.text));
-    line = fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", hostname_);
-    r = co_await Command(s, line, ec);
-    if (r.code != 250) co_return r.code == 0 ? lost("EHLO", r) : all(FromReply(r.code, r.text));
-    bool eightbit = false, utf8 = false, dsn = false;
-    for (const auto& l : r.lines) {
-      eightbit |= l == "8BITMIME";
-      utf8 |= l == "SMTPUTF8";
-      dsn |= l == "DSN";
-    }
-
-    const Envelope& e = *job.envelope;
-    if (e.smtputf8 && !utf8) {
-      // RFC 6531 §3.2: no downgrade; the sender is told by a bounce.
-      r = co_await Command(s, "QUIT\r\n", ec);
-      co_return all(Outcome{Outcome::Kind::kFailed,
-                            fmt::format("550 5.6.7 {}:{} does not support SMTPUTF8", o_.host, o_.port)});
-    }
-    line = fmt::format("MAIL FROM:<{}>", e.sender);
-    if (e.body_8bit && eightbit) line += " BODY=8BITMIME";
-    if (e.smtputf8) line += " SMTPUTF8";
-    // DSN requests travel on when the next hop can honour them (RFC 3461 §4).
-    if (dsn && !e.dsn_ret.empty()) line += " RET=" + e.dsn_ret;
-    if (dsn && !e.dsn_envid.empty()) line += " ENVID=" + e.dsn_envid;
-    line += "\r\n";
-    r = co_await Command(s, line, ec);
-    if (r.code != 250) co_return r.code == 0 ? lost("MAIL", r) : all(FromReply(r.code, r.text));
-
-    std::vector<Outcome> out(n);
-    std::vector<size_t> accepted;  // positions in job.recipients
-    for (size_t k = 0; k < n; ++k) {
-      const RecipientRoute& route = e.routes[job.recipients[k]];
-      const std::string& to = lmtp_ && !route.mailbox.empty() ? route.mailbox : route.address;
-      line = fmt::format("RCPT TO:<{}>", to);
-      const size_t i = job.recipients[k];
-      if (dsn && i < e.dsn.size()) {
-        if (!e.dsn[i].notify.empty()) line += " NOTIFY=" + e.dsn[i].notify;
-        if (!e.dsn[i].orcpt.empty()) line += " ORCPT=" + e.dsn[i].orcpt;
-      }
-      line += "\r\n";
-      r = co_await Command(s, line, ec);
-      if (r.code == 0) co_return lost("RCPT", r);
-      out[k] = FromReply(r.code, r.text);
-      if (out[k].kind == Outcome::Kind::kDelivered) {
-        out[k].kind = Outcome::Kind::kDeferred;  // not delivered until DATA says so
-        accepted.push_back(k);
-      }
-    }
-    if (accepted.empty()) {
-      r = co_await Command(s, "QUIT\r\n", ec);  // the result must be kept: see common/offload.h
-      co_return out;
-    }
-    r = co_await Command(s, "DATA\r\n", ec);
-    if (r.code != 354) {
-      Outcome o = r.code == 0 ? lost("DATA", r).front() : FromReply(r.code, r.text);
-      if (o.kind == Outcome::Kind::kDelivered) o.kind = Outcome::Kind::kDeferred;
-      for (size_t k : accepted) out[k] = o;
-      co_return out;
-    }
-    const std::string data = Stuffed(*job.content);
-    co_await s.WriteAll(data, o_.reply_timeout, ec);
-    // LMTP answers once per accepted recipient (RFC 2033 §4.2); SMTP once.
-    for (size_t i = 0; i < (lmtp_ ? accepted.size() : 1); ++i) {
-      if (ec) {
-        r = ServerReply{0, ec.message(), {}};
-      } else {
-        r = co_await ReadReply(s, o_.reply_timeout, ec);
-      }
-      if (r.code == 0) {
-        // The data reply was lost: the destination may or may not have the
-        // message. Retrying risks a duplicate, which RFC 5321 §6.1 prefers
-        // to a loss.
-        for (size_t j = lmtp_ ? i : 0; j < accepted.size(); ++j) out[accepted[j]] = lost("end of data", r)[0];
-        co_return out;
-      }
-      if (lmtp_) {
-        out[accepted[i]] = FromReply(r.code, r.text);
-      } else {
-        for (size_t k : accepted) out[k] = FromReply(r.code, r.text);
-      }
-    }
-    r = co_await Command(s, "QUIT\r\n", ec);  // the result must be kept: see common/offload.h
-    co_return out;
+  std::vector<DestinationStats> Stats() override {
+    auto t = throttle_.snapshot(std::chrono::steady_clock::now());
+    auto b = slots_.snapshot();
+    DestinationStats s;
+    s.name = o_.name;
+    s.kind = lmtp_ ? "lmtp" : "smtp";
+    s.concurrency_limit = b.limit;
+    s.in_flight = b.in_flight;
+    s.breaker = t.state;
+    s.backoff_ms = t.backoff_ms;
+    s.last_trouble = t.last_trouble;
+    s.delivered = delivered_;
+    s.deferred = deferred_;
+    s.failed = failed_;
+    s.connections = connections_;
+    s.reused = reused_;
+    return {s};
   }
 
  private:
+  std::vector<Outcome> Count(std::vector<Outcome> outcomes) {
+    for (const auto& o : outcomes) {
+      ++(o.kind == Outcome::Kind::kDelivered ? delivered_ : o.kind == Outcome::Kind::kFailed ? failed_ : deferred_);
+    }
+    return outcomes;
+  }
+
+  std::unique_ptr<Connection> TakeIdle() {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    while (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      if (now - c->idle_since < o_.idle_connection) return c;
+      c->stream->Close();  // idle too long: the server may have dropped it
+    }
+    return nullptr;
+  }
+
+  void GiveIdle(std::unique_ptr<Connection> c) {
+    c->idle_since = std::chrono::steady_clock::now();
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(c));
+  }
+
+  // Connects, reads the greeting and says EHLO/LHLO. On failure the
+  // connection has no stream and stream_error says what happened.
+  asio::awaitable<std::unique_ptr<Connection>> Open();
+
+  asio::awaitable<Attempt> Transact(Connection& c, const Job& job);
+
   // Sends one command line and reads its reply. Takes a view: a temporary
   // string argument inside co_await trips g++ 12 (see common/offload.h).
   asio::awaitable<ServerReply> Command(TimedStream& s, std::string_view line,
@@ -176,7 +206,175 @@ class SmtpDelivery final : public Delivery {
   DestinationOptions o_;
   std::string hostname_;
   bool lmtp_;
+  Throttle throttle_;
+  Bulkhead slots_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::atomic<uint64_t> delivered_{0}, deferred_{0}, failed_{0}, connections_{0}, reused_{0};
 };
+
+asio::awaitable<std::unique_ptr<Connection>> SmtpDelivery::Open() {
+  auto c = std::make_unique<Connection>();
+  boost::system::error_code ec;
+  c->stream = co_await ConnectTimed(o_.host, o_.port, o_.connect_timeout, ec);
+  if (!c->stream) {
+    c->stream_error = fmt::format("451 4.4.1 connect to {}:{} failed: {}", o_.host, o_.port, ec.message());
+    co_return c;
+  }
+  ++connections_;
+  TimedStream& s = *c->stream;
+  ServerReply r = co_await ReadReply(s, o_.reply_timeout, ec);
+  if (r.code == 220) {
+    std::string line = fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", hostname_);
+    r = co_await Command(s, line, ec);
+    if (r.code == 250) {
+      for (const auto& l : r.lines) {
+        c->eightbit |= l == "8BITMIME";
+        c->utf8 |= l == "SMTPUTF8";
+        c->dsn |= l == "DSN";
+      }
+      co_return c;
+    }
+  }
+  // A refusal at greeting or EHLO (421, 554) or a dropped connection.
+  c->stream_error = r.code == 0 ? fmt::format("451 4.4.2 {}:{} greeting: {}", o_.host, o_.port, r.text)
+                                : (r.code >= 500 ? "451 4.4.2 " : "") + r.text;
+  c->stream->Close();
+  c->stream.reset();
+  co_return c;
+}
+
+asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
+  const size_t n = job.recipients.size();
+  TimedStream& s = *c.stream;
+  boost::system::error_code ec;
+  Attempt a;
+  auto lost = [&](const std::string& stage, const ServerReply& r) {
+    a.outcomes.assign(n, Outcome{Outcome::Kind::kDeferred,
+                                 fmt::format("451 4.4.2 {}:{} {}: {}", o_.host, o_.port, stage, r.text)});
+    a.trouble = true;  // closed abruptly or timed out
+    a.trouble_why = a.outcomes[0].reply;
+  };
+  auto refused = [&](const ServerReply& r) {
+    a.outcomes.assign(n, FromReply(r.code, r.text));
+    if (r.code == 421 || (r.code >= 400 && r.code < 500)) {
+      a.trouble = true;
+      a.trouble_why = r.text;
+    }
+  };
+
+  const Envelope& e = *job.envelope;
+  if (e.smtputf8 && !c.utf8) {
+    // RFC 6531 §3.2: no downgrade; the sender is told by a bounce.
+    a.outcomes.assign(n, Outcome{Outcome::Kind::kFailed,
+                                 fmt::format("550 5.6.7 {}:{} does not support SMTPUTF8", o_.host, o_.port)});
+    a.reusable = true;
+    co_return a;
+  }
+  std::string line = fmt::format("MAIL FROM:<{}>", e.sender);
+  if (e.body_8bit && c.eightbit) line += " BODY=8BITMIME";
+  if (e.smtputf8) line += " SMTPUTF8";
+  // DSN requests travel on when the next hop can honour them (RFC 3461 §4).
+  if (c.dsn && !e.dsn_ret.empty()) line += " RET=" + e.dsn_ret;
+  if (c.dsn && !e.dsn_envid.empty()) line += " ENVID=" + e.dsn_envid;
+  line += "\r\n";
+  ServerReply r = co_await Command(s, line, ec);
+  if (r.code == 0) {
+    lost("MAIL", r);
+    a.stale_connection = c.messages > 0;
+    co_return a;
+  }
+  if (r.code != 250) {
+    refused(r);
+    a.reusable = r.code != 421;
+    if (a.reusable) {
+      ServerReply rset = co_await Command(s, "RSET\r\n", ec);
+      a.reusable = rset.code == 250;
+    }
+    co_return a;
+  }
+
+  std::vector<Outcome> out(n);
+  std::vector<size_t> accepted;  // positions in job.recipients
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = job.recipients[k];
+    const RecipientRoute& route = e.routes[i];
+    const std::string& to = lmtp_ && !route.mailbox.empty() ? route.mailbox : route.address;
+    line = fmt::format("RCPT TO:<{}>", to);
+    if (c.dsn && i < e.dsn.size()) {
+      if (!e.dsn[i].notify.empty()) line += " NOTIFY=" + e.dsn[i].notify;
+      if (!e.dsn[i].orcpt.empty()) line += " ORCPT=" + e.dsn[i].orcpt;
+    }
+    line += "\r\n";
+    r = co_await Command(s, line, ec);
+    if (r.code == 0) {
+      lost("RCPT", r);
+      co_return a;
+    }
+    if (r.code == 421) {
+      refused(r);
+      co_return a;
+    }
+    out[k] = FromReply(r.code, r.text);
+    if (out[k].kind == Outcome::Kind::kDelivered) {
+      out[k].kind = Outcome::Kind::kDeferred;  // not delivered until DATA says so
+      accepted.push_back(k);
+    }
+  }
+  if (accepted.empty()) {
+    ServerReply rset = co_await Command(s, "RSET\r\n", ec);
+    a.outcomes = std::move(out);
+    a.reusable = rset.code == 250;
+    co_return a;
+  }
+  r = co_await Command(s, "DATA\r\n", ec);
+  if (r.code != 354) {
+    if (r.code == 0) {
+      lost("DATA", r);
+      co_return a;
+    }
+    Outcome o = FromReply(r.code, r.text);
+    if (o.kind == Outcome::Kind::kDelivered) o.kind = Outcome::Kind::kDeferred;
+    for (size_t k : accepted) out[k] = o;
+    a.outcomes = std::move(out);
+    a.trouble = r.code == 421;
+    a.trouble_why = r.text;
+    co_return a;
+  }
+  const std::string data = Stuffed(*job.content);
+  co_await s.WriteAll(data, o_.reply_timeout, ec);
+  // LMTP answers once per accepted recipient (RFC 2033 §4.2); SMTP once.
+  for (size_t i = 0; i < (lmtp_ ? accepted.size() : 1); ++i) {
+    if (ec) {
+      r = ServerReply{0, ec.message(), {}};
+    } else {
+      r = co_await ReadReply(s, o_.reply_timeout, ec);
+    }
+    if (r.code == 0) {
+      // The data reply was lost: the destination may or may not have the
+      // message. Retrying risks a duplicate, which RFC 5321 §6.1 prefers
+      // to a loss.
+      std::string why = fmt::format("451 4.4.2 {}:{} end of data: {}", o_.host, o_.port, r.text);
+      for (size_t j = lmtp_ ? i : 0; j < accepted.size(); ++j) out[accepted[j]] = Outcome{Outcome::Kind::kDeferred, why};
+      a.outcomes = std::move(out);
+      a.trouble = true;
+      a.trouble_why = why;
+      co_return a;
+    }
+    if (lmtp_) {
+      out[accepted[i]] = FromReply(r.code, r.text);
+    } else {
+      for (size_t k : accepted) out[k] = FromReply(r.code, r.text);
+    }
+    if (r.code == 421) {
+      a.trouble = true;
+      a.trouble_why = r.text;
+    }
+  }
+  a.outcomes = std::move(out);
+  a.reusable = !a.trouble;
+  co_return a;
+}
 
 }  // namespace
 

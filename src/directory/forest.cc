@@ -10,7 +10,7 @@
 #include <random>
 #include <thread>
 
-#include "directory/bulkhead.h"
+#include "common/bulkhead.h"
 #include "directory/directory.h"
 #include "observe/log.h"
 

@@ -4,7 +4,7 @@
 
 #include "directory/adaptive_limit.h"
 #include "directory/breaker.h"
-#include "directory/bulkhead.h"
+#include "common/bulkhead.h"
 #include "directory/cache.h"
 
 namespace sluice::directory {

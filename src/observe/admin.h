@@ -14,6 +14,9 @@ class Directory;
 namespace sluice::queue {
 class Queue;
 }
+namespace sluice::delivery {
+class Delivery;
+}
 
 namespace sluice::observe {
 
@@ -27,6 +30,7 @@ struct AdminOptions {
 struct AdminStages {
   directory::Directory& directory;
   queue::Queue& queue;
+  delivery::Delivery& delivery;
 };
 
 class AdminServer {

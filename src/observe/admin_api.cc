@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "observe/metrics.h"
 #include "queue/queue.h"
@@ -91,6 +92,17 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
     if (t == "/metrics") return {200, "text/plain; version=0.0.4", RenderMetrics(st)};
     if (t == "/api/v1/health") return Json(200, json{{"status", "ok"}});
     if (t == "/api/v1/forests") return Json(200, ForestsJson(st));
+    if (t == "/api/v1/destinations") {
+      json out = json::array();
+      for (const auto& d : st.delivery.Stats()) {
+        out.push_back({{"name", d.name}, {"kind", d.kind}, {"concurrency_limit", d.concurrency_limit},
+                       {"in_flight", d.in_flight}, {"breaker", d.breaker}, {"backoff_ms", d.backoff_ms},
+                       {"last_trouble", d.last_trouble},
+                       {"deliveries", {{"delivered", d.delivered}, {"deferred", d.deferred}, {"failed", d.failed}}},
+                       {"connections", d.connections}, {"reused", d.reused}});
+      }
+      return Json(200, out);
+    }
     if (t == "/api/v1/queue") {
       auto q = st.queue.Stats();
       return Json(200, json{{"messages", q.messages}, {"ready", q.ready}, {"deferred", q.deferred},

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "queue/queue.h"
 
@@ -91,6 +92,43 @@ std::string RenderMetrics(AdminStages st) {
     for (const auto& [tenant, forest] : st.directory.placement().tenant_forest) {
       f.Sample(fmt::format("tenant=\"{}\",{}", tenant, Forest(forest)), 1);
     }
+  }
+  auto destinations = st.delivery.Stats();
+  auto dest = [](const delivery::DestinationStats& d) { return fmt::format("destination=\"{}\"", d.name); };
+  {
+    Family f(&out, "sluice_destination_concurrency_limit", "gauge",
+             "Deliveries a destination may take at once (its adaptive throttle).");
+    for (const auto& d : destinations) f.Sample(dest(d), static_cast<double>(d.concurrency_limit));
+  }
+  {
+    Family f(&out, "sluice_destination_deliveries_in_flight", "gauge", "Deliveries in progress per destination.");
+    for (const auto& d : destinations) f.Sample(dest(d), static_cast<double>(d.in_flight));
+  }
+  {
+    Family f(&out, "sluice_destination_breaker_open", "gauge",
+             "1 while a destination is backing off and gets no connections.");
+    for (const auto& d : destinations) f.Sample(dest(d), d.breaker == "open" ? 1 : 0);
+  }
+  {
+    Family f(&out, "sluice_destination_backoff_seconds", "gauge", "Time left of a destination's backoff window.");
+    for (const auto& d : destinations) f.Sample(dest(d), d.backoff_ms / 1000.0);
+  }
+  {
+    Family f(&out, "sluice_deliveries_total", "counter", "Delivery outcomes per recipient, by destination and result.");
+    for (const auto& d : destinations) {
+      f.Sample(dest(d) + ",result=\"delivered\"", static_cast<double>(d.delivered));
+      f.Sample(dest(d) + ",result=\"deferred\"", static_cast<double>(d.deferred));
+      f.Sample(dest(d) + ",result=\"failed\"", static_cast<double>(d.failed));
+    }
+  }
+  {
+    Family f(&out, "sluice_destination_connections_total", "counter", "Connections opened to a destination.");
+    for (const auto& d : destinations) f.Sample(dest(d), static_cast<double>(d.connections));
+  }
+  {
+    Family f(&out, "sluice_destination_connections_reused_total", "counter",
+             "Deliveries that reused an open connection.");
+    for (const auto& d : destinations) f.Sample(dest(d), static_cast<double>(d.reused));
   }
   {
     auto q = st.queue.Stats();

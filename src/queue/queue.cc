@@ -75,6 +75,13 @@ class SpoolQueue final : public Queue {
     while (std::chrono::steady_clock::now() < until && Stats().in_flight > 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    // Outbound connections live on this loop: free them while it exists.
+    std::promise<void> closed;
+    asio::post(io_, [&] {
+      delivery_.CloseIdle();
+      closed.set_value();
+    });
+    closed.get_future().wait_for(std::chrono::seconds(5));
     io_.stop();
     thread_.join();
   }

@@ -101,6 +101,14 @@ destination = "relay"
   address = "jared@hooli.example"
 
 [[tenants]]
+name = "soylent"
+forest = "de-1"
+domains = ["soylent.example"]
+destination = "relay2"
+  [[tenants.recipients]]
+  address = "sol@soylent.example"
+
+[[tenants]]
 name = "umbrella"
 forest = "na-2"
 domains = ["umbrella.example"]
@@ -137,6 +145,7 @@ require_tls = true
 """ % {"d": self.dir, "p": self.submission_port} + extra
         self.relay_port = relay_port or free_port()
         self.lmtp_port = lmtp_port or free_port()
+        self.relay2_port = free_port()
         self.mail = os.path.join(self.dir, "mail")
         self.log_path = os.path.join(self.dir, "sluice.log")
         q = {"retry_initial": '"1s"', "retry_max": '"2s"', "max_lifetime": '"1d"'}
@@ -166,6 +175,13 @@ host = "127.0.0.1"
 port = %(relay)d
 connect_timeout = "2s"
 reply_timeout = "10s"
+backoff_max = "4s"
+[destinations.relay2]
+type = "smtp"
+host = "127.0.0.1"
+port = %(relay2)d
+connect_timeout = "2s"
+reply_timeout = "10s"
 [destinations.store]
 type = "lmtp"
 host = "127.0.0.1"
@@ -178,7 +194,7 @@ token = "%(token)s"
 [log]
 format = "json"
 %(extra)s
-""" % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port,
+""" % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port, "relay2": self.relay2_port,
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
        "server_extra": server_extra, "directory_extra": directory_extra,
        "admin": self.admin_port, "token": self.token})

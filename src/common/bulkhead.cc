@@ -1,4 +1,4 @@
-#include "directory/bulkhead.h"
+#include "common/bulkhead.h"
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -7,7 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace sluice::directory {
+namespace sluice {
 
 namespace asio = boost::asio;
 
@@ -113,4 +113,4 @@ Bulkhead::Snapshot Bulkhead::snapshot() {
   return {core_.in_flight(), core_.queued(), core_.limit()};
 }
 
-}  // namespace sluice::directory
+}  // namespace sluice

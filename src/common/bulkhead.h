@@ -1,6 +1,7 @@
-// The bulkhead of one forest: at most `limit` lookups in flight, a bounded
-// wait queue, and a wait deadline (DESIGN.md rule 3). A saturated forest
-// turns away its own lookups and nobody else's.
+// A bulkhead: at most `limit` operations in flight, a bounded wait queue and
+// a wait deadline (DESIGN.md rule 3). Each forest has one for its lookups
+// and each destination one for its deliveries; a saturated one turns away
+// its own work and nobody else's.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -13,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace sluice::directory {
+namespace sluice {
 
 // The admission rules without any waiting: tickets in, decisions out.
 // Deterministic and not thread-safe; Bulkhead below adds the lock and the
@@ -72,4 +73,4 @@ class Bulkhead {
   std::unordered_map<uint64_t, std::shared_ptr<Waiter>> waiters_;
 };
 
-}  // namespace sluice::directory
+}  // namespace sluice

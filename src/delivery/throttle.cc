@@ -1,0 +1,40 @@
+#include "delivery/throttle.h"
+
+#include <algorithm>
+
+namespace sluice::delivery {
+
+void Throttle::OnSuccess() {
+  std::lock_guard lock(mu_);
+  troubles_ = 0;
+  limit_ = std::min(static_cast<double>(o_.max_concurrency), limit_ + 1.0 / limit_);
+}
+
+void Throttle::OnTrouble(Clock::time_point now, const std::string& why) {
+  std::lock_guard lock(mu_);
+  limit_ = std::max(1.0, limit_ / 2);
+  ++troubles_;
+  std::chrono::milliseconds backoff = o_.min_backoff * (int64_t{1} << std::min<size_t>(troubles_ - 1, 20));
+  paused_until_ = now + std::min(backoff, o_.max_backoff);
+  last_trouble_ = why;
+}
+
+bool Throttle::Paused(Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  return now < paused_until_;
+}
+
+size_t Throttle::limit() {
+  std::lock_guard lock(mu_);
+  return static_cast<size_t>(limit_);
+}
+
+Throttle::Snapshot Throttle::snapshot(Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  bool paused = now < paused_until_;
+  std::string state = paused ? "open" : troubles_ > 0 ? "half-open" : "closed";
+  double ms = paused ? std::chrono::duration<double, std::milli>(paused_until_ - now).count() : 0;
+  return {static_cast<size_t>(limit_), paused, state, last_trouble_, ms};
+}
+
+}  // namespace sluice::delivery

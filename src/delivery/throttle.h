@@ -1,0 +1,51 @@
+// The throttle of one destination: how many deliveries may run at once and
+// whether it is backing off. AIMD: trouble (a 421, a refused or abruptly
+// closed connection, a timeout) halves the concurrency and opens a backoff
+// window that doubles with each consecutive trouble; every clean delivery
+// adds 1/limit. While the window is open nothing is sent (the breaker is
+// open); after it, the halved limit — down to one — makes the next
+// attempts probes. Thread-safe; the clock is passed in.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+namespace sluice::delivery {
+
+struct ThrottleOptions {
+  size_t max_concurrency = 20;
+  std::chrono::milliseconds min_backoff{1000};
+  std::chrono::milliseconds max_backoff{60'000};
+};
+
+class Throttle {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit Throttle(ThrottleOptions o) : o_(o), limit_(static_cast<double>(o.max_concurrency)) {}
+
+  void OnSuccess();
+  void OnTrouble(Clock::time_point now, const std::string& why);
+  // True while the backoff window is open: do not even connect.
+  bool Paused(Clock::time_point now);
+  size_t limit();
+
+  struct Snapshot {
+    size_t limit;
+    bool paused;
+    std::string state;  // closed / open / half-open
+    std::string last_trouble;
+    double backoff_ms;
+  };
+  Snapshot snapshot(Clock::time_point now);
+
+ private:
+  ThrottleOptions o_;
+  std::mutex mu_;
+  double limit_;
+  size_t troubles_ = 0;  // consecutive
+  Clock::time_point paused_until_{};
+  std::string last_trouble_;
+};
+
+}  // namespace sluice::delivery

@@ -1,0 +1,36 @@
+#include "delivery/throttle.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::delivery {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(Throttle, TroubleHalvesAndPausesSuccessGrowsBack) {
+  Throttle t(ThrottleOptions{16, milliseconds(1000), milliseconds(8000)});
+  auto t0 = Throttle::Clock::now();
+  EXPECT_EQ(t.limit(), 16u);
+  t.OnTrouble(t0, "421 4.3.2 busy");
+  EXPECT_EQ(t.limit(), 8u);
+  EXPECT_TRUE(t.Paused(t0 + milliseconds(999)));
+  EXPECT_FALSE(t.Paused(t0 + milliseconds(1001)));
+  EXPECT_EQ(t.snapshot(t0).state, "open");
+  EXPECT_EQ(t.snapshot(t0 + milliseconds(1001)).state, "half-open");
+  // Consecutive trouble: the window doubles up to its cap, the limit floors at 1.
+  for (int i = 0; i < 6; ++i) t.OnTrouble(t0, "connection refused");
+  EXPECT_EQ(t.limit(), 1u);
+  EXPECT_TRUE(t.Paused(t0 + milliseconds(7999)));
+  EXPECT_FALSE(t.Paused(t0 + milliseconds(8001)));
+  EXPECT_EQ(t.snapshot(t0).last_trouble, "connection refused");
+  // Clean deliveries close the breaker and add 1/limit each.
+  t.OnSuccess();
+  EXPECT_EQ(t.snapshot(t0 + milliseconds(9000)).state, "closed");
+  for (int i = 0; i < 100; ++i) t.OnSuccess();
+  EXPECT_GE(t.limit(), 12u);
+  for (int i = 0; i < 1000; ++i) t.OnSuccess();
+  EXPECT_EQ(t.limit(), 16u);
+}
+
+}  // namespace
+}  // namespace sluice::delivery

@@ -1,0 +1,81 @@
+"""A next hop that answers 421 for a while, then closes connections
+abruptly, then recovers (Postfix's smtp-sink with -Q and -q): every
+message is delivered once after recovery, the destination's concurrency
+shrank and it backed off during the fault, and a second, healthy
+destination went on at full speed. Connections are reused when healthy."""
+import concurrent.futures
+import os
+import re
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+
+def subjects(sink):
+    out = []
+    for m in sink.messages():
+        found = re.search(rb"Subject: test (\d+)", m)
+        if found:
+            out.append(int(found.group(1)))
+    return out
+
+
+class Throttle(unittest.TestCase):
+    def test_failing_next_hop_backs_off_alone_and_recovers(self):
+        s = harness.Sluice()
+        self.addCleanup(s.cleanup)
+        faulty = harness.SmtpSink(s.relay_port, extra=("-Q", "rcpt"))  # 421 and close after RCPT
+        healthy = harness.SmtpSink(s.relay2_port)
+        self.addCleanup(healthy.cleanup)
+        s.start()
+
+        def send(numbers, to):
+            with s.smtp() as c:
+                for n in numbers:
+                    c.sendmail("s@outside.example", [to], harness.message(n, to))
+
+        t0 = time.time()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda k: send(range(k, 80, 2), "gavin@hooli.example"), range(2)))
+            list(pool.map(lambda k: send(range(1000 + k, 1080, 2), "sol@soylent.example"), range(2)))
+        harness.wait_for(lambda: len(subjects(healthy)) >= 80, timeout=30, what="healthy destination")
+        healthy_seconds = time.time() - t0
+        code, dests = s.api("GET", "/api/v1/destinations")
+        by = {d["name"]: d for d in dests}
+        self.assertLess(by["relay"]["concurrency_limit"], 20)  # shrank from 20
+        self.assertIn(by["relay"]["breaker"], ("open", "half-open"))
+        self.assertIn("421", by["relay"]["last_trouble"])
+        self.assertEqual(by["relay2"]["breaker"], "closed")
+        self.assertEqual(by["relay2"]["concurrency_limit"], 20)
+        self.assertEqual(subjects(faulty), [])
+
+        # Now it closes connections without a word.
+        faulty.cleanup()
+        abrupt = harness.SmtpSink(s.relay_port, extra=("-q", "rcpt"))
+        harness.wait_for(lambda: "connection lost" in s.log() or "end of file" in s.log().lower(),
+                         timeout=20, what="abrupt closes seen")
+        abrupt.cleanup()
+
+        # Recovery: every message arrives once.
+        ok = harness.SmtpSink(s.relay_port)
+        self.addCleanup(ok.cleanup)
+        harness.wait_for(lambda: len(subjects(ok)) >= 80, timeout=90, what="recovery")
+        time.sleep(2)
+        self.assertEqual(sorted(subjects(ok)), list(range(80)))
+        self.assertEqual(sorted(subjects(healthy)), list(range(1000, 1080)))
+        print("healthy destination delivered 80 messages in %.1f s during the fault" % healthy_seconds)
+
+        # Connections were reused toward the healthy destination.
+        code, dests = s.api("GET", "/api/v1/destinations")
+        by = {d["name"]: d for d in dests}
+        self.assertGreater(by["relay2"]["reused"], 0)
+        self.assertLess(by["relay2"]["connections"], 80)
+        code, text = s.api("GET", "/metrics")
+        self.assertIn('sluice_deliveries_total{destination="relay2",result="delivered"} 80', text)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
