@@ -102,7 +102,8 @@ class SmtpDelivery final : public Delivery {
     (void)admit;  // the wait is an hour long; the queue never waits that long in practice
     Attempt a;
     for (int tries = 0; tries < 2; ++tries) {
-      std::unique_ptr<Connection> c = TakeIdle();
+      // The retry after a stale connection always opens a fresh one.
+      std::unique_ptr<Connection> c = tries == 0 ? TakeIdle() : nullptr;
       bool reused = c != nullptr;
       if (!c) {
         auto connect = Open();
@@ -125,7 +126,11 @@ class SmtpDelivery final : public Delivery {
         (void)bye;
         c->stream->Close();
       }
-      if (!(reused && a.stale_connection)) break;  // a stale reused connection gets one retry
+      if (!(reused && a.stale_connection)) break;
+      // A reused connection had been closed by the next hop (it restarted
+      // or timed us out): that is no trouble of the destination's, and its
+      // other idle connections are most likely gone too.
+      CloseIdle();
     }
     if (a.trouble) {
       throttle_.OnTrouble(std::chrono::steady_clock::now(), a.trouble_why);

@@ -63,6 +63,22 @@ class Relay(unittest.TestCase):
         time.sleep(3)  # nothing more arrives: no duplicates
         self.assertEqual(sorted(subjects(self.sink)), list(range(40)))
 
+    def test_next_hop_restart_is_not_trouble(self):
+        # Idle pooled connections die with the next hop; the next delivery
+        # must open a fresh one, not back off.
+        self.sink = harness.SmtpSink(self.sluice.relay_port)
+        self.sluice.start()
+        self.send(list(range(20)), sessions=4)
+        harness.wait_for(lambda: len(subjects(self.sink)) >= 20, what="first batch")
+        self.sink.cleanup()
+        self.sink = harness.SmtpSink(self.sluice.relay_port)
+        t0 = time.time()
+        self.send(list(range(20, 40)), sessions=4)
+        harness.wait_for(lambda: len(subjects(self.sink)) >= 20, timeout=30, what="second batch")
+        self.assertLess(time.time() - t0, 10)
+        self.assertNotIn("backing off", self.sluice.log())
+        self.assertEqual(sorted(subjects(self.sink)), list(range(20, 40)))
+
     def test_permanent_refusal_fails_without_retry(self):
         # smtp-sink -f rcpt: answer every RCPT TO with a 5xx.
         self.sink = harness.SmtpSink(self.sluice.relay_port, extra=("-f", "rcpt"))
