@@ -9,6 +9,7 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "observe/admin.h"
+#include "observe/edge_metrics.h"
 #include "observe/log.h"
 #include "queue/queue.h"
 #include "server/server.h"
@@ -68,15 +69,16 @@ int Serve(const std::string& path) {
   auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking);
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
   auto session = std::make_shared<const smtp::SessionOptions>(config.session);
+  observe::EdgeMetrics edge_metrics;
   auto server = server::MakeServer(config.server, session,
-                                   server::Stages{*dir, *spool.value(), *queue, blocking});
+                                   server::Stages{*dir, *spool.value(), *queue, blocking, edge_metrics});
   if (Status s = server->Start(); !s.ok()) {
     queue->Stop(std::chrono::seconds(0));
     return Fail(s);
   }
   std::unique_ptr<observe::AdminServer> admin;
   if (config.admin.enabled) {
-    admin = observe::MakeAdminServer(config.admin, observe::AdminStages{*dir, *queue, *delivery});
+    admin = observe::MakeAdminServer(config.admin, observe::AdminStages{*dir, *queue, *delivery, edge_metrics});
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
       queue->Stop(std::chrono::seconds(0));

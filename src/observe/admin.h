@@ -20,6 +20,8 @@ class Delivery;
 
 namespace sluice::observe {
 
+class EdgeMetrics;
+
 struct AdminOptions {
   std::string address = "127.0.0.1";  // loopback unless the operator says otherwise
   uint16_t port = 8025;
@@ -31,6 +33,7 @@ struct AdminStages {
   directory::Directory& directory;
   queue::Queue& queue;
   delivery::Delivery& delivery;
+  EdgeMetrics& edge;
 };
 
 class AdminServer {

@@ -4,6 +4,7 @@
 
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "observe/edge_metrics.h"
 #include "queue/queue.h"
 
 namespace sluice::observe {
@@ -16,7 +17,11 @@ class Family {
     *out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   }
   void Sample(const std::string& labels, double value, const char* suffix = "") {
-    *out_ += fmt::format("{}{}{{{}}} {}\n", name_, suffix, labels, value);
+    if (labels.empty()) {
+      *out_ += fmt::format("{}{} {}\n", name_, suffix, value);
+    } else {
+      *out_ += fmt::format("{}{}{{{}}} {}\n", name_, suffix, labels, value);
+    }
   }
 
  private:
@@ -92,6 +97,34 @@ std::string RenderMetrics(AdminStages st) {
     for (const auto& [tenant, forest] : st.directory.placement().tenant_forest) {
       f.Sample(fmt::format("tenant=\"{}\",{}", tenant, Forest(forest)), 1);
     }
+  }
+  auto edge = st.edge.snapshot();
+  {
+    Family f(&out, "sluice_smtp_connections_total", "counter", "SMTP connections accepted.");
+    f.Sample("", static_cast<double>(edge.connections));
+  }
+  {
+    Family f(&out, "sluice_smtp_transactions_total", "counter", "Messages received, by whether they were queued.");
+    f.Sample("result=\"queued\"", static_cast<double>(edge.queued));
+    f.Sample("result=\"failed\"", static_cast<double>(edge.failed));
+  }
+  {
+    Family f(&out, "sluice_smtp_replies_total", "counter", "SMTP replies sent, by code and enhanced code.");
+    for (const auto& [key, n] : edge.replies) {
+      f.Sample(fmt::format("code=\"{}\",enhanced=\"{}\"", key.first, key.second), static_cast<double>(n));
+    }
+  }
+  {
+    Family f(&out, "sluice_spool_commit_duration_seconds", "histogram",
+             "Time to commit and sync a message before its 250.");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < edge.commit_buckets.size(); ++i) {
+      cumulative += edge.commit_buckets[i];
+      std::string le = i < std::size(kCommitBucketsMs) ? fmt::format("{}", kCommitBucketsMs[i] / 1000.0) : "+Inf";
+      f.Sample("le=\"" + le + "\"", static_cast<double>(cumulative), "_bucket");
+    }
+    f.Sample("", edge.commit_sum_ms / 1000.0, "_sum");
+    f.Sample("", static_cast<double>(cumulative), "_count");
   }
   auto destinations = st.delivery.Stats();
   auto dest = [](const delivery::DestinationStats& d) { return fmt::format("destination=\"{}\"", d.name); };

@@ -6,6 +6,7 @@
 #include "common/offload.h"
 #include "common/timed_stream.h"
 #include "directory/directory.h"
+#include "observe/edge_metrics.h"
 #include "observe/log.h"
 #include "queue/queue.h"
 #include "smtp/received.h"
@@ -66,6 +67,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const Listener
                                     Stages stages, EdgeState& state, WorkerConnections& worker) {
   const ServerOptions& options = *listener.options;
   Count open(state.sessions);
+  stages.metrics.OnConnection();
   boost::system::error_code ec;
   auto peer = socket.remote_endpoint(ec);
   const std::string client = ec ? "unknown" : peer.address().to_string();
@@ -79,7 +81,9 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const Listener
   if (state.sessions > options.max_connections || ip_slot.count() > options.max_connections_per_ip) {
     observe::Event("connection refused").With("client", client).With("reason",
         state.sessions > options.max_connections ? "max_connections" : "max_connections_per_ip").Warn();
-    co_await stream.WriteAll(smtp::replies::TooManyConnections().text, std::chrono::seconds(5), ec);
+    const std::string refusal = smtp::replies::TooManyConnections().text;
+    stages.metrics.OnReply(refusal);
+    co_await stream.WriteAll(refusal, std::chrono::seconds(5), ec);
     stream.Close();
     co_return;
   }
@@ -111,6 +115,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const Listener
       todo.pop_front();
       if (auto* reply = std::get_if<smtp::Reply>(&action)) {
         out += reply->text;
+        stages.metrics.OnReply(reply->text.substr(reply->text.rfind('\n', reply->text.size() - 2) + 1));
         if (reply->code >= 400 && reply->code != 421) {
           observe::Event("smtp reply").With("client", client)
               .With("reply", reply->text.substr(0, reply->text.size() - 2)).Info();
@@ -129,6 +134,8 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const Listener
         Status s = co_await Offload(stages.blocking, [&] {
           return stages.spool.Commit(id, store->envelope, header, store->body);
         });
+        stages.metrics.OnCommit(MsSince(t0));
+        stages.metrics.OnTransaction(s.ok());
         std::string forests;
         for (const auto& route : store->envelope.routes) {
           if (forests.find(route.forest) == std::string::npos) forests += (forests.empty() ? "" : ",") + route.forest;

@@ -23,6 +23,9 @@ class Spool;
 namespace sluice::queue {
 class Queue;
 }
+namespace sluice::observe {
+class EdgeMetrics;
+}
 
 namespace sluice::server {
 
@@ -56,6 +59,7 @@ struct Stages {
   spool::Spool& spool;
   queue::Queue& queue;
   boost::asio::thread_pool& blocking;  // synced spool commits run here
+  observe::EdgeMetrics& metrics;
 };
 
 class Server {
