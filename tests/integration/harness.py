@@ -296,6 +296,16 @@ class SmtpSink:
                 out.append(fh.read())
         return out
 
+    def subjects(self):
+        """The numbers n of the "Subject: test n" messages received."""
+        import re
+        out = []
+        for m in self.messages():
+            found = re.search(rb"Subject: test (\d+)", m)
+            if found:
+                out.append(int(found.group(1)))
+        return out
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()

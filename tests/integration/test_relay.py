@@ -12,14 +12,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 
-def subjects(sink):
-    out = []
-    for m in sink.messages():
-        found = re.search(rb"Subject: test (\d+)", m)
-        if found:
-            out.append(int(found.group(1)))
-    return out
-
 
 class Relay(unittest.TestCase):
     def setUp(self):
@@ -45,8 +37,8 @@ class Relay(unittest.TestCase):
         self.sink = harness.SmtpSink(self.sluice.relay_port)
         self.sluice.start()
         self.send(list(range(300)))
-        harness.wait_for(lambda: len(subjects(self.sink)) >= 300, timeout=120, what="300 relayed")
-        got = subjects(self.sink)
+        harness.wait_for(lambda: len(self.sink.subjects()) >= 300, timeout=120, what="300 relayed")
+        got = self.sink.subjects()
         self.assertEqual(sorted(got), list(range(300)))
         dump = self.sink.messages()[0]
         self.assertIn(b"gavin@hooli.example", dump)
@@ -59,9 +51,9 @@ class Relay(unittest.TestCase):
                          what="deferrals while the next hop is down")
         time.sleep(1)
         self.sink = harness.SmtpSink(self.sluice.relay_port)
-        harness.wait_for(lambda: len(subjects(self.sink)) >= 40, timeout=60, what="retried delivery")
+        harness.wait_for(lambda: len(self.sink.subjects()) >= 40, timeout=60, what="retried delivery")
         time.sleep(3)  # nothing more arrives: no duplicates
-        self.assertEqual(sorted(subjects(self.sink)), list(range(40)))
+        self.assertEqual(sorted(self.sink.subjects()), list(range(40)))
 
     def test_next_hop_restart_is_not_trouble(self):
         # Idle pooled connections die with the next hop; the next delivery
@@ -69,15 +61,15 @@ class Relay(unittest.TestCase):
         self.sink = harness.SmtpSink(self.sluice.relay_port)
         self.sluice.start()
         self.send(list(range(20)), sessions=4)
-        harness.wait_for(lambda: len(subjects(self.sink)) >= 20, what="first batch")
+        harness.wait_for(lambda: len(self.sink.subjects()) >= 20, what="first batch")
         self.sink.cleanup()
         self.sink = harness.SmtpSink(self.sluice.relay_port)
         t0 = time.time()
         self.send(list(range(20, 40)), sessions=4)
-        harness.wait_for(lambda: len(subjects(self.sink)) >= 20, timeout=30, what="second batch")
+        harness.wait_for(lambda: len(self.sink.subjects()) >= 20, timeout=30, what="second batch")
         self.assertLess(time.time() - t0, 10)
         self.assertNotIn("backing off", self.sluice.log())
-        self.assertEqual(sorted(subjects(self.sink)), list(range(20, 40)))
+        self.assertEqual(sorted(self.sink.subjects()), list(range(20, 40)))
 
     def test_permanent_refusal_fails_without_retry(self):
         # smtp-sink -f rcpt: answer every RCPT TO with a 5xx.
@@ -101,13 +93,13 @@ class Relay(unittest.TestCase):
                        rcpt_options=["NOTIFY=SUCCESS,FAILURE", "ORCPT=rfc822;gavin@hooli.example"])
             s.sendmail("s\u00e9nder@outside.example", ["jared@hooli.example"],
                        harness.message(8, "jared@hooli.example"), mail_options=["SMTPUTF8"])
-        harness.wait_for(lambda: 7 in subjects(self.sink), what="DSN message relayed")
+        harness.wait_for(lambda: 7 in self.sink.subjects(), what="DSN message relayed")
         dump = self.sink.messages()[0]
         self.assertRegex(dump, rb"X-Mail-Args: <sender@outside.example> RET=HDRS ENVID=env\+2B1")
         self.assertRegex(dump, rb"X-Rcpt-Args: <gavin@hooli.example> NOTIFY=SUCCESS,FAILURE "
                                rb"ORCPT=rfc822;gavin@hooli.example")
         harness.wait_for(lambda: "550 5.6.7" in self.sluice.log(), what="SMTPUTF8 refusal")
-        self.assertNotIn(8, subjects(self.sink))
+        self.assertNotIn(8, self.sink.subjects())
 
 
 if __name__ == "__main__":

@@ -14,14 +14,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 
-def subjects(sink):
-    out = []
-    for m in sink.messages():
-        found = re.search(rb"Subject: test (\d+)", m)
-        if found:
-            out.append(int(found.group(1)))
-    return out
-
 
 class Throttle(unittest.TestCase):
     def test_failing_next_hop_backs_off_alone_and_recovers(self):
@@ -41,7 +33,7 @@ class Throttle(unittest.TestCase):
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda k: send(range(k, 80, 2), "gavin@hooli.example"), range(2)))
             list(pool.map(lambda k: send(range(1000 + k, 1080, 2), "sol@soylent.example"), range(2)))
-        harness.wait_for(lambda: len(subjects(healthy)) >= 80, timeout=30, what="healthy destination")
+        harness.wait_for(lambda: len(healthy.subjects()) >= 80, timeout=30, what="healthy destination")
         healthy_seconds = time.time() - t0
         code, dests = s.api("GET", "/api/v1/destinations")
         by = {d["name"]: d for d in dests}
@@ -50,7 +42,7 @@ class Throttle(unittest.TestCase):
         self.assertIn("421", by["relay"]["last_trouble"])
         self.assertEqual(by["relay2"]["breaker"], "closed")
         self.assertEqual(by["relay2"]["concurrency_limit"], 20)
-        self.assertEqual(subjects(faulty), [])
+        self.assertEqual(faulty.subjects(), [])
 
         # Now it closes connections without a word.
         faulty.cleanup()
@@ -62,10 +54,10 @@ class Throttle(unittest.TestCase):
         # Recovery: every message arrives once.
         ok = harness.SmtpSink(s.relay_port)
         self.addCleanup(ok.cleanup)
-        harness.wait_for(lambda: len(subjects(ok)) >= 80, timeout=90, what="recovery")
+        harness.wait_for(lambda: len(ok.subjects()) >= 80, timeout=90, what="recovery")
         time.sleep(2)
-        self.assertEqual(sorted(subjects(ok)), list(range(80)))
-        self.assertEqual(sorted(subjects(healthy)), list(range(1000, 1080)))
+        self.assertEqual(sorted(ok.subjects()), list(range(80)))
+        self.assertEqual(sorted(healthy.subjects()), list(range(1000, 1080)))
         print("healthy destination delivered 80 messages in %.1f s during the fault" % healthy_seconds)
 
         # Connections were reused toward the healthy destination.
