@@ -208,6 +208,7 @@ format = "json"
                                      stdout=self.logf, stderr=subprocess.STDOUT, env=env)
         _started.append(self.proc)
         wait_port(self.port, proc=self.proc)
+        wait_port(self.admin_port, proc=self.proc)  # the admin API starts after the edge
         return self
 
     def stop(self):
