@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "app/admin_client.h"
 #include "control/config.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
@@ -40,6 +41,16 @@ int CheckConfig(const std::string& path) {
   return 0;
 }
 
+// DSNs go to senders in our own domains by the directory's route, and to
+// everyone else by [queue] notify_destination.
+boost::asio::awaitable<RecipientRoute> RouteNotice(directory::Directory* dir, std::string fallback,
+                                                  std::string address) {
+  auto lookup = dir->Resolve(address);
+  directory::LookupResult r = co_await std::move(lookup);
+  if (r.found == directory::Found::kYes) co_return r.route;
+  co_return RecipientRoute{address, "", "", fallback, ""};
+}
+
 int Fail(const Status& s) {
   observe::Event("fatal").With("error", s.ToString()).Error();
   return 1;
@@ -66,7 +77,10 @@ int Serve(const std::string& path) {
 
   boost::asio::thread_pool blocking(config.blocking_threads);
   auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, blocking);
-  auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking);
+  queue::NotifyRouter router = [d = dir.get(), fallback = config.queue.notify_destination](std::string a) {
+    return RouteNotice(d, fallback, std::move(a));
+  };
+  auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router);
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
   auto session = std::make_shared<const smtp::SessionOptions>(config.session);
   observe::EdgeMetrics edge_metrics;
@@ -114,15 +128,7 @@ int main(int argc, char** argv) {
   std::string check_path;
   auto* check = app.add_subcommand("check-config", "validate a configuration file and exit");
   check->add_option("file", check_path, "configuration file (TOML)")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    // One clear line, non-zero exit.
-    std::cerr << "sluice: " << e.what() << " (see sluice --help)\n";
-    return 2;
-  }
+  if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluice")) return *exit;
   if (*serve) return sluice::Serve(config_path);
   return sluice::CheckConfig(check_path);
 }

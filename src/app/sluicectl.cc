@@ -3,74 +3,26 @@
 //   sluicectl ... forest move TENANT FOREST
 //   sluicectl ... forest limit FOREST N
 //   sluicectl ... forest fault FOREST [--latency-ms N] [--error-rate R] [--hang]
+//   sluicectl ... queue list|show|hold|release|retry|delete|bounce ... (see ctl_queue.cc)
 // A bad invocation prints one line and exits 2; a refused call exits 1.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "app/admin_client.h"
+#include "app/ctl_queue.h"
 #include "control/config.h"
 
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
 using nlohmann::json;
-
-struct Target {
-  std::string host = "127.0.0.1";
-  std::string port = "8025";
-  std::string token;
-};
-
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-Reply Call(const Target& t, http::verb verb, const std::string& path, const std::string& body = "") {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(30));
-  stream.connect(resolver.resolve(t.host, t.port));
-  http::request<http::string_body> req{verb, path, 11};
-  req.set(http::field::host, t.host);
-  req.set(http::field::user_agent, "sluicectl");
-  if (!t.token.empty()) req.set(http::field::authorization, "Bearer " + t.token);
-  if (verb == http::verb::post) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
-  return {static_cast<int>(res.result_int()), res.body()};
-}
-
-// Prints the error of a refused call as one line; returns the exit code.
-int Done(const Reply& r) {
-  if (r.status == 200) {
-    std::cout << "ok\n";
-    return 0;
-  }
-  std::string what = r.body;
-  try {
-    what = json::parse(r.body).value("error", r.body);
-  } catch (...) {
-  }
-  std::cerr << fmt::format("sluicectl: {} ({})\n", what, r.status);
-  return 1;
-}
+using sluice::app::Call;
+using sluice::app::Done;
+using sluice::app::Target;
+using sluice::app::Reply;
 
 void PrintForests(const json& forests) {
   std::cout << fmt::format("{:<10} {:<22} {:>9} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>7} {:>6}  {}\n",
@@ -122,14 +74,8 @@ int main(int argc, char** argv) {
   fault->add_option("--latency-ms", latency_ms)->check(CLI::NonNegativeNumber);
   fault->add_option("--error-rate", error_rate)->check(CLI::Range(0.0, 1.0));
   fault->add_flag("--hang", hang);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "sluicectl: " << e.what() << " (see sluicectl --help)\n";
-    return 2;
-  }
+  sluice::app::QueueCommands queue(app);
+  if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluicectl")) return *exit;
 
   Target t;
   if (!config_path.empty()) {
@@ -155,8 +101,9 @@ int main(int argc, char** argv) {
   if (!token.empty()) t.token = token;
 
   try {
+    if (queue.chosen()) return queue.Run(t);
     if (*status) {
-      Reply r = Call(t, http::verb::get, "/api/v1/forests");
+      Reply r = Call(t, false, "/api/v1/forests");
       if (r.status != 200) return Done(r);
       if (as_json) {
         std::cout << r.body;
@@ -165,10 +112,10 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
-    if (*move) return Done(Call(t, http::verb::post, "/api/v1/tenants/" + tenant + "/move", json{{"forest", name}}.dump()));
-    if (*set_limit) return Done(Call(t, http::verb::post, "/api/v1/forests/" + name + "/limit", json{{"limit", limit}}.dump()));
+    if (*move) return Done(Call(t, true, "/api/v1/tenants/" + tenant + "/move", json{{"forest", name}}.dump()));
+    if (*set_limit) return Done(Call(t, true, "/api/v1/forests/" + name + "/limit", json{{"limit", limit}}.dump()));
     if (*fault) {
-      return Done(Call(t, http::verb::post, "/api/v1/forests/" + name + "/fault",
+      return Done(Call(t, true, "/api/v1/forests/" + name + "/fault",
                        json{{"latency_ms", latency_ms}, {"error_rate", error_rate}, {"hang", hang}}.dump()));
     }
   } catch (const std::exception& e) {

@@ -44,6 +44,7 @@ enum class RecipientState : uint8_t {
   kPending = 0,    // not yet delivered; ready or deferred depending on next_attempt
   kDelivered = 1,  // a destination answered 2xx; never delivered again
   kFailed = 2,     // a destination answered 5xx, or the message expired
+  kHeld = 3,       // pending, but an operator put it on hold: no attempts until released
 };
 
 struct RecipientStatus {
@@ -51,6 +52,7 @@ struct RecipientStatus {
   uint32_t attempts = 0;
   int64_t next_attempt_unix = 0;
   std::string last_reply;  // the last answer from the destination, for operators
+  bool delay_warned = false;  // a delay DSN went to the sender already
 };
 
 }  // namespace sluice

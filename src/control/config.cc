@@ -209,6 +209,16 @@ LoadResult LoadConfig(const std::string& path) {
       s.Duration("retry_max", &c.queue.retry_max);
       s.Duration("max_lifetime", &c.queue.max_lifetime);
       s.Int("max_deliveries", &c.queue.max_deliveries, 1, 100'000);
+      s.Duration("delay_warning", &c.queue.delay_warning);
+      s.Size("bounce_size_limit", &c.queue.bounce_size_limit, 0, 1ull << 30);
+      s.String("notify_destination", &c.queue.notify_destination);
+      // [destinations] are read before [queue], whatever their order in the file.
+      if (!c.queue.notify_destination.empty() &&
+          std::none_of(c.destinations.begin(), c.destinations.end(), [&](const delivery::DestinationOptions& d) {
+            return d.name == c.queue.notify_destination;
+          })) {
+        s.Error("notify_destination", fmt::format("destination \"{}\" is not defined", c.queue.notify_destination));
+      }
       if (c.queue.retry_initial.count() < 1) s.Error("retry_initial", "must be at least 1s");
       if (c.queue.retry_max < c.queue.retry_initial) {
         s.Error("retry_max", "must not be shorter than retry_initial");
@@ -244,6 +254,7 @@ LoadResult LoadConfig(const std::string& path) {
     });
   }
   c.session.hostname = c.hostname;
+  c.queue.hostname = c.hostname;
   if (c.destinations.empty()) {
     r.errors.push_back({path, 0, "destinations", "at least one destination is needed"});
   }

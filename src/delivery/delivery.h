@@ -58,8 +58,16 @@ struct Job {
 
 struct Outcome {
   enum class Kind { kDelivered, kDeferred, kFailed };
+  Outcome() = default;
+  Outcome(Kind k, std::string r) : kind(k), reply(std::move(r)) {}
   Kind kind = Kind::kDeferred;
   std::string reply;  // what the destination said, e.g. "250 2.0.0 Ok"
+  std::string remote; // the host that said it, for DSNs and logs
+  // Who reports success to a sender who asked (NOTIFY=SUCCESS): we do for
+  // final delivery (Maildir, LMTP) and for a next hop without DSN support
+  // ("relayed"); a next hop that took the DSN parameters reports itself.
+  enum class Handover { kFinal, kRelayed, kPassedOn };
+  Handover handover = Handover::kFinal;
 };
 
 // Classifies a reply line by its first digit: 2 delivered, 5 failed, else deferred.

@@ -139,6 +139,7 @@ class SmtpDelivery final : public Delivery {
     }
     slots_.SetLimit(throttle_.limit());
     slots_.Release();
+    for (auto& o : a.outcomes) o.remote = o_.host;
     co_return Count(std::move(a.outcomes));
   }
 
@@ -376,6 +377,10 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
       a.trouble_why = r.text;
     }
   }
+  const Outcome::Handover handover = lmtp_ ? Outcome::Handover::kFinal
+                                     : c.dsn ? Outcome::Handover::kPassedOn
+                                             : Outcome::Handover::kRelayed;
+  for (auto& o : out) o.handover = handover;
   a.outcomes = std::move(out);
   a.reusable = !a.trouble;
   co_return a;

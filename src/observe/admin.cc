@@ -70,9 +70,12 @@ class BeastAdmin final : public AdminServer {
       if (ec) co_return;
       const auto& req = parser.get();
       ApiRequest in{std::string(req.method_string()), std::string(req.target()), req.body(),
-                    std::string(req[http::field::authorization])};
+                    std::string(req[http::field::authorization]), {}};
       size_t q = in.target.find('?');
-      if (q != std::string::npos) in.target.resize(q);
+      if (q != std::string::npos) {
+        in.query = in.target.substr(q + 1);
+        in.target.resize(q);
+      }
       ApiResponse out = HandleApi(in, o_, st_);
       http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
       res.set(http::field::server, "sluice");

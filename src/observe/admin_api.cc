@@ -18,15 +18,8 @@ namespace {
 
 using nlohmann::json;
 
-ApiResponse Json(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
-ApiResponse Error(int status, const std::string& what) { return Json(status, json{{"error", what}}); }
-
-ApiResponse FromStatus(const Status& s) {
-  if (s.ok()) return Json(200, json{{"ok", true}});
-  int code = s.code() == Status::Code::kNotFound ? 404
-             : s.code() == Status::Code::kInvalidArgument ? 400 : 500;
-  return Error(code, s.message());
-}
+ApiResponse Json(int status, const json& j) { return JsonResponse(status, j); }
+ApiResponse Error(int status, const std::string& what) { return ErrorResponse(status, what); }
 
 // Constant-time comparison, so the token cannot be guessed byte by byte.
 bool Authorized(const ApiRequest& r, const AdminOptions& o) {
@@ -68,6 +61,19 @@ json ForestsJson(AdminStages st) {
   return out;
 }
 
+}  // namespace
+
+ApiResponse JsonResponse(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
+ApiResponse ErrorResponse(int status, const std::string& what) { return JsonResponse(status, json{{"error", what}}); }
+
+ApiResponse FromStatus(const Status& s) {
+  if (s.ok()) return Json(200, json{{"ok", true}});
+  int code = s.code() == Status::Code::kNotFound ? 404
+             : s.code() == Status::Code::kInvalidArgument ? 400
+             : s.code() == Status::Code::kUnavailable ? 503 : 500;
+  return Error(code, s.message());
+}
+
 // Parses a JSON object body, or says precisely why not.
 bool ParseBody(const ApiRequest& r, json* out, ApiResponse* error) {
   try {
@@ -82,8 +88,6 @@ bool ParseBody(const ApiRequest& r, json* out, ApiResponse* error) {
   }
   return true;
 }
-
-}  // namespace
 
 ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
   std::smatch m;
@@ -103,11 +107,7 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
       }
       return Json(200, out);
     }
-    if (t == "/api/v1/queue") {
-      auto q = st.queue.Stats();
-      return Json(200, json{{"messages", q.messages}, {"ready", q.ready}, {"deferred", q.deferred},
-                            {"in_flight", q.in_flight}});
-    }
+    if (auto queue = HandleQueueGet(r, st)) return *queue;
     return Error(404, "no such resource: " + t);
   }
   if (r.method != "POST") return Error(405, "method not allowed: " + r.method);
@@ -121,6 +121,7 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   static const std::regex kMove("^/api/v1/tenants/([^/]+)/move$");
   static const std::regex kLimit("^/api/v1/forests/([^/]+)/limit$");
   static const std::regex kFault("^/api/v1/forests/([^/]+)/fault$");
+  if (auto queue = HandleQueuePost(r, st)) return *queue;
   if (std::regex_match(t, m, kMove)) {
     if (!ParseBody(r, &body, &bad)) return bad;
     if (!body.contains("forest") || !body["forest"].is_string()) {

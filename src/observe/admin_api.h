@@ -2,6 +2,8 @@
 // admin.cc serves them over HTTP; tests call them directly.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 
 #include "observe/admin.h"
@@ -13,6 +15,7 @@ struct ApiRequest {
   std::string target;  // path, e.g. "/api/v1/forests"
   std::string body;
   std::string authorization;  // the Authorization header
+  std::string query;          // after '?' in the target, still URL-encoded
 };
 
 struct ApiResponse {
@@ -22,5 +25,18 @@ struct ApiResponse {
 };
 
 ApiResponse HandleApi(const ApiRequest& request, const AdminOptions& options, AdminStages stages);
+
+// Shared by the route files (admin_api.cc, admin_queue.cc).
+ApiResponse JsonResponse(int status, const nlohmann::json& body);
+ApiResponse ErrorResponse(int status, const std::string& what);
+ApiResponse FromStatus(const Status& s);
+// Parses a JSON object body, or says precisely why not.
+bool ParseBody(const ApiRequest& r, nlohmann::json* out, ApiResponse* error);
+
+// The queue's routes: GET /api/v1/queue[/messages[/ID]], and (authorized
+// already) POST /api/v1/queue/{hold,release,retry,delete,bounce,holds}.
+// Returns nullopt for a path that is not theirs.
+std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st);
+std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st);
 
 }  // namespace sluice::observe

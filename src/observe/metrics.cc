@@ -168,7 +168,20 @@ std::string RenderMetrics(AdminStages st) {
     Family f(&out, "sluice_queue_messages", "gauge", "Messages in the queue by state.");
     f.Sample("state=\"ready\"", static_cast<double>(q.ready));
     f.Sample("state=\"deferred\"", static_cast<double>(q.deferred));
+    f.Sample("state=\"hold\"", static_cast<double>(q.hold));
     f.Sample("state=\"in_flight\"", static_cast<double>(q.in_flight));
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    Family age(&out, "sluice_queue_oldest_message_age_seconds", "gauge",
+               "Age of the oldest message in the queue; 0 when it is empty.");
+    age.Sample("", q.oldest_unix ? static_cast<double>(now - q.oldest_unix) : 0.0);
+    Family d(&out, "sluice_queue_deliveries_total", "counter",
+             "Delivery attempts per recipient, by result and the destination's reply code.");
+    for (const auto& [key, n] : q.deliveries) {
+      d.Sample(fmt::format("result=\"{}\",code=\"{}\"", key.first, key.second), static_cast<double>(n));
+    }
+    Family dsn(&out, "sluice_queue_dsn_total", "counter", "Delivery status notifications queued to senders.");
+    dsn.Sample("", static_cast<double>(q.dsn_sent));
   }
   return out;
 }

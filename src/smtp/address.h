@@ -38,6 +38,8 @@ bool IsValidUtf8(std::string_view s);
 
 // xtext (RFC 3461 §4): printable ASCII except '+' and '=', with "+XX" hex escapes.
 bool IsValidXtext(std::string_view s);
+// Undoes the "+XX" escapes of valid xtext (for DSN reports).
+std::string DecodeXtext(std::string_view s);
 
 // The address with its domain lower-cased: the form the directory stores.
 std::string CanonicalAddress(std::string_view mailbox);

@@ -118,29 +118,33 @@ bool DecodeEnvelope(std::string_view in, Envelope* e, std::string* header) {
 
 std::string EncodeRecipients(const std::vector<RecipientStatus>& rs) {
   std::string out;
-  out.push_back(static_cast<char>(kFormatVersion));
+  out.push_back(static_cast<char>(kRecipientsFormat));
   PutVarint(&out, rs.size());
   for (const RecipientStatus& s : rs) {
     PutVarint(&out, static_cast<uint8_t>(s.state));
     PutVarint(&out, s.attempts);
     PutVarint(&out, ZigZag(s.next_attempt_unix));
     PutString(&out, s.last_reply);
+    PutVarint(&out, s.delay_warned ? 1u : 0u);
   }
   return out;
 }
 
 std::optional<std::vector<RecipientStatus>> DecodeRecipients(std::string_view in) {
-  if (in.empty() || static_cast<uint8_t>(in.front()) != kFormatVersion) return std::nullopt;
+  if (in.empty()) return std::nullopt;
+  const uint8_t format = static_cast<uint8_t>(in.front());
+  if (format != 1 && format != kRecipientsFormat) return std::nullopt;
   Reader r(in.substr(1));
   uint64_t n;
   if (!r.Varint(&n) || n > 100'000) return std::nullopt;
   std::vector<RecipientStatus> out(n);
   for (RecipientStatus& s : out) {
-    uint64_t state, attempts, next;
-    if (!r.Varint(&state) || state > 2 || !r.Varint(&attempts) || !r.Varint(&next) ||
-        !r.String(&s.last_reply)) {
+    uint64_t state, attempts, next, flags = 0;
+    if (!r.Varint(&state) || state > (format == 1 ? 2 : 3) || !r.Varint(&attempts) ||
+        !r.Varint(&next) || !r.String(&s.last_reply) || (format >= 2 && !r.Varint(&flags))) {
       return std::nullopt;
     }
+    s.delay_warned = flags & 1;
     s.state = static_cast<RecipientState>(state);
     s.attempts = static_cast<uint32_t>(attempts);
     s.next_attempt_unix = UnZigZag(next);

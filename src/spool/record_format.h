@@ -13,12 +13,16 @@
 
 namespace sluice::spool {
 
+// Envelope records are at format 1; recipient records at 2 (held state and
+// flags), and records of format 1 are still read.
 inline constexpr uint8_t kFormatVersion = 1;
+inline constexpr uint8_t kRecipientsFormat = 2;
 
 // Key prefixes: one byte, then the queue id.
 inline constexpr char kEnvelopeKey = 'e';   // envelope + trace header
 inline constexpr char kBodyKey = 'b';       // body as received
 inline constexpr char kRecipientsKey = 's'; // per-recipient state
+inline constexpr char kMetaKey = 'm';       // named records of the queue and control plane
 
 std::string Key(char prefix, std::string_view id);
 

@@ -92,6 +92,18 @@ class RocksSpool final : public Spool {
     return FromRocks(it->status(), "recover");
   }
 
+  Status PutMeta(const std::string& name, std::string_view value) override {
+    return FromRocks(db_->Put(write_, Key(kMetaKey, name), rocksdb::Slice(value.data(), value.size())),
+                     "write " + name);
+  }
+
+  Result<std::string> GetMeta(const std::string& name) override {
+    std::string value;
+    auto s = db_->Get(rocksdb::ReadOptions(), Key(kMetaKey, name), &value);
+    if (!s.ok()) return FromRocks(s, "read " + name);
+    return value;
+  }
+
  private:
   std::unique_ptr<rocksdb::DB> db_;
   rocksdb::WriteOptions write_;

@@ -44,6 +44,11 @@ class Spool {
   virtual Status Remove(const std::string& id) = 0;
   // Calls `each` for every stored message, oldest first. For recovery at start.
   virtual Status Recover(const std::function<void(StoredMessage)>& each) = 0;
+  // Small named records that must survive a restart with the mail they
+  // steer (hold policies, the control plane's state). Synced.
+  virtual Status PutMeta(const std::string& name, std::string_view value) = 0;
+  // kNotFound when there is no such record.
+  virtual Result<std::string> GetMeta(const std::string& name) = 0;
 };
 
 // Opens (creating if needed) the RocksDB spool at options.path.

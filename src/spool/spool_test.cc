@@ -57,14 +57,47 @@ TEST(RecordFormat, TruncatedOrCorruptRecordsAreRejected) {
 TEST(RecordFormat, RecipientsRoundTrip) {
   std::vector<RecipientStatus> in(3);
   in[1] = {RecipientState::kDelivered, 2, 1'790'000'100, "250 ok"};
-  in[2] = {RecipientState::kFailed, 1, -5, "550 no"};
+  in[2] = {RecipientState::kHeld, 1, -5, "550 no", true};
   auto out = DecodeRecipients(EncodeRecipients(in));
   ASSERT_TRUE(out);
   ASSERT_EQ(out->size(), 3u);
+  EXPECT_EQ((*out)[2].state, RecipientState::kHeld);
+  EXPECT_TRUE((*out)[2].delay_warned);
+  EXPECT_FALSE((*out)[1].delay_warned);
   EXPECT_EQ((*out)[1].state, RecipientState::kDelivered);
   EXPECT_EQ((*out)[1].attempts, 2u);
   EXPECT_EQ((*out)[2].next_attempt_unix, -5);
   EXPECT_EQ((*out)[2].last_reply, "550 no");
+}
+
+TEST(RecordFormat, FormatOneRecipientRecordsAreStillRead) {
+  // One recipient, failed, 2 attempts, next attempt 1 (zig-zag 2), reply "x".
+  auto out = DecodeRecipients(std::string("\x01\x01\x02\x02\x02\x01x", 7));
+  ASSERT_TRUE(out);
+  EXPECT_EQ((*out)[0].state, RecipientState::kFailed);
+  EXPECT_EQ((*out)[0].last_reply, "x");
+  EXPECT_FALSE((*out)[0].delay_warned);
+  // Format 1 had no held state.
+  EXPECT_FALSE(DecodeRecipients(std::string("\x01\x01\x03\x02\x02\x01x", 7)));
+}
+
+TEST(Spool, MetaRecordsPersist) {
+  testing::TempDir dir;
+  {
+    auto spool = OpenSpool({dir.path(), true});
+    ASSERT_TRUE(spool.ok());
+    ASSERT_TRUE(spool.value()->PutMeta("holds", "tenant:acme").ok());
+  }
+  auto spool = OpenSpool({dir.path(), true});
+  ASSERT_TRUE(spool.ok());
+  auto v = spool.value()->GetMeta("holds");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v.value(), "tenant:acme");
+  EXPECT_EQ(spool.value()->GetMeta("absent").status().code(), Status::Code::kNotFound);
+  // Meta records are not messages.
+  size_t messages = 0;
+  ASSERT_TRUE(spool.value()->Recover([&](StoredMessage) { ++messages; }).ok());
+  EXPECT_EQ(messages, 0u);
 }
 
 TEST(Spool, CommitRecoverUpdateRemove) {

@@ -1,0 +1,36 @@
+// sluicectl's side of the admin API: one HTTP call per command, and the
+// command-line conventions every sluice binary shares.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+
+namespace sluice::app {
+
+struct Target {
+  std::string host = "127.0.0.1";
+  std::string port = "8025";
+  std::string token;
+};
+
+struct Reply {
+  int status = 0;
+  std::string body;
+};
+
+// GET when body is empty and post is false. Throws on a network error.
+Reply Call(const Target& t, bool post, const std::string& path, const std::string& body = "");
+
+// For a call that changes state: "ok" (or `ok_text`) and 0, or the API's
+// error as one line on stderr and 1.
+int Done(const Reply& r, const std::string& ok_text = "ok");
+
+// Parses the command line. On --help prints it and returns 0; on a bad call
+// prints one line naming the program and returns 2; otherwise nullopt.
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, const char* program);
+
+// "90", "90s", "15m", "4h", "2d" as seconds; nullopt when malformed.
+std::optional<long long> ParseAge(const std::string& s);
+
+}  // namespace sluice::app
