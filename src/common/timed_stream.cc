@@ -74,10 +74,20 @@ asio::awaitable<size_t> TimedStream::ReadRaw(char* data, size_t size, boost::sys
 asio::awaitable<void> TimedStream::Handshake(asio::ssl::context& ctx,
                                              asio::ssl::stream_base::handshake_type type,
                                              Duration timeout, boost::system::error_code& ec,
-                                             const std::string& sni) {
+                                             const std::string& sni, const std::string& verify_name) {
   rbuf_.clear();
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
-  if (!sni.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), sni.c_str());
+  SSL* ssl = tls_->native_handle();
+  if (!sni.empty()) SSL_set_tlsext_host_name(ssl, sni.c_str());
+  if (!verify_name.empty()) {
+    boost::system::error_code ip_ec;
+    asio::ip::make_address(verify_name, ip_ec);
+    if (ip_ec) {
+      SSL_set1_host(ssl, verify_name.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), verify_name.c_str());
+    }
+  }
   Arm(timeout);
   co_await tls_->async_handshake(type, asio::redirect_error(asio::use_awaitable, ec));
   Disarm();

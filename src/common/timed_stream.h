@@ -37,10 +37,13 @@ class TimedStream {
 
   // Upgrades the connection to TLS (RFC 3207). Bytes buffered by ReadLine
   // before the handshake are dropped: they were sent in the clear.
+  // A client that verifies its peer passes `verify_name`: the certificate
+  // must then name it (a DNS name or an IP address).
   boost::asio::awaitable<void> Handshake(boost::asio::ssl::context& ctx,
                                          boost::asio::ssl::stream_base::handshake_type type,
                                          Duration timeout, boost::system::error_code& ec,
-                                         const std::string& sni = {});
+                                         const std::string& sni = {},
+                                         const std::string& verify_name = {});
   bool tls() const { return tls_ != nullptr; }
   // The negotiated protocol and cipher, for logs; empty without TLS.
   std::string TlsDescription() const;

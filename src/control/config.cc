@@ -2,6 +2,8 @@
 // bounds; anything else in the file is an error (STYLE.md §9).
 #include "control/config.h"
 
+#include <boost/asio/ssl/context.hpp>
+
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -44,6 +46,36 @@ void ReadListener(const std::string& spec, TomlTable& t, std::vector<server::Lis
   if (ParseHostPort(spec, t, "listen", &l)) out->push_back(std::move(l));
 }
 
+// tls = "none" | "opportunistic" | "required", with verification settings.
+void ReadOutboundTls(TomlTable& t, delivery::DestinationOptions* d) {
+  using Tls = delivery::DestinationOptions::Tls;
+  if (d->kind == delivery::DestinationKind::kLmtp) d->tls = Tls::kNone;  // mailbox stores sit beside us
+  std::string mode = d->tls == Tls::kNone ? "none" : d->tls == Tls::kRequired ? "required" : "opportunistic";
+  t.String("tls", &mode);
+  if (mode == "none") {
+    d->tls = Tls::kNone;
+  } else if (mode == "opportunistic") {
+    d->tls = Tls::kOpportunistic;
+  } else if (mode == "required") {
+    d->tls = Tls::kRequired;
+  } else {
+    t.Error("tls", fmt::format("\"{}\" is not one of none, opportunistic, required", mode));
+  }
+  t.Bool("tls_verify", &d->tls_verify);
+  t.String("tls_ca_file", &d->tls_ca_file);
+  t.String("tls_server_name", &d->tls_server_name);
+  if (!d->tls_ca_file.empty()) {
+    // The trust anchors must load now, not at the first delivery.
+    boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+    boost::system::error_code ec;
+    ctx.load_verify_file(d->tls_ca_file, ec);
+    if (ec) t.Error("tls_ca_file", fmt::format("cannot load {}: {}", d->tls_ca_file, ec.message()));
+  }
+  if (d->tls != Tls::kRequired && (t.Has("tls_verify") || t.Has("tls_ca_file"))) {
+    t.Error("tls_verify", "certificate checks apply only with tls = \"required\"");
+  }
+}
+
 void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
   delivery::DestinationOptions d;
   d.name = name;
@@ -53,10 +85,18 @@ void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
     d.kind = delivery::DestinationKind::kMaildir;
     t.String("root", &d.root);
     if (d.root.empty()) t.Error("root", "a maildir destination needs a root folder");
-  } else if (type == "smtp" || type == "lmtp") {
-    d.kind = type == "smtp" ? delivery::DestinationKind::kSmtp : delivery::DestinationKind::kLmtp;
-    d.port = type == "smtp" ? 25 : 24;
-    t.String("host", &d.host);
+  } else if (type == "smtp" || type == "lmtp" || type == "mx") {
+    d.kind = type == "smtp" ? delivery::DestinationKind::kSmtp
+             : type == "mx" ? delivery::DestinationKind::kMx
+                            : delivery::DestinationKind::kLmtp;
+    d.port = type == "lmtp" ? 24 : 25;
+    d.dns = c->dns;
+    if (type == "mx") {
+      t.Int("max_mx_addresses", &d.max_mx_addresses, 1, 100);
+      t.Duration("dns_cache_ttl", &d.dns_cache_ttl);
+    } else {
+      t.String("host", &d.host);
+    }
     t.Port("port", &d.port);
     t.Duration("connect_timeout", &d.connect_timeout);
     t.Duration("reply_timeout", &d.reply_timeout);
@@ -66,9 +106,10 @@ void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
     t.Duration("idle_connection", &d.idle_connection);
     t.Int("messages_per_connection", &d.messages_per_connection, 1, 1'000'000);
     if (d.backoff_max < d.backoff_min) t.Error("backoff_max", "must not be shorter than backoff_min");
-    if (d.host.empty()) t.Error("host", "an smtp or lmtp destination needs a host");
+    ReadOutboundTls(t, &d);
+    if (d.host.empty() && type != "mx") t.Error("host", "an smtp or lmtp destination needs a host");
   } else {
-    t.Error("type", fmt::format("\"{}\" is not one of maildir, smtp, lmtp", type));
+    t.Error("type", fmt::format("\"{}\" is not one of maildir, smtp, lmtp, mx", type));
   }
   c->destinations.push_back(std::move(d));
 }
@@ -200,6 +241,16 @@ LoadResult LoadConfig(const std::string& path) {
       f.name = name;
       ReadForest(s, &f);
       c.directory.forests.push_back(std::move(f));
+    });
+    t.Table("dns", [&](TomlTable& s) {
+      s.StringList("servers", &c.dns.servers);
+      for (const auto& server : c.dns.servers) {
+        server::ListenerOptions l;
+        std::string spec = server.find(':') == std::string::npos ? server + ":53" : server;
+        if (!ParseHostPort(spec, s, "servers", &l)) break;
+      }
+      s.Duration("timeout", &c.dns.timeout);
+      s.Int("tries", &c.dns.tries, 1, 10);
     });
     t.NamedTables("destinations", [&](const std::string& name, TomlTable& d) {
       ReadDestination(name, d, &c);

@@ -32,6 +32,7 @@ struct Config {
   smtp::SessionOptions session;
   spool::SpoolOptions spool;
   directory::DirectoryOptions directory;
+  delivery::DnsOptions dns;  // [dns]: the resolver of mx destinations
   std::vector<delivery::DestinationOptions> destinations;
   queue::QueueOptions queue;
   observe::AdminOptions admin;

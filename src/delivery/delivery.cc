@@ -61,8 +61,12 @@ std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinati
   std::map<std::string, std::unique_ptr<Delivery>> by_name;
   for (auto& d : destinations) {
     std::string name = d.name;
-    by_name[name] = d.kind == DestinationKind::kMaildir ? MakeMaildirDelivery(std::move(d), blocking)
-                                                        : MakeSmtpDelivery(std::move(d), hostname);
+    switch (d.kind) {
+      case DestinationKind::kMaildir: by_name[name] = MakeMaildirDelivery(std::move(d), blocking); break;
+      case DestinationKind::kMx: by_name[name] = MakeMxDelivery(std::move(d), hostname, blocking); break;
+      case DestinationKind::kSmtp:
+      case DestinationKind::kLmtp: by_name[name] = MakeSmtpDelivery(std::move(d), hostname); break;
+    }
   }
   return std::make_unique<Router>(std::move(by_name));
 }

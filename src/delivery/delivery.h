@@ -1,5 +1,6 @@
 // The delivery stage: hands a message to its destination — a local Maildir,
-// an LMTP mailbox store or an SMTP next hop — and reports, per recipient,
+// an LMTP mailbox store, an SMTP next hop or the MX hosts of the
+// recipient's domain — and reports, per recipient,
 // what the destination answered.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "common/envelope.h"
+#include "delivery/dns.h"
 
 namespace boost::asio {
 class thread_pool;
@@ -18,7 +20,7 @@ class thread_pool;
 
 namespace sluice::delivery {
 
-enum class DestinationKind { kMaildir, kSmtp, kLmtp };
+enum class DestinationKind { kMaildir, kSmtp, kLmtp, kMx };
 
 struct DestinationOptions {
   std::string name;
@@ -33,6 +35,19 @@ struct DestinationOptions {
   std::chrono::milliseconds backoff_max{60'000}; // cap of the doubling window
   std::chrono::seconds idle_connection{5};  // keep a connection this long for the next message
   size_t messages_per_connection = 100;
+  // Outbound STARTTLS (RFC 3207). Opportunistic: encrypt when offered,
+  // unauthenticated (RFC 7435). Required: no delivery without TLS, and the
+  // certificate must verify and name the host unless tls_verify is off.
+  enum class Tls { kNone, kOpportunistic, kRequired };
+  Tls tls = Tls::kOpportunistic;
+  bool tls_verify = true;          // only with kRequired
+  std::string tls_ca_file;         // trust anchors; empty: the system's
+  std::string tls_server_name;     // the name the certificate must carry; default host
+  // kMx: the recipient domain's MX hosts on `port`, each with its own
+  // connections and throttle.
+  DnsOptions dns;
+  size_t max_mx_addresses = 5;     // addresses tried per domain and attempt
+  std::chrono::seconds dns_cache_ttl{60};
 };
 
 // What the operator sees of a destination (admin API, /metrics).
@@ -63,6 +78,7 @@ struct Outcome {
   Kind kind = Kind::kDeferred;
   std::string reply;  // what the destination said, e.g. "250 2.0.0 Ok"
   std::string remote; // the host that said it, for DSNs and logs
+  std::string tls;    // protocol and cipher of the connection, empty without TLS
   // Who reports success to a sender who asked (NOTIFY=SUCCESS): we do for
   // final delivery (Maildir, LMTP) and for a next hop without DSN support
   // ("relayed"); a next hop that took the DSN parameters reports itself.
@@ -93,5 +109,7 @@ std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinati
 std::unique_ptr<Delivery> MakeMaildirDelivery(DestinationOptions options,
                                               boost::asio::thread_pool& blocking);
 std::unique_ptr<Delivery> MakeSmtpDelivery(DestinationOptions options, std::string hostname);
+std::unique_ptr<Delivery> MakeMxDelivery(DestinationOptions options, std::string hostname,
+                                         boost::asio::thread_pool& blocking);
 
 }  // namespace sluice::delivery

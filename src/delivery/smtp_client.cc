@@ -1,6 +1,6 @@
-// Outbound SMTP (RFC 5321) and LMTP (RFC 2033) to a configured next hop.
-// One connection per attempt for now; the queue/delivery issue adds reuse,
-// MX lookup, TLS and throttling.
+// Outbound SMTP (RFC 5321) and LMTP (RFC 2033) to one next hop: pooled
+// connections carrying several messages, STARTTLS per the destination's
+// policy, and the adaptive throttle. mx.cc puts one of these per MX host.
 #include <fmt/format.h>
 
 #include <boost/asio/this_coro.hpp>
@@ -63,6 +63,7 @@ std::string Stuffed(const std::string& content) {
 struct Connection {
   std::unique_ptr<TimedStream> stream;
   std::string stream_error;  // why there is no stream
+  std::string tls;           // protocol and cipher, empty when in the clear
   bool eightbit = false, utf8 = false, dsn = false;
   size_t messages = 0;
   std::chrono::steady_clock::time_point idle_since;
@@ -86,7 +87,22 @@ class SmtpDelivery final : public Delivery {
         hostname_(std::move(hostname)),
         lmtp_(o_.kind == DestinationKind::kLmtp),
         throttle_(ThrottleOptions{o_.max_concurrency, o_.backoff_min, o_.backoff_max}),
-        slots_(o_.max_concurrency, 1'000'000, std::chrono::hours(1)) {}
+        slots_(o_.max_concurrency, 1'000'000, std::chrono::hours(1)),
+        tls_ctx_(asio::ssl::context::tls_client) {
+    tls_ctx_.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                         asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    if (verify()) {
+      boost::system::error_code ec;
+      if (o_.tls_ca_file.empty()) {
+        tls_ctx_.set_default_verify_paths(ec);
+      } else {
+        tls_ctx_.load_verify_file(o_.tls_ca_file, ec);  // checked by the config already
+      }
+      tls_ctx_.set_verify_mode(asio::ssl::verify_peer);
+    } else {
+      tls_ctx_.set_verify_mode(asio::ssl::verify_none);
+    }
+  }
 
   asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) override {
     const size_t n = job.recipients.size();
@@ -101,6 +117,7 @@ class SmtpDelivery final : public Delivery {
     Bulkhead::Admit admit = co_await std::move(acquire);
     (void)admit;  // the wait is an hour long; the queue never waits that long in practice
     Attempt a;
+    std::string tls_used;
     for (int tries = 0; tries < 2; ++tries) {
       // The retry after a stale connection always opens a fresh one.
       std::unique_ptr<Connection> c = tries == 0 ? TakeIdle() : nullptr;
@@ -118,6 +135,7 @@ class SmtpDelivery final : public Delivery {
       if (reused) ++reused_;
       auto transact = Transact(*c, job);
       a = co_await std::move(transact);
+      tls_used = c->tls;
       if (a.reusable && ++c->messages < o_.messages_per_connection) {
         GiveIdle(std::move(c));
       } else if (c->stream) {
@@ -140,6 +158,7 @@ class SmtpDelivery final : public Delivery {
     slots_.SetLimit(throttle_.limit());
     slots_.Release();
     for (auto& o : a.outcomes) o.remote = o_.host;
+    for (auto& o : a.outcomes) o.tls = tls_used;
     co_return Count(std::move(a.outcomes));
   }
 
@@ -200,6 +219,14 @@ class SmtpDelivery final : public Delivery {
 
   asio::awaitable<Attempt> Transact(Connection& c, const Job& job);
 
+  bool verify() const { return o_.tls == DestinationOptions::Tls::kRequired && o_.tls_verify; }
+  // Upgrades an open, greeted connection per the destination's TLS policy.
+  // Returns an error reply for stream_error, or empty when the connection
+  // can carry mail.
+  asio::awaitable<std::string> StartTls(Connection& c, bool offered);
+  // Reads the EHLO keywords the client cares about.
+  static void ReadCapabilities(const ServerReply& r, Connection& c, bool* starttls);
+
   // Sends one command line and reads its reply. Takes a view: a temporary
   // string argument inside co_await trips g++ 12 (see common/offload.h).
   asio::awaitable<ServerReply> Command(TimedStream& s, std::string_view line,
@@ -217,7 +244,62 @@ class SmtpDelivery final : public Delivery {
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;
   std::atomic<uint64_t> delivered_{0}, deferred_{0}, failed_{0}, connections_{0}, reused_{0};
+  asio::ssl::context tls_ctx_;
+  // After an opportunistic handshake failed: plaintext until then (as
+  // Postfix does), rather than deferring for ever to a broken TLS stack.
+  std::atomic<int64_t> plaintext_until_{0};
 };
+
+void SmtpDelivery::ReadCapabilities(const ServerReply& r, Connection& c, bool* starttls) {
+  c.eightbit = c.utf8 = c.dsn = false;
+  *starttls = false;
+  for (const auto& l : r.lines) {
+    std::string k = l.substr(0, l.find(' '));
+    for (auto& ch : k) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    c.eightbit |= k == "8BITMIME";
+    c.utf8 |= k == "SMTPUTF8";
+    c.dsn |= k == "DSN";
+    *starttls |= k == "STARTTLS";
+  }
+}
+
+asio::awaitable<std::string> SmtpDelivery::StartTls(Connection& c, bool offered) {
+  using Tls = DestinationOptions::Tls;
+  const std::string where = fmt::format("{}:{}", o_.host, o_.port);
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (o_.tls == Tls::kNone || (o_.tls == Tls::kOpportunistic && now < plaintext_until_.load())) co_return "";
+  if (!offered) {
+    if (o_.tls == Tls::kOpportunistic) co_return "";
+    co_return fmt::format("451 4.7.10 {} does not offer STARTTLS, which destination {} requires", where, o_.name);
+  }
+  TimedStream& s = *c.stream;
+  boost::system::error_code ec;
+  ServerReply r = co_await Command(s, "STARTTLS\r\n", ec);
+  if (r.code != 220) {
+    if (r.code != 0 && o_.tls == Tls::kOpportunistic) co_return "";  // still usable in the clear
+    co_return fmt::format("451 4.7.10 {} STARTTLS refused: {}", where, r.text);
+  }
+  const std::string name = o_.tls_server_name.empty() ? o_.host : o_.tls_server_name;
+  boost::system::error_code ip_ec;
+  asio::ip::make_address(name, ip_ec);
+  const std::string sni = ip_ec ? name : "";  // RFC 6066: no IP literals in SNI
+  auto handshake = s.Handshake(tls_ctx_, asio::ssl::stream_base::client, o_.reply_timeout, ec, sni,
+                               verify() ? name : "");
+  co_await std::move(handshake);
+  if (ec) {
+    if (o_.tls == Tls::kOpportunistic) plaintext_until_ = now + 3600;
+    co_return fmt::format("451 4.7.5 TLS with {} failed: {}", where, ec.message());
+  }
+  c.tls = s.TlsDescription();
+  // RFC 3207 §4.2: forget what was learned in the clear and ask again.
+  std::string line = fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", hostname_);
+  r = co_await Command(s, line, ec);
+  if (r.code != 250) co_return fmt::format("451 4.4.2 {} after STARTTLS: {}", where, r.text);
+  bool again = false;
+  ReadCapabilities(r, c, &again);
+  co_return "";
+}
 
 asio::awaitable<std::unique_ptr<Connection>> SmtpDelivery::Open() {
   auto c = std::make_unique<Connection>();
@@ -234,11 +316,14 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpDelivery::Open() {
     std::string line = fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", hostname_);
     r = co_await Command(s, line, ec);
     if (r.code == 250) {
-      for (const auto& l : r.lines) {
-        c->eightbit |= l == "8BITMIME";
-        c->utf8 |= l == "SMTPUTF8";
-        c->dsn |= l == "DSN";
-      }
+      bool offers_tls = false;
+      ReadCapabilities(r, *c, &offers_tls);
+      auto upgrade = StartTls(*c, offers_tls);
+      std::string refused = co_await std::move(upgrade);
+      if (refused.empty()) co_return c;
+      c->stream_error = std::move(refused);
+      c->stream->Close();
+      c->stream.reset();
       co_return c;
     }
   }

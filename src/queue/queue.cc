@@ -252,6 +252,8 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
           .With("destination", destination)
           .With("result", KindName(o.kind))
           .With("reply", st.last_reply)
+          .With("remote", o.remote)
+          .With("tls", o.tls.empty() ? "none" : o.tls)
           .With("attempt", static_cast<int64_t>(st.attempts))
           .With("duration_ms", ms)
           .Info();

@@ -36,13 +36,13 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(port, timeout=30, proc=None):
+def wait_port(port, timeout=30, proc=None, host="127.0.0.1"):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError("process exited with %s before listening" % proc.returncode)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection((host, port), timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
@@ -126,7 +126,7 @@ class Sluice:
     """One sluice daemon with its own temp dir, config, spool and maildirs."""
 
     def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None, tls=False,
-                 server_extra="", directory_extra=""):
+                 server_extra="", directory_extra="", seed_extra="", destinations_extra=""):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
         self.submission_port = free_port()
@@ -151,7 +151,7 @@ require_tls = true
         q = {"retry_initial": '"1s"', "retry_max": '"2s"', "max_lifetime": '"1d"'}
         q.update(queue or {})
         with open(os.path.join(self.dir, "directory.toml"), "w", encoding="utf-8") as f:
-            f.write(SEED)
+            f.write(SEED + seed_extra)
         self.config = os.path.join(self.dir, "sluice.toml")
         with open(self.config, "w") as f:
             f.write("""
@@ -186,6 +186,7 @@ reply_timeout = "10s"
 type = "lmtp"
 host = "127.0.0.1"
 port = %(lmtp)d
+%(destinations_extra)s
 [queue]
 %(queue)s
 [admin]
@@ -197,6 +198,7 @@ format = "json"
 """ % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port, "relay2": self.relay2_port,
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
        "server_extra": server_extra, "directory_extra": directory_extra,
+       "destinations_extra": destinations_extra,
        "admin": self.admin_port, "token": self.token})
         self.proc = None
 
@@ -280,15 +282,16 @@ format = "json"
 class SmtpSink:
     """Postfix's smtp-sink as a real next hop; dumps every transaction to a file."""
 
-    def __init__(self, port=None, extra=()):
+    def __init__(self, port=None, extra=(), host="127.0.0.1"):
         self.port = port or free_port()
+        self.host = host
         self.dir = tempfile.mkdtemp(prefix="sluice-sink-")
         os.chmod(self.dir, 0o777)
         args = ["smtp-sink", "-u", "nobody", "-d", os.path.join(self.dir, "%H%M%S."), *extra,
-                "127.0.0.1:%d" % self.port, "256"]
+                "%s:%d" % (host, self.port), "256"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _started.append(self.proc)
-        wait_port(self.port, proc=self.proc)
+        wait_port(self.port, proc=self.proc, host=host)
 
     def messages(self):
         out = []
@@ -537,6 +540,34 @@ minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 smtp_connect_timeout = 5s
 """
+
+
+class Dnsmasq:
+    """dnsmasq on a loopback port: real MX, A and NXDOMAIN answers."""
+
+    def __init__(self, args):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+             "--listen-address=127.0.0.1", "--bind-interfaces", "--port=%d" % self.port,
+             "--user=nobody", "--pid-file=", "--log-facility=-", *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _started.append(self.proc)
+        deadline = time.time() + 10
+        while time.time() < deadline:  # UDP: ask until it answers
+            if self.proc.poll() is not None:
+                raise RuntimeError("dnsmasq exited with %s" % self.proc.returncode)
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("dnsmasq does not answer")
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
 
 
 class Slapd:
