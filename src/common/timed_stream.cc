@@ -74,7 +74,7 @@ asio::awaitable<size_t> TimedStream::ReadRaw(char* data, size_t size, boost::sys
 asio::awaitable<void> TimedStream::Handshake(asio::ssl::context& ctx,
                                              asio::ssl::stream_base::handshake_type type,
                                              Duration timeout, boost::system::error_code& ec,
-                                             const std::string& sni, const std::string& verify_name) {
+                                             std::string sni, std::string verify_name) {
   rbuf_.clear();
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
   SSL* ssl = tls_->native_handle();
@@ -92,6 +92,12 @@ asio::awaitable<void> TimedStream::Handshake(asio::ssl::context& ctx,
   co_await tls_->async_handshake(type, asio::redirect_error(asio::use_awaitable, ec));
   Disarm();
   if (timed_out_) ec = asio::error::timed_out;
+}
+
+std::string TimedStream::TlsVerifyError() const {
+  if (!tls_) return {};
+  long r = SSL_get_verify_result(tls_->native_handle());
+  return r == X509_V_OK ? std::string() : X509_verify_cert_error_string(r);
 }
 
 std::string TimedStream::TlsDescription() const {

@@ -42,11 +42,14 @@ class TimedStream {
   boost::asio::awaitable<void> Handshake(boost::asio::ssl::context& ctx,
                                          boost::asio::ssl::stream_base::handshake_type type,
                                          Duration timeout, boost::system::error_code& ec,
-                                         const std::string& sni = {},
-                                         const std::string& verify_name = {});
+                                         std::string sni = {},
+                                         std::string verify_name = {});
   bool tls() const { return tls_ != nullptr; }
   // The negotiated protocol and cipher, for logs; empty without TLS.
   std::string TlsDescription() const;
+  // Why the peer's certificate did not verify, e.g. "hostname mismatch";
+  // empty when it did or was not checked.
+  std::string TlsVerifyError() const;
 
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   // Ends the operation in progress with operation_aborted (not a timeout).

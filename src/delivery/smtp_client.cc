@@ -284,12 +284,14 @@ asio::awaitable<std::string> SmtpDelivery::StartTls(Connection& c, bool offered)
   boost::system::error_code ip_ec;
   asio::ip::make_address(name, ip_ec);
   const std::string sni = ip_ec ? name : "";  // RFC 6066: no IP literals in SNI
+  std::string verify_name = verify() ? name : "";
   auto handshake = s.Handshake(tls_ctx_, asio::ssl::stream_base::client, o_.reply_timeout, ec, sni,
-                               verify() ? name : "");
+                               verify_name);
   co_await std::move(handshake);
   if (ec) {
     if (o_.tls == Tls::kOpportunistic) plaintext_until_ = now + 3600;
-    co_return fmt::format("451 4.7.5 TLS with {} failed: {}", where, ec.message());
+    std::string why = s.TlsVerifyError();
+    co_return fmt::format("451 4.7.5 TLS with {} failed: {}{}", where, ec.message(), why.empty() ? "" : " (" + why + ")");
   }
   c.tls = s.TlsDescription();
   // RFC 3207 §4.2: forget what was learned in the clear and ask again.

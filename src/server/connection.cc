@@ -165,8 +165,10 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const Listener
         bool ok = listener.tls != nullptr;
         if (ok) ok = co_await flush();
         if (ok) {
-          co_await stream.Handshake(*listener.tls, asio::ssl::stream_base::server,
-                                    options.tls_handshake_timeout, ec);
+          // Built in its own statement: see common/offload.h on temporaries.
+          auto handshake = stream.Handshake(*listener.tls, asio::ssl::stream_base::server,
+                                            options.tls_handshake_timeout, ec);
+          co_await std::move(handshake);
           ok = !ec;
           if (!ok) observe::Event("tls handshake failed").With("client", client).With("error", ec.message()).Info();
         }
