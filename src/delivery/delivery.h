@@ -79,6 +79,9 @@ struct Outcome {
   std::string reply;  // what the destination said, e.g. "250 2.0.0 Ok"
   std::string remote; // the host that said it, for DSNs and logs
   std::string tls;    // protocol and cipher of the connection, empty without TLS
+  // Set when the destination was not even tried (its throttle is backing
+  // off): retry when the window closes, and do not count an attempt.
+  std::chrono::milliseconds retry_after{0};
   // Who reports success to a sender who asked (NOTIFY=SUCCESS): we do for
   // final delivery (Maildir, LMTP) and for a next hop without DSN support
   // ("relayed"); a next hop that took the DSN parameters reports itself.

@@ -109,9 +109,10 @@ class SmtpDelivery final : public Delivery {
     if (throttle_.Paused(std::chrono::steady_clock::now())) {
       // Backing off: no connection at all until the window closes.
       auto snap = throttle_.snapshot(std::chrono::steady_clock::now());
-      co_return Count(std::vector<Outcome>(
-          n, Outcome{Outcome::Kind::kDeferred,
-                     fmt::format("451 4.4.5 {} is backing off after: {}", o_.name, snap.last_trouble)}));
+      Outcome o{Outcome::Kind::kDeferred,
+                fmt::format("451 4.4.5 {} is backing off after: {}", o_.name, snap.last_trouble)};
+      o.retry_after = std::chrono::milliseconds(static_cast<int64_t>(snap.backoff_ms) + 1);
+      co_return Count(std::vector<Outcome>(n, o));
     }
     auto acquire = slots_.Acquire();  // see common/offload.h on temporaries
     Bulkhead::Admit admit = co_await std::move(acquire);

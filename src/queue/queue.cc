@@ -209,7 +209,7 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
       size_t i = job.recipients[k];
       delivery::Outcome& o = outcomes[k];
       RecipientStatus& st = entry.recipients[i];
-      ++st.attempts;
+      if (o.retry_after.count() == 0) ++st.attempts;
       st.last_reply = o.reply;
       ++deliveries_[{KindName(o.kind), CodeOf(o.reply)}];
       const int64_t age = now - entry.envelope->received_unix;
@@ -233,7 +233,13 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
           if (WantsDsn(*entry.envelope, i, DsnAction::kFailed, false)) failed.push_back(report);
           break;
         case delivery::Outcome::Kind::kDeferred:
-          st.next_attempt_unix = now + Backoff(o_, st.attempts, unit_(rng_)).count();
+          if (o.retry_after.count() > 0) {
+            // Spread the wake-ups over a second so a reopened destination
+            // is not hit by every waiting message at once.
+            st.next_attempt_unix = now + 1 + o.retry_after.count() / 1000 + (unit_(rng_) < 0.5 ? 0 : 1);
+          } else {
+            st.next_attempt_unix = now + Backoff(o_, st.attempts, unit_(rng_)).count();
+          }
           if (o_.delay_warning.count() > 0 && !st.delay_warned && age >= o_.delay_warning.count() &&
               WantsDsn(*entry.envelope, i, DsnAction::kDelayed, true)) {
             st.delay_warned = true;
