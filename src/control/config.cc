@@ -71,8 +71,10 @@ void ReadOutboundTls(TomlTable& t, delivery::DestinationOptions* d) {
     ctx.load_verify_file(d->tls_ca_file, ec);
     if (ec) t.Error("tls_ca_file", fmt::format("cannot load {}: {}", d->tls_ca_file, ec.message()));
   }
-  if (d->tls != Tls::kRequired && (t.Has("tls_verify") || t.Has("tls_ca_file"))) {
-    t.Error("tls_verify", "certificate checks apply only with tls = \"required\"");
+  for (const char* key : {"tls_verify", "tls_ca_file"}) {
+    if (d->tls != Tls::kRequired && t.Has(key)) {
+      t.Error(key, "certificate checks apply only with tls = \"required\"");
+    }
   }
 }
 

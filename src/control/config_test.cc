@@ -105,6 +105,51 @@ format = "xml"
   EXPECT_NE(all.find(":7: log.format: \"xml\" is not one of text, json"), std::string::npos) << all;
 }
 
+TEST(Config, DeliveryAndQueueSettings) {
+  testing::TempDir dir;
+  auto r = LoadConfig(Write(dir, "c.toml", std::string(kMinimal) + R"(
+[dns]
+servers = ["127.0.0.1:5353"]
+[destinations.internet]
+type = "mx"
+port = 2525
+max_mx_addresses = 3
+tls = "required"
+tls_server_name = "mx.example"
+[queue]
+delay_warning = "4h"
+notify_destination = "internet"
+)"));
+  ASSERT_TRUE(r.ok()) << r.errors.front().ToString();
+  const auto& d = *std::find_if(r.config.destinations.begin(), r.config.destinations.end(),
+                                [](const auto& x) { return x.name == "internet"; });
+  EXPECT_EQ(d.kind, delivery::DestinationKind::kMx);
+  EXPECT_EQ(d.port, 2525);
+  EXPECT_EQ(d.max_mx_addresses, 3u);
+  EXPECT_EQ(d.tls, delivery::DestinationOptions::Tls::kRequired);
+  EXPECT_EQ(d.dns.servers, std::vector<std::string>{"127.0.0.1:5353"});
+  EXPECT_EQ(r.config.queue.delay_warning, std::chrono::hours(4));
+  EXPECT_EQ(r.config.queue.notify_destination, "internet");
+
+  std::string path = Write(dir, "bad.toml", std::string(kMinimal) + R"(
+[destinations.relay]
+type = "smtp"
+host = "127.0.0.1"
+tls = "maybe"
+tls_ca_file = "/nonexistent/ca.pem"
+[queue]
+notify_destination = "nowhere"
+)");
+  r = LoadConfig(path);
+  std::string all;
+  for (const auto& e : r.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find(":9: destinations.relay.tls: \"maybe\" is not one of none, opportunistic, required"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find(":10: destinations.relay.tls_ca_file: cannot load /nonexistent/ca.pem"), std::string::npos) << all;
+  EXPECT_NE(all.find(":12: queue.notify_destination: destination \"nowhere\" is not defined"), std::string::npos)
+      << all;
+}
+
 TEST(Config, SeedReferencesAreChecked) {
   testing::TempDir dir;
   auto c = LoadConfig(Write(dir, "c.toml", kMinimal));
