@@ -8,18 +8,13 @@
 
 #include "common/offload.h"
 #include "delivery/delivery.h"
+#include "smtp/address.h"
 
 namespace sluice::delivery {
 namespace {
 
 namespace asio = boost::asio;
 
-std::string DomainOf(const std::string& address) {
-  size_t at = address.rfind('@');
-  std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
-  for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return d;
-}
 
 class MxDelivery final : public Delivery {
  public:
@@ -31,7 +26,7 @@ class MxDelivery final : public Delivery {
     // Recipients by domain, as positions in job.recipients.
     std::map<std::string, std::vector<size_t>> by_domain;
     for (size_t k = 0; k < job.recipients.size(); ++k) {
-      by_domain[DomainOf(job.envelope->routes[job.recipients[k]].address)].push_back(k);
+      by_domain[smtp::DomainOf(job.envelope->routes[job.recipients[k]].address)].push_back(k);
     }
     for (const auto& [domain, positions] : by_domain) {
       auto lookup = Lookup(domain);

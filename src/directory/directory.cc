@@ -6,18 +6,13 @@
 #include <shared_mutex>
 
 #include "observe/log.h"
+#include "smtp/address.h"
 
 namespace sluice::directory {
 namespace {
 
 namespace asio = boost::asio;
 
-std::string DomainOf(const std::string& address) {
-  size_t at = address.rfind('@');
-  std::string d = at == std::string::npos ? std::string() : address.substr(at + 1);
-  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return d;
-}
 
 Result<std::unique_ptr<Backend>> OpenReplica(const std::string& spec, const std::string& db_path) {
   if (spec == "sqlite") return OpenSqliteBackend(db_path, nullptr);
@@ -55,7 +50,7 @@ class Router final : public Directory {
     Forest* forest = nullptr;
     {
       std::shared_lock lock(mu_);
-      auto d = placement_.domain_tenant.find(DomainOf(address));
+      auto d = placement_.domain_tenant.find(smtp::DomainOf(address));
       if (d == placement_.domain_tenant.end()) co_return LookupResult::No(Reason::kUnknownDomain);
       auto t = placement_.tenant_forest.find(d->second);
       if (t != placement_.tenant_forest.end()) {

@@ -152,6 +152,13 @@ bool IsValidMailbox(std::string_view mailbox, bool utf8) {
   return local_ok && IsValidDomain(domain, utf8);
 }
 
+std::string DomainOf(std::string_view address) {
+  size_t at = address.rfind('@');
+  std::string d = at == std::string_view::npos ? std::string() : std::string(address.substr(at + 1));
+  for (char& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return d;
+}
+
 std::string DecodeXtext(std::string_view s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {

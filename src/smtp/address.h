@@ -33,6 +33,10 @@ bool IsValidMailbox(std::string_view mailbox, bool utf8 = false);
 // True for a domain name or an address literal as in EHLO.
 bool IsValidDomain(std::string_view domain, bool utf8 = false);
 
+// The domain of an address after its last '@', lower-cased (ASCII); empty
+// without one. How the directory and MX routing key a recipient's domain.
+std::string DomainOf(std::string_view address);
+
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates, or > U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
