@@ -61,6 +61,46 @@ json ForestsJson(AdminStages st) {
   return out;
 }
 
+// The service at a glance, for people and for the dashboard's banner:
+// "incident" when mail is being turned away or cannot leave, "degraded"
+// when something is close to it, with the reasons.
+json StatusJson(AdminStages st) {
+  std::vector<std::string> incident, degraded;
+  for (const auto& f : st.directory.Stats()) {
+    double sat = f.limit ? static_cast<double>(f.in_flight) / f.limit : 0.0;
+    if (f.in_flight >= f.limit && f.queued > 0) {
+      incident.push_back(fmt::format("forest {} is saturated ({} in flight, {} waiting)", f.name, f.in_flight, f.queued));
+    } else if (sat >= 0.8) {
+      degraded.push_back(fmt::format("forest {} is at {:.0f}% of its limit", f.name, sat * 100));
+    }
+    size_t open = 0;
+    for (const auto& r : f.replicas) open += r.breaker != "closed";
+    if (open && open == f.replicas.size()) {
+      incident.push_back(fmt::format("forest {}: every replica's breaker is open", f.name));
+    } else if (open) {
+      degraded.push_back(fmt::format("forest {}: {} replica(s) failing", f.name, open));
+    }
+  }
+  for (const auto& d : st.delivery.Stats()) {
+    if (d.breaker != "closed") degraded.push_back(fmt::format("destination {} is {}: {}", d.name, d.breaker, d.last_trouble));
+  }
+  auto q = st.queue.Stats();
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t oldest = q.oldest_unix ? now - q.oldest_unix : 0;
+  if (oldest > 3600) {
+    incident.push_back(fmt::format("the oldest queued message is {}m old", oldest / 60));
+  } else if (oldest > 900) {
+    degraded.push_back(fmt::format("the oldest queued message is {}m old", oldest / 60));
+  }
+  json reasons = incident;
+  for (const auto& r : degraded) reasons.push_back(r);
+  return {{"health", !incident.empty() ? "incident" : !degraded.empty() ? "degraded" : "healthy"},
+          {"reasons", reasons},
+          {"queue", {{"messages", q.messages}, {"ready", q.ready}, {"deferred", q.deferred}, {"hold", q.hold},
+                     {"oldest_age_seconds", oldest}}}};
+}
+
 }  // namespace
 
 ApiResponse JsonResponse(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
@@ -95,6 +135,7 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   if (r.method == "GET") {
     if (t == "/metrics") return {200, "text/plain; version=0.0.4", RenderMetrics(st)};
     if (t == "/api/v1/health") return Json(200, json{{"status", "ok"}});
+    if (t == "/api/v1/status") return Json(200, StatusJson(st));
     if (t == "/api/v1/forests") return Json(200, ForestsJson(st));
     if (t == "/api/v1/destinations") {
       json out = json::array();

@@ -53,6 +53,12 @@ class QueueCtl(unittest.TestCase):
         self.assertIn(ids[0], table)
         self.assertIn("4.4.1", table)  # the last reply: connect refused
 
+        # The relay's throttle is backing off: the service is degraded, and says why.
+        status, summary = self.sluice.api("GET", "/api/v1/status")
+        self.assertEqual(summary["health"], "degraded")
+        self.assertTrue(any("destination relay" in r for r in summary["reasons"]), summary)
+        self.assertEqual(summary["queue"]["messages"], 4)
+
         shown = self.ctl("queue", "show", ids[0])
         self.assertIn("Subject: test", shown)
         self.assertIn("gavin@hooli.example  deferred  tenant=hooli forest=de-1 destination=relay", shown)
