@@ -33,6 +33,15 @@ asio::awaitable<bool> SpoolQueue::Notify(const std::string& id, const Entry& ent
     auto resolve = router_(original.sender);
     route = co_await std::move(resolve);
   }
+  if (route.destination.empty()) {
+    // Neither our own sender nor a notify_destination to reach others by:
+    // a report that could only sit in the queue until it expired.
+    observe::Event("dsn not sent: no route to the sender (set [queue] notify_destination)")
+        .With("queue_id", id)
+        .With("to", original.sender)
+        .Warn();
+    co_return true;
+  }
   Envelope e;
   e.rcpt_to = {original.sender};
   e.routes = {route};
