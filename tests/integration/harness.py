@@ -296,8 +296,11 @@ class SmtpSink:
     def messages(self):
         out = []
         for f in sorted(os.listdir(self.dir)):
-            with open(os.path.join(self.dir, f), "rb") as fh:
-                out.append(fh.read())
+            try:
+                with open(os.path.join(self.dir, f), "rb") as fh:
+                    out.append(fh.read())
+            except FileNotFoundError:
+                pass  # smtp-sink removes the file of a transaction that was cut off
         return out
 
     def subjects(self):
