@@ -269,13 +269,12 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
   // crash in between repeats a report rather than losing it.
   for (auto* group : {&failed, &delayed, &succeeded}) {
     if (group->empty()) continue;
-    std::vector<DsnRecipient> reported = *group;
-    auto notify = Notify(id, entry, std::move(*group), body);
+    auto notify = Notify(id, entry, *group, body);
     bool stored = co_await std::move(notify);
     if (stored) continue;
     // The report could not be stored: a failure stays pending so that it is
     // reported later (a success cannot be undone; its report is logged lost).
-    for (const auto& r : reported) {
+    for (const auto& r : *group) {
       RecipientStatus& st = entry.recipients[r.index];
       if (r.action == DsnAction::kFailed) {
         st.state = RecipientState::kPending;

@@ -192,10 +192,16 @@ asio::awaitable<bool> SpoolQueue::ApplyTo(Action action, std::string id) {
     const bool open = st.state == RecipientState::kPending || st.state == RecipientState::kHeld;
     switch (action) {
       case Action::kHold:
-        if (st.state == RecipientState::kPending) st.state = RecipientState::kHeld, changed = true;
+        if (st.state == RecipientState::kPending) {
+          st.state = RecipientState::kHeld;
+          changed = true;
+        }
         break;
       case Action::kRelease:
-        if (st.state == RecipientState::kHeld) st.state = RecipientState::kPending, changed = true;
+        if (st.state == RecipientState::kHeld) {
+          st.state = RecipientState::kPending;
+          changed = true;
+        }
         if (open) st.next_attempt_unix = now;
         break;
       case Action::kRetry:
@@ -217,11 +223,11 @@ asio::awaitable<bool> SpoolQueue::ApplyTo(Action action, std::string id) {
     auto read = Offload(blocking_, [this, &id] { return spool_.ReadContent(id); });
     auto content = co_await std::move(read);
     auto body = std::make_shared<const std::string>(content.ok() ? std::move(content).value() : std::string());
-    std::vector<size_t> reported;
-    for (const auto& r : bounced) reported.push_back(r.index);
-    auto notify = Notify(id, entry, std::move(bounced), body);
+    auto notify = Notify(id, entry, bounced, body);
     bool stored = co_await std::move(notify);
-    for (size_t i : stored ? std::vector<size_t>{} : reported) entry.recipients[i].state = RecipientState::kPending;
+    if (!stored) {  // not returned after all: the recipients stay queued
+      for (const auto& r : bounced) entry.recipients[r.index].state = RecipientState::kPending;
+    }
   }
   co_await Persist(id, entry, changed);
   co_return true;

@@ -3,7 +3,6 @@ filters), show, hold, release, retry, delete, bounce, and hold policies
 that survive a restart; bad invocations get one line and exit 2."""
 import json
 import os
-import re
 import sys
 import unittest
 
