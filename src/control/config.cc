@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 
+#include "control/config_parts.h"
 #include "control/toml_reader.h"
 
 namespace sluice::control {
@@ -293,6 +294,7 @@ LoadResult LoadConfig(const std::string& path) {
         s.Error("token", "must be at least 16 characters");
       }
     });
+    t.Table("alerts", [&](TomlTable& s) { ReadAlerts(s, &c.admin.alerts); });
     t.Table("log", [&](TomlTable& s) {
       s.String("level", &c.log.level);
       s.String("format", &c.log.format);
@@ -308,6 +310,7 @@ LoadResult LoadConfig(const std::string& path) {
   }
   c.session.hostname = c.hostname;
   c.queue.hostname = c.hostname;
+  c.admin.hostname = c.hostname;
   if (c.destinations.empty()) {
     r.errors.push_back({path, 0, "destinations", "at least one destination is needed"});
   }

@@ -175,3 +175,64 @@ destination = "nowhere"
 
 }  // namespace
 }  // namespace sluice::control
+
+namespace sluice::control {
+namespace {
+
+TEST(Config, AlertRulesAndWebhooks) {
+  testing::TempDir dir;
+  auto r = LoadConfig(Write(dir, "c.toml", std::string(kMinimal) + R"(
+[alerts]
+interval = "500ms"
+[[alerts.rule]]
+name = "forest-saturated"
+kind = "forest_saturation"
+above = 0.5
+for = "2s"
+[[alerts.rule]]
+name = "bounces"
+kind = "reply_rate"
+code = "5xx"
+above = 100
+severity = "critical"
+[[alerts.webhook]]
+url = "http://127.0.0.1:9000/hook"
+format = "slack"
+)"));
+  ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
+  const auto& a = r.config.admin.alerts;
+  EXPECT_EQ(a.interval, std::chrono::milliseconds(500));
+  ASSERT_EQ(a.rules.size(), observe::DefaultAlertRules().size() + 1);  // one replaced, one added
+  auto sat = std::find_if(a.rules.begin(), a.rules.end(), [](const auto& x) { return x.name == "forest-saturated"; });
+  EXPECT_DOUBLE_EQ(sat->above, 0.5);
+  EXPECT_EQ(sat->for_duration, std::chrono::seconds(2));
+  ASSERT_EQ(a.webhooks.size(), 1u);
+  EXPECT_EQ(a.webhooks[0].format, "slack");
+  EXPECT_EQ(a.webhooks[0].name, "webhook1");
+}
+
+TEST(Config, BadAlertsNameTheKey) {
+  testing::TempDir dir;
+  std::string path = Write(dir, "c.toml", std::string(kMinimal) + R"(
+[[alerts.rule]]
+name = "x"
+kind = "forest_saturaton"
+[[alerts.rule]]
+name = "y"
+kind = "reply_rate"
+[[alerts.webhook]]
+url = "ftp://nowhere/"
+format = "email"
+)");
+  auto r = LoadConfig(path);
+  std::vector<std::string> got;
+  for (const auto& e : r.errors) got.push_back(e.ToString());
+  ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find(path + ":8: alerts.rule[0].kind: \"forest_saturaton\" is not one of"), std::string::npos) << got[0];
+  EXPECT_NE(got[1].find("alerts.rule[1].code: reply_rate needs a code"), std::string::npos) << got[1];
+  EXPECT_NE(got[2].find("alerts.webhook[0].url: \"ftp://nowhere/\" is not an http"), std::string::npos) << got[2];
+  EXPECT_NE(got[3].find("alerts.webhook[0].format: \"email\" is not one of json, slack, teams"), std::string::npos) << got[3];
+}
+
+}  // namespace
+}  // namespace sluice::control

@@ -18,6 +18,7 @@
 #include "common/listen.h"
 #include "observe/admin_api.h"
 #include "observe/log.h"
+#include "observe/monitor.h"
 
 namespace sluice::observe {
 namespace {
@@ -29,7 +30,10 @@ using asio::ip::tcp;
 
 class BeastAdmin final : public AdminServer {
  public:
-  BeastAdmin(AdminOptions o, AdminStages st) : o_(std::move(o)), st_(st), acceptor_(io_) {}
+  BeastAdmin(AdminOptions o, AdminStages st)
+      : o_(std::move(o)), st_(st), acceptor_(io_), monitor_(o_.alerts, st, o_.hostname) {
+    st_.monitor = &monitor_;
+  }
   ~BeastAdmin() override { Stop(); }
 
   Status Start() override {
@@ -37,6 +41,7 @@ class BeastAdmin final : public AdminServer {
       return Status::IoError("admin: " + s.message());
     }
     asio::co_spawn(io_, Accept(), asio::detached);
+    monitor_.Start(io_);
     thread_ = std::thread([this] { io_.run(); });
     Event("admin listening").With("address", fmt::format("{}:{}", o_.address, o_.port)).Info();
     return Status::Ok();
@@ -44,6 +49,7 @@ class BeastAdmin final : public AdminServer {
 
   void Stop() override {
     if (!thread_.joinable()) return;
+    monitor_.Stop();
     io_.stop();
     thread_.join();
   }
@@ -96,6 +102,7 @@ class BeastAdmin final : public AdminServer {
   AdminStages st_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
+  Monitor monitor_;  // after io_: its timers go before the loop does
   std::thread thread_;
 };
 

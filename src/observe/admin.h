@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "observe/alerts.h"
 
 namespace sluice::directory {
 class Directory;
@@ -21,12 +22,15 @@ class Delivery;
 namespace sluice::observe {
 
 class EdgeMetrics;
+class Monitor;
 
 struct AdminOptions {
   std::string address = "127.0.0.1";  // loopback unless the operator says otherwise
   uint16_t port = 8025;
   std::string token;                  // empty: mutating calls are refused (403)
   bool enabled = true;
+  AlertOptions alerts;   // [alerts]: evaluated by the admin server's monitor
+  std::string hostname;  // names this Sluice in alert notices
 };
 
 struct AdminStages {
@@ -34,6 +38,7 @@ struct AdminStages {
   queue::Queue& queue;
   delivery::Delivery& delivery;
   EdgeMetrics& edge;
+  const Monitor* monitor = nullptr;  // alerts and history; set by the admin server
 };
 
 class AdminServer {

@@ -10,7 +10,9 @@
 
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "observe/dashboard.h"
 #include "observe/metrics.h"
+#include "observe/monitor.h"
 #include "queue/queue.h"
 
 namespace sluice::observe {
@@ -103,6 +105,14 @@ json StatusJson(AdminStages st) {
 
 }  // namespace
 
+const EmbeddedFile* DashboardFile(const std::string& target) {
+  const std::string path = target == "/" || target == "/dashboard" ? "/index.html" : target;
+  for (const auto& f : DashboardFiles()) {
+    if (path == f.path) return &f;
+  }
+  return nullptr;
+}
+
 ApiResponse JsonResponse(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
 ApiResponse ErrorResponse(int status, const std::string& what) { return JsonResponse(status, json{{"error", what}}); }
 
@@ -136,6 +146,15 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
     if (t == "/metrics") return {200, "text/plain; version=0.0.4", RenderMetrics(st)};
     if (t == "/api/v1/health") return Json(200, json{{"status", "ok"}});
     if (t == "/api/v1/status") return Json(200, StatusJson(st));
+    if (t == "/api/v1/alerts") {
+      if (!st.monitor) return Error(503, "alerts are not evaluated in this process");
+      return Json(200, st.monitor->AlertsJson());
+    }
+    if (t == "/api/v1/history") {
+      if (!st.monitor) return Error(503, "no history is kept in this process");
+      return Json(200, st.monitor->HistoryJson());
+    }
+    if (const EmbeddedFile* f = DashboardFile(t)) return {200, f->content_type, std::string(f->body)};
     if (t == "/api/v1/forests") return Json(200, ForestsJson(st));
     if (t == "/api/v1/destinations") {
       json out = json::array();

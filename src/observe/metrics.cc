@@ -5,6 +5,7 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "observe/edge_metrics.h"
+#include "observe/monitor.h"
 #include "queue/queue.h"
 
 namespace sluice::observe {
@@ -182,6 +183,22 @@ std::string RenderMetrics(AdminStages st) {
     }
     Family dsn(&out, "sluice_queue_dsn_total", "counter", "Delivery status notifications queued to senders.");
     dsn.Sample("", static_cast<double>(q.dsn_sent));
+  }
+  if (st.monitor) {
+    // One series per rule, 0 when quiet, so a dashboard can graph it and a
+    // Prometheus rule can page on it.
+    std::map<std::string, size_t> firing;
+    for (const auto& r : st.monitor->Rules()) firing[r.name] = 0;
+    for (const auto& a : st.monitor->Active()) firing[a.rule] += a.state == "firing";
+    Family f(&out, "sluice_alerts_firing", "gauge", "Alerts firing per rule (instances of it).");
+    for (const auto& [rule, n] : firing) f.Sample(fmt::format("alert=\"{}\"", rule), static_cast<double>(n));
+    Family w(&out, "sluice_alert_notifications_total", "counter",
+             "Alert notifications per webhook: sent, retried after a failure, dropped after the last attempt.");
+    for (const auto& s : st.monitor->Webhooks()) {
+      w.Sample(fmt::format("webhook=\"{}\",result=\"sent\"", s.name), static_cast<double>(s.sent));
+      w.Sample(fmt::format("webhook=\"{}\",result=\"retried\"", s.name), static_cast<double>(s.retries));
+      w.Sample(fmt::format("webhook=\"{}\",result=\"dropped\"", s.name), static_cast<double>(s.dropped));
+    }
   }
   return out;
 }

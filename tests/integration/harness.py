@@ -641,3 +641,50 @@ directory %(dir)s/data
 index     sluiceAddress,sluiceAlias eq
 access to * by * read
 """
+
+
+class WebhookReceiver:
+    """A local HTTP endpoint that records the JSON bodies POSTed to it, as
+    an alerting channel would. With fail_first=N it answers 500 to the
+    first N requests, to test retries."""
+
+    def __init__(self, fail_first=0):
+        import http.server
+        import json
+        import threading
+        receiver = self
+        self.refused = 0
+        self._bodies = []
+        self._lock = threading.Lock()
+        self._fail = fail_first
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with receiver._lock:
+                    if receiver._fail > 0:
+                        receiver._fail -= 1
+                        receiver.refused += 1
+                        status = 500
+                    else:
+                        receiver._bodies.append(json.loads(data))
+                        status = 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def bodies(self):
+        with self._lock:
+            return list(self._bodies)
+
+    def cleanup(self):
+        self.server.shutdown()
+        self.server.server_close()

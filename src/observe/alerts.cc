@@ -1,0 +1,209 @@
+#include "observe/alerts.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "observe/edge_metrics.h"
+
+namespace sluice::observe {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A counter's rise over the window, scaled to a minute. Counters that went
+// down (a forest re-created by a reload) count from zero.
+double PerMinute(uint64_t now, uint64_t then, double span_s) {
+  if (span_s <= 0) return 0;
+  uint64_t rise = now >= then ? now - then : now;
+  return rise * 60.0 / span_s;
+}
+
+template <class T>
+const T* Named(const std::vector<T>& v, const std::string& name) {
+  for (const auto& x : v) {
+    if (x.name == name) return &x;
+  }
+  return nullptr;
+}
+
+// Does a reply (code, enhanced) match a rule's code: "4.3.2", "451" or "4xx"?
+bool ReplyMatches(const std::string& want, const std::pair<std::string, std::string>& reply) {
+  if (want.size() == 3 && want[1] == 'x' && want[2] == 'x') return !reply.first.empty() && reply.first[0] == want[0];
+  if (want.find('.') != std::string::npos) return reply.second == want;
+  return reply.first == want;
+}
+
+uint64_t CountReplies(const Sample& s, const std::string& code) {
+  uint64_t n = 0;
+  for (const auto& [key, count] : s.replies) {
+    if (ReplyMatches(code, key)) n += count;
+  }
+  return n;
+}
+
+// The 99th percentile of commits within the window, as the upper bound of
+// the bucket that holds it (what a histogram can tell).
+double CommitP99(const Window& w) {
+  const auto& now = w.latest().commit_buckets;
+  const auto& then = w.earliest().commit_buckets;
+  std::vector<uint64_t> delta(now.size());
+  uint64_t total = 0;
+  for (size_t i = 0; i < now.size(); ++i) {
+    delta[i] = i < then.size() && now[i] >= then[i] ? now[i] - then[i] : now[i];
+    total += delta[i];
+  }
+  if (total == 0) return 0;
+  uint64_t seen = 0;
+  for (size_t i = 0; i < delta.size(); ++i) {
+    seen += delta[i];
+    if (seen * 100 >= total * 99) {
+      return i < std::size(kCommitBucketsMs) ? kCommitBucketsMs[i] : 2 * kCommitBucketsMs[std::size(kCommitBucketsMs) - 1];
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+const std::vector<std::pair<std::string, std::string>>& AlertKinds() {
+  static const std::vector<std::pair<std::string, std::string>> kinds = {
+      {"reply_rate", "SMTP replies matching `code` per minute, at the edge"},
+      {"forest_saturation", "lookups in flight / the forest's limit (above 1 when lookups wait), per forest"},
+      {"forest_deferral_rate", "recipients a forest deferred with 4xx per minute, per forest"},
+      {"forest_latency", "mean lookup latency over the last minute in ms, per forest"},
+      {"queue_oldest_age", "age of the oldest queued message in seconds"},
+      {"queue_depth", "messages in the queue"},
+      {"destination_breaker", "1 while a destination's breaker is open, per destination"},
+      {"destination_failure_rate", "deferred and failed deliveries per minute, per destination"},
+      {"spool_commit_latency", "99th percentile of spool commit time over the last minute in ms"},
+  };
+  return kinds;
+}
+
+bool IsAlertKind(const std::string& kind) {
+  const auto& k = AlertKinds();
+  return std::any_of(k.begin(), k.end(), [&](const auto& p) { return p.first == kind; });
+}
+
+std::vector<AlertRule> DefaultAlertRules() {
+  std::vector<AlertRule> r;
+  r.push_back({"directory-deferrals", "reply_rate", "4.3.2", 60, 0s, 30s, "critical"});
+  r.push_back({"forest-saturated", "forest_saturation", "", 0.8, 30s, 30s, "warning"});
+  r.push_back({"queue-stuck", "queue_oldest_age", "", 900, 0s, 60s, "warning"});
+  r.push_back({"destination-down", "destination_breaker", "", 0, 0s, 10s, "warning"});
+  r.push_back({"spool-slow", "spool_commit_latency", "", 250, 60s, 60s, "critical"});
+  return r;
+}
+
+void Window::Add(Sample s) {
+  samples_.push_back(std::move(s));
+  // Keep one sample older than a minute so a rate spans the whole minute.
+  while (samples_.size() > 2 && samples_.back().at_ms - samples_[1].at_ms >= 60'000) samples_.pop_front();
+}
+
+double Window::span_seconds() const {
+  return samples_.empty() ? 0 : (samples_.back().at_ms - samples_.front().at_ms) / 1000.0;
+}
+
+std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
+  std::map<std::string, double> out;
+  if (w.empty()) return out;
+  const Sample& now = w.latest();
+  const Sample& then = w.earliest();
+  const double span = w.span_seconds();
+  const std::string& k = rule.kind;
+  if (k == "reply_rate") {
+    out[""] = PerMinute(CountReplies(now, rule.code), CountReplies(then, rule.code), span);
+  } else if (k == "queue_oldest_age") {
+    out[""] = static_cast<double>(now.oldest_age_s);
+  } else if (k == "queue_depth") {
+    out[""] = static_cast<double>(now.queue_messages);
+  } else if (k == "spool_commit_latency") {
+    out[""] = CommitP99(w);
+  }
+  for (const auto& f : now.forests) {
+    const ForestSample* old = Named(then.forests, f.name);
+    if (k == "forest_saturation") {
+      double sat = f.limit > 0 ? f.in_flight / f.limit : 0;
+      if (f.queued > 0 && f.limit > 0) sat = (f.in_flight + f.queued) / f.limit;
+      out[f.name] = sat;
+    } else if (k == "forest_deferral_rate") {
+      out[f.name] = PerMinute(f.deferrals, old ? old->deferrals : 0, span);
+    } else if (k == "forest_latency") {
+      uint64_t n = f.latency_count - (old && old->latency_count <= f.latency_count ? old->latency_count : 0);
+      double sum = f.latency_sum_ms - (old && old->latency_count <= f.latency_count ? old->latency_sum_ms : 0);
+      out[f.name] = n ? sum / n : 0;
+    }
+  }
+  for (const auto& d : now.destinations) {
+    const DestinationSample* old = Named(then.destinations, d.name);
+    if (k == "destination_breaker") {
+      out[d.name] = d.breaker == "open" ? 1 : 0;
+    } else if (k == "destination_failure_rate") {
+      out[d.name] = PerMinute(d.deferred + d.failed, old ? old->deferred + old->failed : 0, span);
+    }
+  }
+  return out;
+}
+
+std::string Alert::Summary() const {
+  std::string what = instance.empty() ? rule : fmt::format("{} ({})", rule, instance);
+  return fmt::format("{}: {} is {:.4g}, above {:.4g}", what, kind, value, threshold);
+}
+
+std::string Alert::Id() const { return fmt::format("{}/{}/{}", rule, instance, fired_ms); }
+
+std::vector<Notice> AlertEngine::Evaluate(const Window& w, int64_t now_ms) {
+  std::vector<Notice> notices;
+  for (const AlertRule& rule : rules_) {
+    std::map<std::string, double> values = Measure(rule, w);
+    // Instances that vanished (a destination removed) count as back to normal.
+    for (auto& [key, a] : active_) {
+      if (key.first == rule.name && !values.count(key.second)) values[key.second] = 0;
+    }
+    for (const auto& [instance, value] : values) {
+      auto key = std::make_pair(rule.name, instance);
+      auto it = active_.find(key);
+      const bool above = value > rule.above;
+      if (it == active_.end()) {
+        if (!above) continue;
+        Alert a{rule.name, rule.kind, instance, rule.severity, "pending", value, rule.above, now_ms, 0, 0};
+        it = active_.emplace(key, a).first;
+      }
+      Alert& a = it->second;
+      if (above) a.value = value;
+      if (a.state == "pending") {
+        if (!above) {
+          active_.erase(it);
+        } else if (now_ms - a.since_ms >= std::chrono::milliseconds(rule.for_duration).count()) {
+          a.state = "firing";
+          a.fired_ms = now_ms;
+          notices.push_back({true, a, now_ms});
+        }
+        continue;
+      }
+      // Firing: resolve only after it stayed at or below for clear_after, so
+      // a measure hovering at the threshold does not page twice a minute.
+      if (above) {
+        a.below_since_ms = 0;
+      } else if (a.below_since_ms == 0) {
+        a.below_since_ms = now_ms;
+      }
+      if (!above && now_ms - a.below_since_ms >= std::chrono::milliseconds(rule.clear_after).count()) {
+        a.value = value;
+        notices.push_back({false, a, now_ms});
+        active_.erase(it);
+      }
+    }
+  }
+  return notices;
+}
+
+std::vector<Alert> AlertEngine::Active() const {
+  std::vector<Alert> out;
+  for (const auto& [key, a] : active_) out.push_back(a);
+  return out;
+}
+
+}  // namespace sluice::observe

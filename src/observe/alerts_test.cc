@@ -1,0 +1,190 @@
+#include "observe/alerts.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "observe/webhook.h"
+
+namespace sluice::observe {
+namespace {
+
+using namespace std::chrono_literals;
+
+Sample ForestAt(int64_t ms, double in_flight, double limit, double queued) {
+  Sample s;
+  s.at_ms = ms;
+  ForestSample f;
+  f.name = "na-1";
+  f.in_flight = in_flight;
+  f.limit = limit;
+  f.queued = queued;
+  s.forests.push_back(f);
+  return s;
+}
+
+AlertRule Rule(std::string name, std::string kind, std::string code = "") {
+  AlertRule r;
+  r.name = std::move(name);
+  r.kind = std::move(kind);
+  r.code = std::move(code);
+  return r;
+}
+
+AlertRule Saturation(std::chrono::seconds for_duration, std::chrono::seconds clear_after) {
+  return {"forest-saturated", "forest_saturation", "", 0.8, for_duration, clear_after, "warning"};
+}
+
+TEST(AlertEngine, FiresOnlyAfterTheConditionHeldForItsDuration) {
+  AlertEngine engine({Saturation(30s, 10s)});
+  Window w;
+  std::vector<Notice> all;
+  for (int64_t t = 0; t <= 40'000; t += 1000) {
+    w.Add(ForestAt(t, 9, 10, 0));
+    auto n = engine.Evaluate(w, t);
+    if (t < 30'000) {
+      EXPECT_TRUE(n.empty()) << t;
+      ASSERT_EQ(engine.Active().size(), 1u);
+      EXPECT_EQ(engine.Active()[0].state, "pending");
+    }
+    all.insert(all.end(), n.begin(), n.end());
+  }
+  ASSERT_EQ(all.size(), 1u);  // once, not once per evaluation
+  EXPECT_TRUE(all[0].firing);
+  EXPECT_EQ(all[0].alert.instance, "na-1");
+  EXPECT_EQ(all[0].alert.fired_ms, 30'000);
+  EXPECT_DOUBLE_EQ(all[0].alert.value, 0.9);
+}
+
+TEST(AlertEngine, APendingAlertThatDropsBackNeverNotifies) {
+  AlertEngine engine({Saturation(5s, 1s)});
+  Window w;
+  w.Add(ForestAt(0, 10, 10, 0));
+  EXPECT_TRUE(engine.Evaluate(w, 0).empty());
+  w.Add(ForestAt(1000, 1, 10, 0));
+  EXPECT_TRUE(engine.Evaluate(w, 1000).empty());
+  EXPECT_TRUE(engine.Active().empty());
+}
+
+TEST(AlertEngine, ResolvesOnceAfterStayingBelowForClearAfter) {
+  AlertEngine engine({Saturation(0s, 5s)});
+  Window w;
+  w.Add(ForestAt(0, 10, 10, 3));
+  auto fired = engine.Evaluate(w, 0);
+  ASSERT_EQ(fired.size(), 1u);
+  std::vector<Notice> later;
+  // Back below, briefly above again (no new notice), then below for good.
+  int64_t t = 1000;
+  for (double v : {1.0, 1.0, 10.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0}) {
+    w.Add(ForestAt(t, v, 10, 0));
+    auto n = engine.Evaluate(w, t);
+    later.insert(later.end(), n.begin(), n.end());
+    t += 1000;
+  }
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_FALSE(later[0].firing);
+  EXPECT_EQ(later[0].alert.Id(), fired[0].alert.Id());  // receivers pair them by id
+  EXPECT_TRUE(engine.Active().empty());
+}
+
+TEST(AlertMeasure, ReplyRateCountsMatchingRepliesPerMinute) {
+  Window w;
+  Sample a;
+  a.at_ms = 0;
+  a.replies[{"451", "4.3.2"}] = 10;
+  a.replies[{"250", "2.1.5"}] = 100;
+  Sample b = a;
+  b.at_ms = 30'000;
+  b.replies[{"451", "4.3.2"}] = 40;  // 30 in 30 s
+  b.replies[{"451", "4.4.3"}] = 5;
+  w.Add(a);
+  w.Add(b);
+  AlertRule enhanced = Rule("r", "reply_rate", "4.3.2");
+  EXPECT_DOUBLE_EQ(Measure(enhanced, w).at(""), 60);
+  AlertRule cls = Rule("r", "reply_rate", "4xx");
+  EXPECT_DOUBLE_EQ(Measure(cls, w).at(""), 70);
+  AlertRule code = Rule("r", "reply_rate", "250");
+  EXPECT_DOUBLE_EQ(Measure(code, w).at(""), 0);
+}
+
+TEST(AlertMeasure, SpoolCommitP99IsTheBucketHoldingIt) {
+  Window w;
+  Sample a;
+  a.at_ms = 0;
+  a.commit_buckets.assign(11, 0);
+  Sample b = a;
+  b.at_ms = 10'000;
+  b.commit_buckets[1] = 98;  // ≤ 1 ms
+  b.commit_buckets[8] = 2;   // ≤ 250 ms
+  w.Add(a);
+  w.Add(b);
+  AlertRule r = Rule("s", "spool_commit_latency");
+  EXPECT_DOUBLE_EQ(Measure(r, w).at(""), 250);
+}
+
+TEST(AlertMeasure, TheWindowKeepsAboutAMinute) {
+  Window w;
+  for (int64_t t = 0; t <= 120'000; t += 1000) w.Add(ForestAt(t, 0, 1, 0));
+  EXPECT_GE(w.span_seconds(), 59);
+  EXPECT_LE(w.span_seconds(), 61);
+}
+
+TEST(AlertMeasure, DestinationBreakerAndVanishedInstancesResolve) {
+  AlertRule down = Rule("down", "destination_breaker");
+  down.clear_after = 0s;
+  AlertEngine engine({down});
+  Window w;
+  Sample s;
+  s.at_ms = 0;
+  DestinationSample d;
+  d.name = "lmtp";
+  d.breaker = "open";
+  s.destinations.push_back(d);
+  w.Add(s);
+  ASSERT_EQ(engine.Evaluate(w, 0).size(), 1u);
+  Sample gone;
+  gone.at_ms = 1000;  // the destination was removed from the config
+  w.Add(gone);
+  auto n = engine.Evaluate(w, 1000);
+  ASSERT_EQ(n.size(), 1u);
+  EXPECT_FALSE(n[0].firing);
+}
+
+TEST(Webhook, BodiesForEachFormat) {
+  Notice n{true, {"forest-saturated", "forest_saturation", "na-1", "warning", "firing", 1.5, 0.8, 1000, 2000, 0}, 2000};
+  auto generic = nlohmann::json::parse(WebhookBody("json", n, "mx1"));
+  EXPECT_EQ(generic["status"], "firing");
+  EXPECT_EQ(generic["alert"], "forest-saturated");
+  EXPECT_EQ(generic["instance"], "na-1");
+  EXPECT_EQ(generic["id"], "forest-saturated/na-1/2000");
+  EXPECT_EQ(generic["host"], "mx1");
+  auto slack = nlohmann::json::parse(WebhookBody("slack", n, "mx1"));
+  EXPECT_NE(slack["text"].get<std::string>().find("[FIRING] forest-saturated (na-1)"), std::string::npos);
+  n.firing = false;
+  auto teams = nlohmann::json::parse(WebhookBody("teams", n, "mx1"));
+  EXPECT_EQ(teams["@type"], "MessageCard");
+  EXPECT_NE(teams["title"].get<std::string>().find("[RESOLVED]"), std::string::npos);
+}
+
+TEST(Webhook, ParsesUrls) {
+  auto a = ParseUrl("http://127.0.0.1:9000/hook?x=1");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.value().host, "127.0.0.1");
+  EXPECT_EQ(a.value().port, 9000);
+  EXPECT_EQ(a.value().path, "/hook?x=1");
+  auto b = ParseUrl("https://hooks.example.com");
+  ASSERT_TRUE(b.ok());
+  EXPECT_TRUE(b.value().tls);
+  EXPECT_EQ(b.value().port, 443);
+  EXPECT_EQ(b.value().path, "/");
+  auto c = ParseUrl("http://[::1]:8080/x");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c.value().host, "::1");
+  EXPECT_FALSE(ParseUrl("ftp://x/").ok());
+  EXPECT_FALSE(ParseUrl("http://x:99999/").ok());
+  EXPECT_FALSE(ParseUrl("http://user:pw@x/").ok());
+  EXPECT_FALSE(ParseUrl("http:///path").ok());
+}
+
+}  // namespace
+}  // namespace sluice::observe

@@ -1,0 +1,184 @@
+// Sluice's health dashboard: polls the admin API and redraws. No framework,
+// no CDN; charts are plain SVG. Every string from the server goes in through
+// textContent, never as HTML: reasons and troubles quote remote replies.
+"use strict";
+
+const POLL_MS = 2000;
+const HISTORY_MS = 10000;
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+function svgEl(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  return e;
+}
+
+async function getJson(path) {
+  const r = await fetch(path, { cache: "no-store" });
+  if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+  return r.json();
+}
+
+function age(seconds) {
+  if (seconds < 60) return seconds + "s";
+  if (seconds < 3600) return Math.floor(seconds / 60) + "m " + (seconds % 60) + "s";
+  return Math.floor(seconds / 3600) + "h " + Math.floor((seconds % 3600) / 60) + "m";
+}
+
+// A forest is "hot" when lookups wait for a slot (the edge is deferring),
+// "warm" from 80 % of its limit, as the forest-saturated alert sees it.
+function forestState(f) {
+  if (f.limit > 0 && f.in_flight >= f.limit && f.queued > 0) return "hot";
+  if (f.saturation >= 0.8) return "warm";
+  const open = f.replicas.filter((r) => r.breaker !== "closed").length;
+  if (open && open === f.replicas.length) return "hot";
+  return "ok";
+}
+
+function renderBanner(status) {
+  const banner = document.getElementById("banner");
+  banner.className = "banner " + status.health;
+  document.getElementById("health").textContent =
+    { healthy: "Healthy", degraded: "Degraded", incident: "Incident" }[status.health] || status.health;
+  const ul = document.getElementById("reasons");
+  ul.replaceChildren(...status.reasons.map((r) => el("li", {}, r)));
+  if (status.config) {
+    document.getElementById("version").textContent =
+      "config v" + status.config.version + " (" + status.config.hash.slice(0, 12) + ")";
+  }
+}
+
+function renderForests(forests, history) {
+  const latest = new Map();
+  const last = history && history.points.length ? history.points[history.points.length - 1] : null;
+  if (last) for (const [name, v] of Object.entries(last.forests)) latest.set(name, v);
+  const cards = forests.map((f) => {
+    const state = forestState(f);
+    const card = el("div", { class: "forest", "data-forest": f.name, "data-state": state });
+    card.append(el("div", { class: "name" }, f.name));
+    const bar = el("div", { class: "bar" });
+    const fill = el("div", { class: "fill" });
+    fill.style.width = Math.min(100, Math.round(f.saturation * 100)) + "%";
+    bar.append(fill);
+    card.append(bar);
+    const row = (label, value) => {
+      const r = el("div", { class: "row" }, label + " ");
+      r.append(el("b", {}, value));
+      return r;
+    };
+    card.append(row("in flight / limit", f.in_flight + " / " + f.limit));
+    card.append(row("waiting", f.queued));
+    card.append(row("mean lookup", f.latency_mean_ms.toFixed(1) + " ms"));
+    const recent = latest.get(f.name);
+    if (recent) card.append(row("last 10 s", recent.latency_ms.toFixed(1) + " ms"));
+    const d = f.deferred;
+    card.append(row("deferred", d.saturated + d.timeout + d.unavailable));
+    const up = f.replicas.filter((r) => r.breaker === "closed").length;
+    card.append(row("replicas up", up + " / " + f.replicas.length));
+    card.append(row("tenants", f.tenants.length));
+    return card;
+  });
+  document.getElementById("forests").replaceChildren(...cards);
+}
+
+// A line chart of series (arrays of [t, y]) over the last hour.
+function lineChart(container, series, colors) {
+  const w = 600, h = 160, pad = 28;
+  const svg = svgEl("svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none" });
+  const now = Date.now(), from = now - 3600 * 1000;
+  let ymax = 1;
+  for (const s of series) for (const [, y] of s) ymax = Math.max(ymax, y);
+  const x = (t) => pad + ((t - from) / (now - from)) * (w - pad - 4);
+  const y = (v) => h - 14 - (v / ymax) * (h - 24);
+  svg.append(svgEl("line", { x1: pad, y1: y(0), x2: w - 4, y2: y(0), stroke: "#dde2e8" }));
+  const label = svgEl("text", { x: 2, y: 12, "font-size": 10, fill: "#6b7480" });
+  label.textContent = ymax >= 10 ? Math.round(ymax) : ymax.toFixed(1);
+  svg.append(label);
+  const tl = svgEl("text", { x: pad, y: h - 2, "font-size": 10, fill: "#6b7480" });
+  tl.textContent = "-60 min";
+  svg.append(tl);
+  series.forEach((s, i) => {
+    if (!s.length) return;
+    const d = s.map(([t, v], j) => (j ? "L" : "M") + x(t).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
+    svg.append(svgEl("path", { d, fill: "none", stroke: colors[i], "stroke-width": 2 }));
+  });
+  container.replaceChildren(svg);
+}
+
+function renderHistory(history) {
+  const pts = history.points;
+  const series = ["2xx", "4xx", "5xx"].map((c) => pts.map((p) => [p.at_ms, p.replies_per_minute[c]]));
+  lineChart(document.getElementById("replies-chart"), series, ["#9db4c8", "#d99a00", "#d63333"]);
+  lineChart(document.getElementById("queue-chart"), [pts.map((p) => [p.at_ms, p.queue])], ["#3b6ea5"]);
+}
+
+function renderQueue(q) {
+  const fig = (label, value) => {
+    const d = el("div", {}, label);
+    d.prepend(el("b", {}, value));
+    return d;
+  };
+  document.getElementById("queue").replaceChildren(
+    fig("messages", q.messages), fig("ready", q.ready), fig("deferred", q.deferred),
+    fig("held", q.hold), fig("oldest", age(q.oldest_age_seconds)));
+}
+
+function renderDestinations(dests) {
+  const rows = dests.map((d) => {
+    const cls = d.breaker === "open" ? "open" : d.breaker !== "closed" ? "throttled" : "";
+    const tr = el("tr", { class: cls, "data-destination": d.name });
+    const cells = [d.name, d.kind, d.breaker, d.in_flight + " / " + d.concurrency_limit,
+                   d.deliveries.delivered, d.deliveries.deferred, d.deliveries.failed, d.last_trouble];
+    for (const c of cells) tr.append(el("td", {}, c));
+    return tr;
+  });
+  document.querySelector("#destinations tbody").replaceChildren(...rows);
+}
+
+function renderAlerts(alerts) {
+  const active = alerts.active.map((a) =>
+    el("li", { class: a.state, "data-alert": a.alert }, (a.state === "firing" ? "FIRING " : "pending ") + a.summary));
+  if (!active.length) active.push(el("li", { class: "muted" }, "none"));
+  document.getElementById("alerts").replaceChildren(...active);
+  const recent = alerts.recent.slice(-8).reverse().map((n) =>
+    el("li", {}, new Date(n.at_ms).toLocaleTimeString() + " " + n.status + ": " + n.summary));
+  document.getElementById("notices").replaceChildren(...recent);
+}
+
+let history = null;
+let lastHistory = 0;
+
+async function poll() {
+  try {
+    if (Date.now() - lastHistory >= HISTORY_MS) {
+      history = await getJson("/api/v1/history");
+      lastHistory = Date.now();
+      renderHistory(history);
+    }
+    const [status, forests, dests, alerts] = await Promise.all([
+      getJson("/api/v1/status"), getJson("/api/v1/forests"),
+      getJson("/api/v1/destinations"), getJson("/api/v1/alerts")]);
+    renderBanner(status);
+    renderForests(forests, history);
+    renderQueue(status.queue);
+    renderDestinations(dests);
+    renderAlerts(alerts);
+    document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+  } catch (e) {
+    const banner = document.getElementById("banner");
+    banner.className = "banner unreachable";
+    document.getElementById("health").textContent = "Admin API unreachable";
+    document.getElementById("reasons").replaceChildren(el("li", {}, String(e.message || e)));
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+poll();
