@@ -7,6 +7,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -15,12 +17,10 @@ namespace sluice::app {
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-Reply Call(const Target& t, bool post, const std::string& path, const std::string& body) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::resolver resolver(io);
-  beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(90));
-  stream.connect(resolver.resolve(t.host, t.port));
+namespace {
+
+template <class Stream>
+Reply Exchange(Stream& stream, const Target& t, bool post, const std::string& path, const std::string& body) {
   http::request<http::string_body> req{post ? http::verb::post : http::verb::get, path, 11};
   req.set(http::field::host, t.host);
   req.set(http::field::user_agent, "sluicectl");
@@ -35,6 +35,31 @@ Reply Call(const Target& t, bool post, const std::string& path, const std::strin
   http::response<http::string_body> res;
   http::read(stream, buffer, res);
   return {static_cast<int>(res.result_int()), res.body()};
+}
+
+}  // namespace
+
+Reply Call(const Target& t, bool post, const std::string& path, const std::string& body) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::resolver resolver(io);
+  beast::tcp_stream tcp(io);
+  tcp.expires_after(std::chrono::seconds(90));
+  tcp.connect(resolver.resolve(t.host, t.port));
+  if (!t.tls) return Exchange(tcp, t, post, path, body);
+  boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  if (t.ca_file.empty()) {
+    ctx.set_default_verify_paths();
+    // Public trust: the certificate must also name the host. With an anchor
+    // of the operator's own (the server's certificate, pinned) the chain is enough.
+    ctx.set_verify_callback(boost::asio::ssl::host_name_verification(t.host));
+  } else {
+    ctx.load_verify_file(t.ca_file);
+  }
+  ctx.set_verify_mode(boost::asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), ctx);
+  SSL_set_tlsext_host_name(stream.native_handle(), t.host.c_str());
+  stream.handshake(boost::asio::ssl::stream_base::client);
+  return Exchange(stream, t, post, path, body);
 }
 
 int Done(const Reply& r, const std::string& ok_text) {

@@ -12,6 +12,8 @@ struct Target {
   std::string host = "127.0.0.1";
   std::string port = "8025";
   std::string token;
+  bool tls = false;     // https: the admin server has [admin] tls_cert
+  std::string ca_file;  // trust anchor for it (e.g. that self-signed cert); empty: the system's
 };
 
 struct Reply {

@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
   CLI::App app{"sluicectl: operate a running Sluice through its admin API"};
   std::string config_path, admin_url, token;
   app.add_option("--config,-c", config_path, "read the admin address and token from this config");
-  app.add_option("--admin", admin_url, "admin address, host:port (default 127.0.0.1:8025)");
+  app.add_option("--admin", admin_url, "admin address, [https://]host:port (default 127.0.0.1:8025)");
+  std::string ca_file;
+  app.add_option("--ca-file", ca_file, "trust anchor for an https admin API (default: the system's)");
   app.add_option("--token", token, "bearer token (default: $SLUICE_ADMIN_TOKEN or the config's)");
   app.require_subcommand(1);
   auto* forest = app.add_subcommand("forest", "directory forests");
@@ -87,16 +89,26 @@ int main(int argc, char** argv) {
     t.host = r.config.admin.address;
     t.port = std::to_string(r.config.admin.port);
     t.token = r.config.admin.token;
+    t.tls = !r.config.admin.tls_cert.empty();
+    t.ca_file = r.config.admin.tls_cert;  // the server's own certificate, pinned
   }
   if (!admin_url.empty()) {
+    if (admin_url.rfind("https://", 0) == 0) {
+      t.tls = true;
+      admin_url = admin_url.substr(8);
+    } else if (admin_url.rfind("http://", 0) == 0) {
+      t.tls = false;
+      admin_url = admin_url.substr(7);
+    }
     size_t colon = admin_url.rfind(':');
     if (colon == std::string::npos) {
-      std::cerr << "sluicectl: --admin must be host:port\n";
+      std::cerr << "sluicectl: --admin must be [https://]host:port\n";
       return 2;
     }
     t.host = admin_url.substr(0, colon);
     t.port = admin_url.substr(colon + 1);
   }
+  if (!ca_file.empty()) t.ca_file = ca_file;
   if (const char* env = std::getenv("SLUICE_ADMIN_TOKEN")) t.token = env;
   if (!token.empty()) t.token = token;
 

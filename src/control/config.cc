@@ -290,6 +290,16 @@ LoadResult LoadConfig(const std::string& path) {
         }
       }
       s.String("token", &c.admin.token);
+      s.String("tls_cert", &c.admin.tls_cert);
+      s.String("tls_key", &c.admin.tls_key);
+      if (c.admin.tls_cert.empty() != c.admin.tls_key.empty()) {
+        s.Error(c.admin.tls_cert.empty() ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
+      } else if (!c.admin.tls_cert.empty()) {
+        server::ServerOptions probe;
+        probe.tls_cert = c.admin.tls_cert;
+        probe.tls_key = c.admin.tls_key;
+        if (Status st = server::CheckTls(probe); !st.ok()) s.Error("tls_cert", st.message());
+      }
       if (!c.admin.token.empty() && c.admin.token.size() < 16) {
         s.Error("token", "must be at least 16 characters");
       }

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <thread>
 
 #include "common/listen.h"
@@ -37,13 +38,25 @@ class BeastAdmin final : public AdminServer {
   ~BeastAdmin() override { Stop(); }
 
   Status Start() override {
+    if (!o_.tls_cert.empty()) {
+      tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+      tls_->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                        asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      boost::system::error_code ec;
+      tls_->use_certificate_chain_file(o_.tls_cert, ec);
+      if (!ec) tls_->use_private_key_file(o_.tls_key, asio::ssl::context::pem, ec);
+      if (ec) return Status::IoError(fmt::format("admin: tls {}: {}", o_.tls_cert, ec.message()));
+    }
     if (Status s = BindAcceptor(acceptor_, o_.address, o_.port, /*reuse_port=*/false); !s.ok()) {
       return Status::IoError("admin: " + s.message());
     }
     asio::co_spawn(io_, Accept(), asio::detached);
     monitor_.Start(io_);
     thread_ = std::thread([this] { io_.run(); });
-    Event("admin listening").With("address", fmt::format("{}:{}", o_.address, o_.port)).Info();
+    Event("admin listening")
+        .With("address", fmt::format("{}:{}", o_.address, o_.port))
+        .With("tls", tls_ ? "yes" : "no")
+        .Info();
     return Status::Ok();
   }
 
@@ -60,17 +73,33 @@ class BeastAdmin final : public AdminServer {
       boost::system::error_code ec;
       tcp::socket s = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
-      asio::co_spawn(io_, Serve(std::move(s)), asio::detached);
+      if (tls_) {
+        asio::co_spawn(io_, ServeTls(std::move(s)), asio::detached);
+      } else {
+        asio::co_spawn(io_, Serve(beast::tcp_stream(std::move(s))), asio::detached);
+      }
     }
   }
 
-  asio::awaitable<void> Serve(tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+  asio::awaitable<void> ServeTls(tcp::socket socket) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+    boost::system::error_code ec;
+    auto handshake = stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    co_await std::move(handshake);
+    if (ec) co_return;
+    auto serve = Serve(std::move(stream));
+    co_await std::move(serve);
+  }
+
+  // One HTTP/1.1 connection, plain or TLS: requests in order, keep-alive.
+  template <class Stream>
+  asio::awaitable<void> Serve(Stream stream) {
     beast::flat_buffer buffer;
     while (true) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(1024 * 1024);
-      stream.expires_after(std::chrono::seconds(30));
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
       boost::system::error_code ec;
       co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
@@ -102,6 +131,7 @@ class BeastAdmin final : public AdminServer {
   AdminStages st_;
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
+  std::unique_ptr<asio::ssl::context> tls_;
   Monitor monitor_;  // after io_: its timers go before the loop does
   std::thread thread_;
 };

@@ -29,6 +29,7 @@ struct AdminOptions {
   uint16_t port = 8025;
   std::string token;                  // empty: mutating calls are refused (403)
   bool enabled = true;
+  std::string tls_cert, tls_key;  // PEM; when set the admin API speaks only HTTPS
   AlertOptions alerts;   // [alerts]: evaluated by the admin server's monitor
   std::string hostname;  // names this Sluice in alert notices
 };

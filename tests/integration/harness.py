@@ -126,7 +126,7 @@ class Sluice:
     """One sluice daemon with its own temp dir, config, spool and maildirs."""
 
     def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None, tls=False,
-                 server_extra="", directory_extra="", seed_extra="", destinations_extra=""):
+                 server_extra="", directory_extra="", seed_extra="", destinations_extra="", admin_extra=""):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
         self.submission_port = free_port()
@@ -192,13 +192,14 @@ port = %(lmtp)d
 [admin]
 listen = "127.0.0.1:%(admin)d"
 token = "%(token)s"
+%(admin_extra)s
 [log]
 format = "json"
 %(extra)s
 """ % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port, "relay2": self.relay2_port,
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
        "server_extra": server_extra, "directory_extra": directory_extra,
-       "destinations_extra": destinations_extra,
+       "destinations_extra": destinations_extra, "admin_extra": admin_extra,
        "admin": self.admin_port, "token": self.token})
         self.proc = None
 

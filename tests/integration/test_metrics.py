@@ -72,7 +72,9 @@ class Metrics(unittest.TestCase):
         self.assertEqual(moved("sluice_forest_lookups_total", 'forest="na-1"'), 2)
         self.assertEqual(moved("sluice_deliveries_total", 'destination="local",result="delivered"'), 1)
         for name in ("sluice_forest_limit", "sluice_forest_queue_length", "sluice_forest_lookups_in_flight",
-                     "sluice_destination_concurrency_limit", "sluice_queue_messages"):
+                     "sluice_destination_concurrency_limit", "sluice_queue_messages",
+                     "sluice_queue_oldest_message_age_seconds", "sluice_alerts_firing",
+                     "sluice_destination_breaker_open"):
             self.assertTrue(any(k[0] == name for k in after), name)
 
 

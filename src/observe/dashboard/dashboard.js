@@ -89,9 +89,9 @@ function renderForests(forests, history) {
 }
 
 // A line chart of series (arrays of [t, y]) over the last hour.
-function lineChart(container, series, colors) {
-  const w = 600, h = 160, pad = 28;
-  const svg = svgEl("svg", { viewBox: `0 0 ${w} ${h}`, preserveAspectRatio: "none" });
+function lineChart(container, series, colors, h) {
+  const w = 600, pad = 28;
+  const svg = svgEl("svg", { viewBox: `0 0 ${w} ${h}` });
   const now = Date.now(), from = now - 3600 * 1000;
   let ymax = 1;
   for (const s of series) for (const [, y] of s) ymax = Math.max(ymax, y);
@@ -108,6 +108,8 @@ function lineChart(container, series, colors) {
     if (!s.length) return;
     const d = s.map(([t, v], j) => (j ? "L" : "M") + x(t).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
     svg.append(svgEl("path", { d, fill: "none", stroke: colors[i], "stroke-width": 2 }));
+    const [t, v] = s[s.length - 1];  // the latest point, visible even when it is the only one
+    svg.append(svgEl("circle", { cx: x(t), cy: y(v), r: 3, fill: colors[i] }));
   });
   container.replaceChildren(svg);
 }
@@ -115,8 +117,8 @@ function lineChart(container, series, colors) {
 function renderHistory(history) {
   const pts = history.points;
   const series = ["2xx", "4xx", "5xx"].map((c) => pts.map((p) => [p.at_ms, p.replies_per_minute[c]]));
-  lineChart(document.getElementById("replies-chart"), series, ["#9db4c8", "#d99a00", "#d63333"]);
-  lineChart(document.getElementById("queue-chart"), [pts.map((p) => [p.at_ms, p.queue])], ["#3b6ea5"]);
+  lineChart(document.getElementById("replies-chart"), series, ["#9db4c8", "#d99a00", "#d63333"], 160);
+  lineChart(document.getElementById("queue-chart"), [pts.map((p) => [p.at_ms, p.queue])], ["#3b6ea5"], 80);
 }
 
 function renderQueue(q) {

@@ -1,0 +1,68 @@
+"""The health dashboard in a real browser: Debian's chromium, driven by
+playwright-core from npm (tests/integration/browser). The page loads with no
+console error or failed request, shows every forest, and turns na-1 red
+while a stopped slapd saturates it. The screenshot is kept as an artifact
+in tests/artifacts/."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from test_alerts import FORESTS, NA1, saturate  # noqa: E402
+
+BROWSER = os.path.join(os.path.dirname(__file__), "browser")
+ARTIFACTS = os.path.join(harness.SOURCE, "tests", "artifacts")
+
+
+class Dashboard(unittest.TestCase):
+    def setUp(self):
+        self.slapd = harness.Slapd("na-1", NA1)
+        self.addCleanup(self.slapd.cleanup)
+        self.sluice = harness.Sluice(extra=FORESTS % self.slapd.url).start()
+        self.addCleanup(self.sluice.cleanup)
+
+    def test_dashboard_shows_a_saturated_forest(self):
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        shot = os.path.join(ARTIFACTS, "dashboard-saturated.png")
+        url = "http://127.0.0.1:%d/" % self.sluice.admin_port
+        browser = subprocess.Popen(["node", os.path.join(BROWSER, "dashboard_check.mjs"), url, shot, "na-1", "90"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # Saturate until the browser has seen the red card (it exits then).
+            errors = saturate(self.sluice, self.slapd, lambda: browser.poll() is not None)
+            out, err = browser.communicate(timeout=60)
+        finally:
+            if browser.poll() is None:
+                browser.kill()
+                browser.wait()
+        self.assertEqual(errors, [])
+        self.assertEqual(browser.returncode, 0, out + err)
+        report = json.loads(out.strip().splitlines()[-1])
+        seen = report["seen"]
+        self.assertEqual(report["problems"], [])
+        self.assertEqual(sorted(seen["forests"]), ["de-1", "na-1", "na-2"])
+        self.assertEqual(seen["hot_color"], "rgb(214, 51, 51)")  # the red of --bad
+        self.assertEqual(seen["others"]["na-2"], "ok")  # the healthy forests stay green
+        self.assertEqual(seen["others"]["de-1"], "ok")
+        self.assertEqual(seen["banner"], "banner incident")
+        self.assertEqual(seen["charts"], 2)
+        self.assertGreaterEqual(seen["destinations"], 4)
+        self.assertTrue(os.path.getsize(shot) > 10000)
+
+    def test_assets_are_served_from_the_binary(self):
+        code, page = self.sluice.api("GET", "/")
+        self.assertEqual(code, 200)
+        self.assertIn('<script src="/dashboard.js">', page)
+        code, js = self.sluice.api("GET", "/dashboard.js")
+        self.assertEqual(code, 200)
+        self.assertIn("textContent", js)
+        self.assertNotIn("http://", js.replace("http://www.w3.org/2000/svg", ""))  # no CDN
+        code, _ = self.sluice.api("GET", "/nothing.js")
+        self.assertEqual(code, 404)
+
+
+if __name__ == "__main__":
+    unittest.main()
