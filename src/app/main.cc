@@ -7,6 +7,7 @@
 
 #include "app/admin_client.h"
 #include "control/config.h"
+#include "control/reload.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "observe/admin.h"
@@ -67,10 +68,16 @@ int Serve(const std::string& path) {
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);  // reload
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
   auto spool = spool::OpenSpool(config.spool);
   if (!spool.ok()) return Fail(spool.status());
+  auto numbered = control::NumberConfig(*spool.value(), path);
+  if (!numbered.ok()) return Fail(numbered.status());
+  const observe::ConfigInfo info = numbered.value();
+  config.server.config_version = info.version;
+  observe::SetConfigVersion(info.version);
   auto opened = directory::OpenDirectory(config.directory, config.directory.seed.empty() ? nullptr : &seed);
   if (!opened.ok()) return Fail(opened.status());
   auto dir = std::move(opened).value();
@@ -90,19 +97,26 @@ int Serve(const std::string& path) {
     queue->Stop(std::chrono::seconds(0));
     return Fail(s);
   }
+  control::Reloader reloader(config, control::LiveStages{*server, *dir, *spool.value()}, info);
   std::unique_ptr<observe::AdminServer> admin;
   if (config.admin.enabled) {
-    admin = observe::MakeAdminServer(config.admin, observe::AdminStages{*dir, *queue, *delivery, edge_metrics});
+    observe::AdminStages stages{*dir, *queue, *delivery, edge_metrics};
+    stages.config = &reloader;
+    admin = observe::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
       queue->Stop(std::chrono::seconds(0));
       return Fail(s);
     }
   }
-  observe::Event("sluice started").With("config", path).With("hostname", config.hostname).Info();
+  observe::Event("sluice started")
+      .With("file", path)
+      .With("hash", info.hash.substr(0, 12))
+      .With("hostname", config.hostname)
+      .Info();
 
   int sig = 0;
-  sigwait(&stop, &sig);
+  while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) reloader.Reload();
   observe::Event("stopping").With("signal", static_cast<int64_t>(sig)).Info();
   // Order matters: stop the edge first (nothing new is accepted), then the
   // queue, then drain the pools, and only then free the event loops.

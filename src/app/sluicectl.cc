@@ -46,6 +46,27 @@ void PrintForests(const json& forests) {
 
 }  // namespace
 
+// Prints what a reload did, or why it was refused (exit 1).
+int Reloaded(const Reply& r) {
+  json j;
+  try {
+    j = json::parse(r.body);
+  } catch (const json::exception&) {
+    return Done(r);
+  }
+  if (r.status != 200 || !j.value("ok", false)) {
+    if (!j.contains("errors") || j["errors"].empty()) return Done(r);
+    for (const auto& e : j["errors"]) std::cerr << "sluicectl: reload refused: " << e.get<std::string>() << "\n";
+    return 1;
+  }
+  const auto& c = j["config"];
+  std::cout << fmt::format("config v{} ({}){}\n", c["version"].get<int64_t>(), c["hash"].get<std::string>().substr(0, 12),
+                           j["changed"].get<bool>() ? "" : ": unchanged");
+  for (const auto& a : j["applied"]) std::cout << "applied: " << a.get<std::string>() << "\n";
+  for (const auto& a : j["restart_needed"]) std::cout << "needs a restart: " << a.get<std::string>() << "\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"sluicectl: operate a running Sluice through its admin API"};
   std::string config_path, admin_url, token;
@@ -76,6 +97,8 @@ int main(int argc, char** argv) {
   fault->add_option("--latency-ms", latency_ms)->check(CLI::NonNegativeNumber);
   fault->add_option("--error-rate", error_rate)->check(CLI::Range(0.0, 1.0));
   fault->add_flag("--hang", hang);
+  auto* reload = app.add_subcommand("reload", "re-read the daemon's config file and apply it live");
+  auto* show_config = app.add_subcommand("config", "the running config's version and hash");
   sluice::app::QueueCommands queue(app);
   if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluicectl")) return *exit;
 
@@ -114,6 +137,15 @@ int main(int argc, char** argv) {
 
   try {
     if (queue.chosen()) return queue.Run(t);
+    if (*reload) return Reloaded(Call(t, true, "/api/v1/config/reload", "{}"));
+    if (*show_config) {
+      Reply r = Call(t, false, "/api/v1/config");
+      if (r.status != 200) return Done(r);
+      auto c = json::parse(r.body);
+      std::cout << fmt::format("config v{} {} ({})\n", c["version"].get<int64_t>(), c["hash"].get<std::string>(),
+                               c["source"].get<std::string>());
+      return 0;
+    }
     if (*status) {
       Reply r = Call(t, false, "/api/v1/forests");
       if (r.status != 200) return Done(r);

@@ -22,6 +22,7 @@ namespace sluice::control {
 struct LogConfig {
   std::string level = "info";
   std::string format = "text";  // "text" for a terminal, "json" for collectors
+  bool operator==(const LogConfig&) const = default;
 };
 
 struct Config {

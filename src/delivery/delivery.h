@@ -48,6 +48,7 @@ struct DestinationOptions {
   DnsOptions dns;
   size_t max_mx_addresses = 5;     // addresses tried per domain and attempt
   std::chrono::seconds dns_cache_ttl{60};
+  bool operator==(const DestinationOptions&) const = default;  // a reload applies what changed
 };
 
 // What the operator sees of a destination (admin API, /metrics).

@@ -13,6 +13,7 @@ struct DnsOptions {
   std::vector<std::string> servers;  // "ip" or "ip:port"; empty: /etc/resolv.conf
   std::chrono::milliseconds timeout{5000};
   size_t tries = 2;
+  bool operator==(const DnsOptions&) const = default;  // a reload applies what changed
 };
 
 // One address to try, in order.

@@ -12,6 +12,7 @@ namespace sluice::directory {
 struct BreakerOptions {
   size_t failures = 5;
   std::chrono::milliseconds cooldown{5000};
+  bool operator==(const BreakerOptions&) const = default;  // a reload applies what changed
 };
 
 class Breaker {

@@ -20,6 +20,7 @@ struct CacheOptions {
   std::chrono::seconds positive_ttl{300};
   std::chrono::seconds negative_ttl{60};
   std::chrono::seconds stale_for{3600};  // 0: never serve stale
+  bool operator==(const CacheOptions&) const = default;  // a reload applies what changed
 };
 
 class RecipientCache {

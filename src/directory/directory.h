@@ -39,6 +39,7 @@ struct DirectoryOptions {
   bool fault_injection = false;           // honour [forests.X.fault]; never in production
   ForestOptions defaults;                 // for forests without a [forests.X] table
   std::vector<ForestOptions> forests;     // [forests.X] tables
+  bool operator==(const DirectoryOptions&) const = default;  // a reload applies what changed
 };
 
 // Which forest holds each tenant, and which tenant owns each domain: the

@@ -27,6 +27,7 @@ struct FaultOptions {
   std::chrono::milliseconds latency{0};  // added to every lookup
   double error_rate = 0;                 // share of lookups that fail
   bool hang = false;                     // lookups block until this is cleared
+  bool operator==(const FaultOptions&) const = default;  // a reload applies what changed
 };
 
 struct ForestOptions {
@@ -45,6 +46,7 @@ struct ForestOptions {
   CacheOptions cache;
   BreakerOptions breaker;
   FaultOptions fault;
+  bool operator==(const ForestOptions&) const = default;  // a reload applies what changed
 };
 
 struct ReplicaStats {

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "observe/alerts.h"
@@ -32,6 +33,32 @@ struct AdminOptions {
   std::string tls_cert, tls_key;  // PEM; when set the admin API speaks only HTTPS
   AlertOptions alerts;   // [alerts]: evaluated by the admin server's monitor
   std::string hostname;  // names this Sluice in alert notices
+  bool operator==(const AdminOptions&) const = default;  // a reload applies what changed
+};
+
+// The loaded config as the admin API shows it.
+struct ConfigInfo {
+  int64_t version = 0;  // rises by one with every config of different content
+  std::string hash;     // SHA-256 of the file
+  std::string source;
+  int64_t loaded_unix = 0;
+};
+
+// What a reload did: refused (errors), or applied with what changed and
+// what waits for a restart.
+struct ReloadReport {
+  bool ok = false;
+  bool changed = false;
+  ConfigInfo config;
+  std::vector<std::string> errors, applied, restart_needed;
+};
+
+// The control plane's side of the admin API (implemented in control/).
+class ConfigControl {
+ public:
+  virtual ~ConfigControl() = default;
+  virtual ConfigInfo Current() = 0;
+  virtual ReloadReport Reload() = 0;  // re-reads the file it was loaded from
 };
 
 struct AdminStages {
@@ -40,6 +67,7 @@ struct AdminStages {
   delivery::Delivery& delivery;
   EdgeMetrics& edge;
   const Monitor* monitor = nullptr;  // alerts and history; set by the admin server
+  ConfigControl* config = nullptr;   // versions and reload; null in tests
 };
 
 class AdminServer {

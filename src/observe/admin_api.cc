@@ -113,6 +113,10 @@ const EmbeddedFile* DashboardFile(const std::string& target) {
   return nullptr;
 }
 
+static json ConfigJson(const ConfigInfo& c) {
+  return {{"version", c.version}, {"hash", c.hash}, {"source", c.source}, {"loaded_unix", c.loaded_unix}};
+}
+
 ApiResponse JsonResponse(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
 ApiResponse ErrorResponse(int status, const std::string& what) { return JsonResponse(status, json{{"error", what}}); }
 
@@ -145,7 +149,15 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   if (r.method == "GET") {
     if (t == "/metrics") return {200, "text/plain; version=0.0.4", RenderMetrics(st)};
     if (t == "/api/v1/health") return Json(200, json{{"status", "ok"}});
-    if (t == "/api/v1/status") return Json(200, StatusJson(st));
+    if (t == "/api/v1/status") {
+      json out = StatusJson(st);
+      if (st.config) out["config"] = ConfigJson(st.config->Current());
+      return Json(200, out);
+    }
+    if (t == "/api/v1/config") {
+      if (!st.config) return Error(503, "no config control in this process");
+      return Json(200, ConfigJson(st.config->Current()));
+    }
     if (t == "/api/v1/alerts") {
       if (!st.monitor) return Error(503, "alerts are not evaluated in this process");
       return Json(200, st.monitor->AlertsJson());
@@ -182,6 +194,14 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   static const std::regex kLimit("^/api/v1/forests/([^/]+)/limit$");
   static const std::regex kFault("^/api/v1/forests/([^/]+)/fault$");
   if (auto queue = HandleQueuePost(r, st)) return *queue;
+  if (t == "/api/v1/config/reload") {
+    if (!st.config) return Error(503, "no config control in this process");
+    ReloadReport rep = st.config->Reload();
+    json out = {{"ok", rep.ok}, {"changed", rep.changed}, {"config", ConfigJson(rep.config)},
+                {"applied", rep.applied}, {"restart_needed", rep.restart_needed}, {"errors", rep.errors}};
+    if (!rep.ok) out["error"] = "the new config was refused; the running one stays: " + (rep.errors.empty() ? "" : rep.errors[0]);
+    return Json(rep.ok ? 200 : 422, out);
+  }
   if (std::regex_match(t, m, kMove)) {
     if (!ParseBody(r, &body, &bad)) return bad;
     if (!body.contains("forest") || !body["forest"].is_string()) {

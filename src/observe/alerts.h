@@ -23,6 +23,7 @@ struct AlertRule {
   std::chrono::seconds for_duration{0};   // ... for this long
   std::chrono::seconds clear_after{10};   // resolves after this long at or below it
   std::string severity = "warning";
+  bool operator==(const AlertRule&) const = default;  // a reload applies what changed
 };
 
 // The kinds a rule may use, with what each measures, for `check-config` and docs.
@@ -98,6 +99,7 @@ struct WebhookOptions {
   size_t max_attempts = 10;    // then the notice is dropped (and logged)
   std::chrono::seconds retry_initial{1};
   std::chrono::seconds retry_max{60};
+  bool operator==(const WebhookOptions&) const = default;  // a reload applies what changed
 };
 
 // [alerts]: the rules, how often they are evaluated, and where notices go.
@@ -105,6 +107,7 @@ struct AlertOptions {
   std::chrono::milliseconds interval{1000};
   std::vector<AlertRule> rules = DefaultAlertRules();
   std::vector<WebhookOptions> webhooks;
+  bool operator==(const AlertOptions&) const = default;  // a reload applies what changed
 };
 
 class AlertEngine {

@@ -4,10 +4,14 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+
 namespace sluice::observe {
 namespace {
 
 bool g_json = false;
+std::atomic<int64_t> g_config_version{0};
 
 }  // namespace
 
@@ -63,7 +67,15 @@ Event& Event::With(std::string_view key, double value) {
   return *this;
 }
 
+void SetConfigVersion(int64_t version) { g_config_version = version; }
+
 std::string Event::Render() const {
+  const int64_t version = g_config_version.load(std::memory_order_relaxed);
+  if (version > 0 && std::none_of(fields_.begin(), fields_.end(), [](const auto& f) { return f.first == "config"; })) {
+    Event with = *this;
+    with.With("config", version);
+    return with.Render();
+  }
   std::string out;
   if (g_json) {
     out = fmt::format("{{\"msg\":\"{}\"", JsonEscape(message_));

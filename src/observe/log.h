@@ -14,6 +14,11 @@ namespace sluice::observe {
 // Sets up the process-wide logger; format is "text" or "json".
 Status InitLogging(const std::string& level, const std::string& format);
 
+// The version of the config in force, added to every line as "config"
+// (unless the line names its own, as a session does with the version it
+// started under). 0: not shown.
+void SetConfigVersion(int64_t version);
+
 // A log event: a message plus key/value fields, rendered as one line.
 class Event {
  public:

@@ -36,6 +36,7 @@ struct QueueOptions {
   size_t bounce_size_limit = 50'000;             // larger originals go back as headers only
   std::string hostname = "localhost";            // the Reporting-MTA of DSNs
   std::string notify_destination;                // DSNs to senders outside the directory
+  bool operator==(const QueueOptions&) const = default;  // a reload applies what changed
 };
 
 // Queue depth by state, counted per message (a message is "hold" when all

@@ -63,8 +63,11 @@ struct Registered {
 
 }  // namespace
 
-asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const ListenerContext& listener,
+// `held` keeps the settings the session started with for its whole life,
+// whatever a reload does meanwhile.
+asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_ptr<const ListenerContext> held,
                                     Stages stages, EdgeState& state, WorkerConnections& worker) {
+  const ListenerContext& listener = *held;
   const ServerOptions& options = *listener.options;
   Count open(state.sessions);
   stages.metrics.OnConnection();
@@ -140,8 +143,9 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, const Listener
         for (const auto& route : store->envelope.routes) {
           if (forests.find(route.forest) == std::string::npos) forests += (forests.empty() ? "" : ",") + route.forest;
         }
-        observe::Event("smtp transaction")
-            .With("queue_id", s.ok() ? id : std::string("-"))
+        observe::Event event("smtp transaction");
+        if (options.config_version > 0) event.With("config", options.config_version);
+        event.With("queue_id", s.ok() ? id : std::string("-"))
             .With("client", client)
             .With("listener", listener.name)
             .With("helo", store->envelope.helo)

@@ -40,14 +40,14 @@ struct WorkerConnections {
 
 // What a listener gives its connections.
 struct ListenerContext {
-  const ServerOptions* options;
+  std::shared_ptr<const ServerOptions> options;  // as loaded when this listener was (re)configured
   std::shared_ptr<const smtp::SessionOptions> session;  // this listener's settings
   std::shared_ptr<boost::asio::ssl::context> tls;       // null: no STARTTLS
   std::string name;
 };
 
 boost::asio::awaitable<void> RunConnection(boost::asio::ip::tcp::socket socket,
-                                           const ListenerContext& listener, Stages stages,
+                                           std::shared_ptr<const ListenerContext> listener, Stages stages,
                                            EdgeState& state, WorkerConnections& worker);
 
 }  // namespace sluice::server

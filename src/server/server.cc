@@ -13,7 +13,9 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "common/listen.h"
@@ -30,9 +32,26 @@ using asio::ip::tcp;
 
 struct Worker {
   asio::io_context io{1};
-  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // one per listener
   WorkerConnections connections;
   std::thread thread;
+};
+
+// One listener: an acceptor per worker (SO_REUSEPORT) and the settings new
+// sessions get, which a reload swaps under the lock.
+struct Listener {
+  ListenerOptions options;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // index: worker
+  std::mutex mu;
+  std::shared_ptr<const ListenerContext> context;
+
+  std::shared_ptr<const ListenerContext> current() {
+    std::lock_guard lock(mu);
+    return context;
+  }
+  void set(std::shared_ptr<const ListenerContext> c) {
+    std::lock_guard lock(mu);
+    context = std::move(c);
+  }
 };
 
 // SO_REUSEPORT would let a second daemon share the port silently and take
@@ -43,67 +62,122 @@ Status CheckPortFree(const ListenerOptions& l) {
   return BindAcceptor(probe, l.address, l.port, /*reuse_port=*/false, /*listen=*/false);
 }
 
+bool SameSocket(const ListenerOptions& a, const ListenerOptions& b) {
+  return a.name == b.name && a.address == b.address && a.port == b.port;
+}
+
+// Runs `f(i)` on every worker's own thread and waits for all of them.
+template <class F>
+void OnEachWorker(std::vector<std::unique_ptr<Worker>>& workers, F f) {
+  std::vector<std::future<void>> done;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    auto p = std::make_shared<std::promise<void>>();
+    done.push_back(p->get_future());
+    asio::post(workers[i]->io, [f, i, p] {
+      f(i);
+      p->set_value();
+    });
+  }
+  for (auto& d : done) d.wait_for(std::chrono::seconds(5));
+}
+
 class EdgeServer final : public Server {
  public:
   EdgeServer(ServerOptions o, std::shared_ptr<const smtp::SessionOptions> session, Stages stages)
-      : o_(std::move(o)), session_(std::move(session)), stages_(stages) {}
+      : o_(std::make_shared<const ServerOptions>(std::move(o))), session_(std::move(session)), stages_(stages) {}
 
   ~EdgeServer() override {
     Stop();
+    retired_.clear();  // acceptors before the event loops they belong to
+    listeners_.clear();
     workers_.clear();
   }
 
   Status Start() override {
-    std::shared_ptr<asio::ssl::context> tls;
-    if (!o_.tls_cert.empty()) {
-      auto loaded = LoadServerTls(o_.tls_cert, o_.tls_key);
-      if (!loaded.ok()) return loaded.status();
-      tls = loaded.value();
+    auto tls = LoadTls(*o_);
+    if (!tls.ok()) return tls.status();
+    for (const ListenerOptions& l : o_->listeners) {
+      if (Status s = CheckListener(l, tls.value()); !s.ok()) return s;
     }
-    for (const ListenerOptions& l : o_.listeners) {
-      if (l.require_tls && !tls) {
-        return Status::InvalidArgument(fmt::format("listener {} requires TLS but no certificate is configured", l.name));
+    for (size_t i = 0; i < o_->workers; ++i) workers_.push_back(std::make_unique<Worker>());
+    for (const ListenerOptions& l : o_->listeners) {
+      auto made = Open(l, Context(l, o_, session_, tls.value()));
+      if (!made.ok()) return made.status();
+      listeners_.push_back(std::move(made).value());
+    }
+    for (auto& l : listeners_) Serve(*l);
+    for (auto& w : workers_) w->thread = std::thread([io = &w->io] { io->run(); });
+    for (const auto& l : listeners_) Announce("listening", *l);
+    return Status::Ok();
+  }
+
+  Status Reconfigure(ServerOptions options, std::shared_ptr<const smtp::SessionOptions> session,
+                     std::vector<std::string>* restart_needed) override {
+    std::lock_guard lock(reconfigure_mu_);
+    if (state_.draining) return Status::Unavailable("shutting down");
+    auto o = std::make_shared<const ServerOptions>(std::move(options));
+    if (o->workers != o_->workers) {
+      restart_needed->push_back(fmt::format("server.workers ({} → {})", o_->workers, o->workers));
+    }
+    auto tls = LoadTls(*o);
+    if (!tls.ok()) return tls.status();
+    // Check everything first, so that a refusal changes nothing.
+    std::vector<const ListenerOptions*> added;
+    for (const ListenerOptions& l : o->listeners) {
+      bool kept = std::any_of(listeners_.begin(), listeners_.end(),
+                              [&](const auto& x) { return SameSocket(x->options, l); });
+      if (kept) {
+        if (l.require_tls && !tls.value()) {
+          return Status::InvalidArgument(fmt::format("listener {} requires TLS but no certificate is configured", l.name));
+        }
+        continue;
       }
-      if (Status s = CheckPortFree(l); !s.ok()) return s;
-      auto session = std::make_shared<smtp::SessionOptions>(*session_);
-      session->starttls = tls != nullptr && l.starttls;
-      session->require_tls = l.require_tls;
-      listeners_.push_back(ListenerContext{&o_, session, session->starttls ? tls : nullptr, l.name});
+      if (Status s = CheckListener(l, tls.value()); !s.ok()) return s;
+      added.push_back(&l);
     }
-    for (size_t i = 0; i < o_.workers; ++i) {
-      auto w = std::make_unique<Worker>();
-      for (const ListenerOptions& l : o_.listeners) {
-        auto acceptor = std::make_unique<tcp::acceptor>(w->io);
-        if (Status s = BindAcceptor(*acceptor, l.address, l.port, /*reuse_port=*/true); !s.ok()) return s;
-        w->acceptors.push_back(std::move(acceptor));
+    std::vector<std::unique_ptr<Listener>> opened;
+    for (const ListenerOptions* l : added) {
+      auto made = Open(*l, Context(*l, o, session, tls.value()));
+      if (!made.ok()) {
+        for (auto& x : opened) Close(*x);
+        return made.status();
       }
-      workers_.push_back(std::move(w));
+      opened.push_back(std::move(made).value());
     }
-    for (auto& w : workers_) {
-      for (size_t i = 0; i < w->acceptors.size(); ++i) {
-        asio::co_spawn(w->io, Accept(*w->acceptors[i], listeners_[i], w->connections), asio::detached);
+    // Commit: swap the settings of kept listeners, close removed ones, serve new ones.
+    std::vector<std::unique_ptr<Listener>> next;
+    for (auto& x : listeners_) {
+      auto it = std::find_if(o->listeners.begin(), o->listeners.end(),
+                             [&](const ListenerOptions& l) { return SameSocket(x->options, l); });
+      if (it == o->listeners.end()) {
+        Close(*x);
+        Announce("listener removed", *x);
+        retired_.push_back(std::move(x));  // its Accept loops may still hold it
+        continue;
       }
-      w->thread = std::thread([io = &w->io] { io->run(); });
+      x->options = *it;
+      x->set(Context(*it, o, session, tls.value()));
+      next.push_back(std::move(x));
     }
-    for (const auto& l : o_.listeners) {
-      observe::Event("listening")
-          .With("listener", l.name)
-          .With("address", fmt::format("{}:{}", l.address, l.port))
-          .With("starttls", tls && l.starttls ? "yes" : "no")
-          .With("require_tls", l.require_tls ? "yes" : "no")
-          .With("workers", static_cast<int64_t>(o_.workers))
-          .Info();
+    for (auto& x : opened) {
+      Serve(*x);
+      Announce("listener added", *x);
+      next.push_back(std::move(x));
     }
+    listeners_ = std::move(next);
+    o_ = o;
+    session_ = session;
     return Status::Ok();
   }
 
   // Leaves the io_contexts alive (stopped) until destruction, so a lookup or
   // commit finishing on another pool can still post its completion safely.
   void Stop() override {
+    std::lock_guard lock(reconfigure_mu_);
     if (workers_.empty() || state_.draining.exchange(true)) return;
     observe::Event("draining").With("sessions", static_cast<int64_t>(state_.sessions)).Info();
     WakeAll();  // idle sessions answer 421 now; the acceptors close
-    auto until = std::chrono::steady_clock::now() + o_.shutdown_grace;
+    auto until = std::chrono::steady_clock::now() + o_->shutdown_grace;
     while (state_.sessions > 0 && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -125,32 +199,85 @@ class EdgeServer final : public Server {
   }
 
  private:
+  static Result<std::shared_ptr<asio::ssl::context>> LoadTls(const ServerOptions& o) {
+    if (o.tls_cert.empty()) return std::shared_ptr<asio::ssl::context>();
+    return LoadServerTls(o.tls_cert, o.tls_key);
+  }
+
+  static Status CheckListener(const ListenerOptions& l, const std::shared_ptr<asio::ssl::context>& tls) {
+    if (l.require_tls && !tls) {
+      return Status::InvalidArgument(fmt::format("listener {} requires TLS but no certificate is configured", l.name));
+    }
+    return CheckPortFree(l);
+  }
+
+  static std::shared_ptr<const ListenerContext> Context(const ListenerOptions& l,
+                                                        std::shared_ptr<const ServerOptions> o,
+                                                        const std::shared_ptr<const smtp::SessionOptions>& base,
+                                                        const std::shared_ptr<asio::ssl::context>& tls) {
+    auto session = std::make_shared<smtp::SessionOptions>(*base);
+    session->starttls = tls != nullptr && l.starttls;
+    session->require_tls = l.require_tls;
+    return std::make_shared<const ListenerContext>(
+        ListenerContext{std::move(o), session, session->starttls ? tls : nullptr, l.name});
+  }
+
+  // Binds the listener's acceptor on every worker.
+  Result<std::unique_ptr<Listener>> Open(const ListenerOptions& l, std::shared_ptr<const ListenerContext> c) {
+    auto x = std::make_unique<Listener>();
+    x->options = l;
+    x->context = std::move(c);
+    for (auto& w : workers_) {
+      auto acceptor = std::make_unique<tcp::acceptor>(w->io);
+      if (Status s = BindAcceptor(*acceptor, l.address, l.port, /*reuse_port=*/true); !s.ok()) return s;
+      x->acceptors.push_back(std::move(acceptor));
+    }
+    return x;
+  }
+
+  void Serve(Listener& l) {
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      asio::co_spawn(workers_[i]->io, Accept(*l.acceptors[i], l, workers_[i]->connections), asio::detached);
+    }
+  }
+
+  void Close(Listener& l) {
+    OnEachWorker(workers_, [&l](size_t i) {
+      boost::system::error_code ec;
+      l.acceptors[i]->close(ec);
+    });
+  }
+
+  void Announce(const char* what, const Listener& x) {
+    const ListenerOptions& l = x.options;
+    auto c = const_cast<Listener&>(x).current();
+    observe::Event(what)
+        .With("listener", l.name)
+        .With("address", fmt::format("{}:{}", l.address, l.port))
+        .With("starttls", c->session->starttls ? "yes" : "no")
+        .With("require_tls", l.require_tls ? "yes" : "no")
+        .With("workers", static_cast<int64_t>(workers_.size()))
+        .Info();
+  }
+
   // Closes the acceptors and interrupts every session's read, on each
   // worker's own thread; each session then decides (idle, forced) to close.
   void WakeAll() {
-    std::vector<std::future<void>> done;
-    for (auto& w : workers_) {
-      auto p = std::make_shared<std::promise<void>>();
-      done.push_back(p->get_future());
-      asio::post(w->io, [w = w.get(), p] {
-        for (auto& a : w->acceptors) {
-          boost::system::error_code ec;
-          a->close(ec);
-        }
-        for (TimedStream* s : w->connections.streams) s->Cancel();
-        p->set_value();
-      });
-    }
-    for (auto& f : done) f.wait_for(std::chrono::seconds(5));
+    OnEachWorker(workers_, [this](size_t i) {
+      for (auto& l : listeners_) {
+        boost::system::error_code ec;
+        l->acceptors[i]->close(ec);
+      }
+      for (TimedStream* s : workers_[i]->connections.streams) s->Cancel();
+    });
   }
 
-  asio::awaitable<void> Accept(tcp::acceptor& acceptor, const ListenerContext& listener,
-                               WorkerConnections& connections) {
+  asio::awaitable<void> Accept(tcp::acceptor& acceptor, Listener& listener, WorkerConnections& connections) {
     while (!state_.draining) {
       boost::system::error_code ec;
       tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        if (ec == asio::error::operation_aborted || state_.draining) co_return;
+        if (ec == asio::error::operation_aborted || state_.draining || !acceptor.is_open()) co_return;
         // EMFILE and friends: back off briefly rather than spin.
         observe::Event("accept failed").With("error", ec.message()).Warn();
         asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
@@ -158,17 +285,19 @@ class EdgeServer final : public Server {
         continue;
       }
       asio::co_spawn(acceptor.get_executor(),
-                     RunConnection(std::move(socket), listener, stages_, state_, connections),
+                     RunConnection(std::move(socket), listener.current(), stages_, state_, connections),
                      asio::detached);
     }
   }
 
-  ServerOptions o_;
+  std::mutex reconfigure_mu_;  // Reconfigure and Stop, from the main thread
+  std::shared_ptr<const ServerOptions> o_;
   std::shared_ptr<const smtp::SessionOptions> session_;
   Stages stages_;
   EdgeState state_;
-  std::vector<ListenerContext> listeners_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<Listener>> retired_;
 };
 
 }  // namespace

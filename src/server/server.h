@@ -35,6 +35,7 @@ struct ListenerOptions {
   uint16_t port = 2525;
   bool starttls = true;      // offer STARTTLS here when a certificate is configured
   bool require_tls = false;  // submission (587): STARTTLS before MAIL, else 530 5.7.0
+  bool operator==(const ListenerOptions&) const = default;  // a reload applies what changed
 };
 
 struct ServerOptions {
@@ -48,6 +49,8 @@ struct ServerOptions {
   std::chrono::seconds shutdown_grace{30};    // transactions in progress may finish
   std::string tls_cert;                       // PEM chain; empty: no STARTTLS
   std::string tls_key;                        // PEM private key
+  int64_t config_version = 0;                 // logged with each transaction of a session
+  bool operator==(const ServerOptions&) const = default;  // a reload applies what changed
 };
 
 // Loads and checks the certificate and key (for check-config, too).
@@ -71,6 +74,13 @@ class Server {
   // transactions in progress may finish within shutdown_grace, then the
   // rest get 421 4.3.2 too. A message being stored always gets its reply.
   virtual void Stop() = 0;
+  // Live reload: new sessions get `session` and `options`; sessions in
+  // progress keep what they started with. Listeners are added and removed
+  // by name; a changed address counts as removed and added. `workers`
+  // cannot change live (reported in `restart_needed`). On an error (a port
+  // taken, a certificate that does not load) nothing changes.
+  virtual Status Reconfigure(ServerOptions options, std::shared_ptr<const smtp::SessionOptions> session,
+                             std::vector<std::string>* restart_needed) = 0;
 };
 
 std::unique_ptr<Server> MakeServer(ServerOptions options,

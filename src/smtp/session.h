@@ -38,6 +38,7 @@ struct SessionOptions {
   bool chunking = true;      // CHUNKING/BDAT (RFC 3030)
   bool smtputf8 = true;      // SMTPUTF8 (RFC 6531)
   bool dsn = true;           // DSN parameters (RFC 3461)
+  bool operator==(const SessionOptions&) const = default;
 };
 
 // Actions the session asks its driver to carry out, in order.

@@ -18,6 +18,7 @@ namespace sluice::spool {
 struct SpoolOptions {
   std::string path = "var/spool";
   bool sync = true;  // off only in unit tests that do not test durability
+  bool operator==(const SpoolOptions&) const = default;  // a reload applies what changed
 };
 
 // A message as recovered from the spool, without its content.
