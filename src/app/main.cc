@@ -97,7 +97,7 @@ int Serve(const std::string& path) {
     queue->Stop(std::chrono::seconds(0));
     return Fail(s);
   }
-  control::Reloader reloader(config, control::LiveStages{*server, *dir, *spool.value()}, info);
+  control::Reloader reloader(config, control::LiveStages{*server, *dir, *spool.value(), *delivery}, info);
   std::unique_ptr<observe::AdminServer> admin;
   if (config.admin.enabled) {
     observe::AdminStages stages{*dir, *queue, *delivery, edge_metrics};

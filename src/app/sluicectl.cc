@@ -97,6 +97,11 @@ int main(int argc, char** argv) {
   fault->add_option("--latency-ms", latency_ms)->check(CLI::NonNegativeNumber);
   fault->add_option("--error-rate", error_rate)->check(CLI::Range(0.0, 1.0));
   fault->add_flag("--hang", hang);
+  auto* destination = app.add_subcommand("destination", "delivery destinations");
+  destination->require_subcommand(1);
+  auto* dest_limit = destination->add_subcommand("limit", "set a destination's concurrency ceiling, live");
+  dest_limit->add_option("destination", name)->required();
+  dest_limit->add_option("limit", limit)->required()->check(CLI::Range(1, 100000));
   auto* reload = app.add_subcommand("reload", "re-read the daemon's config file and apply it live");
   auto* show_config = app.add_subcommand("config", "the running config's version and hash");
   sluice::app::QueueCommands queue(app);
@@ -137,6 +142,9 @@ int main(int argc, char** argv) {
 
   try {
     if (queue.chosen()) return queue.Run(t);
+    if (*dest_limit) {
+      return Done(Call(t, true, "/api/v1/destinations/" + name + "/limit", json{{"limit", limit}}.dump()));
+    }
     if (*reload) return Reloaded(Call(t, true, "/api/v1/config/reload", "{}"));
     if (*show_config) {
       Reply r = Call(t, false, "/api/v1/config");

@@ -123,7 +123,20 @@ observe::ReloadReport Reloader::Reload() {
   };
   keep(n.spool == config_.spool, "spool", [&] { next.spool = config_.spool; });
   keep(n.dns == config_.dns, "dns", [&] { next.dns = config_.dns; });
-  keep(n.destinations == config_.destinations, "destinations", [&] { next.destinations = config_.destinations; });
+  // Destinations: concurrency ceilings change live; anything else waits.
+  auto ceilings = [](std::vector<delivery::DestinationOptions> v) {
+    for (auto& d : v) d.max_concurrency = 0;
+    return v;
+  };
+  keep(ceilings(n.destinations) == ceilings(config_.destinations), "destinations (other than max_concurrency)", [&] {
+    auto wanted = n.destinations;
+    next.destinations = config_.destinations;
+    for (auto& d : next.destinations) {
+      for (const auto& w : wanted) {
+        if (w.name == d.name) d.max_concurrency = w.max_concurrency;
+      }
+    }
+  });
   keep(n.queue == config_.queue, "queue", [&] { next.queue = config_.queue; });
   keep(n.admin == config_.admin, "admin and alerts", [&] { next.admin = config_.admin; });
   keep(n.log.format == config_.log.format, "log.format", [&] { next.log.format = config_.log.format; });
@@ -174,6 +187,15 @@ observe::ReloadReport Reloader::Reload() {
     if (old && old->limit != f.limit) {
       if (Status s = st_.directory.SetForestLimit(f.name, f.limit); s.ok()) {
         report.applied.push_back(fmt::format("forests.{}.limit {} → {}", f.name, old->limit, f.limit));
+      }
+    }
+  }
+  for (const auto& d : next.destinations) {
+    for (const auto& old : config_.destinations) {
+      if (old.name != d.name || old.max_concurrency == d.max_concurrency) continue;
+      if (Status s = st_.delivery.SetConcurrency(d.name, d.max_concurrency); s.ok()) {
+        report.applied.push_back(fmt::format("destinations.{}.max_concurrency {} → {}", d.name, old.max_concurrency,
+                                             d.max_concurrency));
       }
     }
   }

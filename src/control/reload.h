@@ -26,6 +26,7 @@ struct LiveStages {
   server::Server& server;
   directory::Directory& directory;
   spool::Spool& spool;
+  delivery::Delivery& delivery;
 };
 
 // The version of the config file at `path`: the last one run (kept in the

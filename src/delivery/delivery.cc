@@ -29,6 +29,12 @@ class Router final : public Delivery {
     for (auto& [name, d] : by_name_) d->CloseIdle();
   }
 
+  Status SetConcurrency(const std::string& name, size_t limit) override {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return Status::NotFound("no destination " + name);
+    return it->second->SetConcurrency(name, limit);
+  }
+
   std::vector<DestinationStats> Stats() override {
     std::vector<DestinationStats> out;
     for (auto& [name, d] : by_name_) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/envelope.h"
+#include "common/status.h"
 #include "delivery/dns.h"
 
 namespace boost::asio {
@@ -103,6 +104,10 @@ class Delivery {
   // Closes and frees idle outbound connections. Call on the event loop that
   // delivers, before that loop goes away: a socket must not outlive it.
   virtual void CloseIdle() {}
+  // Sets the concurrency ceiling of the destination `name`, live.
+  virtual Status SetConcurrency(const std::string& name, size_t /*limit*/) {
+    return Status::NotFound("no destination " + name);
+  }
 };
 
 // Routes each job to its destination by name. `blocking` runs file I/O.

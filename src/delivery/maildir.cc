@@ -147,6 +147,10 @@ class MaildirDelivery final : public Delivery {
     });
   }
 
+  Status SetConcurrency(const std::string& name, size_t) override {
+    return Status::InvalidArgument(name + " is a maildir destination: it has no throttle");
+  }
+
   std::vector<DestinationStats> Stats() override {
     DestinationStats s;
     s.name = options_.name;

@@ -67,6 +67,16 @@ class MxDelivery final : public Delivery {
     for (auto& [key, d] : hops_) d->CloseIdle();
   }
 
+  // Every next hop of this destination, and those made later.
+  Status SetConcurrency(const std::string&, size_t limit) override {
+    std::lock_guard lock(mu_);
+    o_.max_concurrency = limit;
+    for (auto& [key, d] : hops_) {
+      for (const auto& s : d->Stats()) d->SetConcurrency(s.name, limit);
+    }
+    return Status::Ok();
+  }
+
   std::vector<DestinationStats> Stats() override {
     std::lock_guard lock(mu_);
     std::vector<DestinationStats> out;

@@ -12,6 +12,7 @@
 #include "common/timed_stream.h"
 #include "delivery/delivery.h"
 #include "delivery/throttle.h"
+#include "observe/log.h"
 
 namespace sluice::delivery {
 namespace {
@@ -167,6 +168,13 @@ class SmtpDelivery final : public Delivery {
     std::lock_guard lock(mu_);
     for (auto& c : idle_) c->stream->Close();
     idle_.clear();
+  }
+
+  Status SetConcurrency(const std::string&, size_t limit) override {
+    throttle_.SetMaxConcurrency(limit);
+    slots_.SetLimit(throttle_.limit());
+    observe::Event("destination limit").With("destination", o_.name).With("limit", static_cast<int64_t>(limit)).Info();
+    return Status::Ok();
   }
 
   std::vector<DestinationStats> Stats() override {

@@ -24,6 +24,12 @@ bool Throttle::Paused(Clock::time_point now) {
   return now < paused_until_;
 }
 
+void Throttle::SetMaxConcurrency(size_t n) {
+  std::lock_guard lock(mu_);
+  o_.max_concurrency = n;
+  limit_ = troubles_ == 0 ? static_cast<double>(n) : std::min(limit_, static_cast<double>(n));
+}
+
 size_t Throttle::limit() {
   std::lock_guard lock(mu_);
   return static_cast<size_t>(limit_);

@@ -29,6 +29,9 @@ class Throttle {
   // True while the backoff window is open: do not even connect.
   bool Paused(Clock::time_point now);
   size_t limit();
+  // A new ceiling, live: lowering takes effect at once; raising lets a
+  // healthy destination jump to it and a troubled one grow back as usual.
+  void SetMaxConcurrency(size_t n);
 
   struct Snapshot {
     size_t limit;

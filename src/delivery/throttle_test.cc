@@ -32,5 +32,19 @@ TEST(Throttle, TroubleHalvesAndPausesSuccessGrowsBack) {
   EXPECT_EQ(t.limit(), 16u);
 }
 
+TEST(Throttle, CeilingChangesLive) {
+  Throttle t(ThrottleOptions{16, std::chrono::milliseconds(1000), std::chrono::milliseconds(8000)});
+  t.SetMaxConcurrency(4);  // lowering bites at once
+  EXPECT_EQ(t.limit(), 4u);
+  t.SetMaxConcurrency(30);  // a healthy destination may use the new room at once
+  EXPECT_EQ(t.limit(), 30u);
+  t.OnTrouble(Throttle::Clock::now(), "421");
+  EXPECT_EQ(t.limit(), 15u);
+  t.SetMaxConcurrency(40);  // a troubled one grows back as AIMD says
+  EXPECT_EQ(t.limit(), 15u);
+  for (int i = 0; i < 10000; ++i) t.OnSuccess();
+  EXPECT_EQ(t.limit(), 40u);
+}
+
 }  // namespace
 }  // namespace sluice::delivery

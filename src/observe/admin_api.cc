@@ -193,6 +193,7 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   static const std::regex kMove("^/api/v1/tenants/([^/]+)/move$");
   static const std::regex kLimit("^/api/v1/forests/([^/]+)/limit$");
   static const std::regex kFault("^/api/v1/forests/([^/]+)/fault$");
+  static const std::regex kDestinationLimit("^/api/v1/destinations/([^/]+)/limit$");
   if (auto queue = HandleQueuePost(r, st)) return *queue;
   if (t == "/api/v1/config/reload") {
     if (!st.config) return Error(503, "no config control in this process");
@@ -209,12 +210,15 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
     }
     return FromStatus(st.directory.MoveTenant(m[1], body["forest"].get<std::string>()));
   }
-  if (std::regex_match(t, m, kLimit)) {
+  const bool forest_limit = std::regex_match(t, m, kLimit);
+  if (forest_limit || std::regex_match(t, m, kDestinationLimit)) {
     if (!ParseBody(r, &body, &bad)) return bad;
-    if (!body.contains("limit") || !body["limit"].is_number_unsigned() || body["limit"].get<uint64_t>() < 1) {
-      return Error(400, "\"limit\" (a positive integer) is required");
+    if (!body.contains("limit") || !body["limit"].is_number_unsigned() || body["limit"].get<uint64_t>() < 1 ||
+        body["limit"].get<uint64_t>() > 100'000) {
+      return Error(400, "\"limit\" (an integer from 1 to 100000) is required");
     }
-    return FromStatus(st.directory.SetForestLimit(m[1], body["limit"].get<size_t>()));
+    const size_t limit = body["limit"].get<size_t>();
+    return FromStatus(forest_limit ? st.directory.SetForestLimit(m[1], limit) : st.delivery.SetConcurrency(m[1], limit));
   }
   if (std::regex_match(t, m, kFault)) {
     if (!ParseBody(r, &body, &bad)) return bad;

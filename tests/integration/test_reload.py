@@ -42,7 +42,8 @@ def ehlo(raw):
 class Reload(unittest.TestCase):
     def setUp(self):
         self.extra_port = harness.free_port()
-        self.s = harness.Sluice(extra=self.text(limit=50, size="1MiB", listener=False)).start()
+        self.s = harness.Sluice(extra=self.text(limit=50, size="1MiB", listener=False),
+                                destinations_extra="max_concurrency = 20").start()
         self.addCleanup(self.s.cleanup)
 
     def text(self, limit, size, listener):
@@ -145,6 +146,31 @@ class Reload(unittest.TestCase):
         with self.s.smtp() as c:
             c.sendmail("s@outside.example", ["alice@acme.example"], harness.message(1, "alice@acme.example"))
         harness.wait_for(lambda: self.s.maildir_files("alice@acme.example"), what="delivery after a refused reload")
+
+    def test_destination_limits_live(self):
+        def ceiling(name):
+            code, dests = self.s.api("GET", "/api/v1/destinations")
+            return {d["name"]: d["concurrency_limit"] for d in dests}[name]
+        r = self.s.ctl("destination", "limit", "relay", "3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(ceiling("relay"), 3)
+        r = self.s.ctl("destination", "limit", "local", "3")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("local is a maildir destination: it has no throttle", r.stderr)
+        r = self.s.ctl("destination", "limit", "nowhere", "3")
+        self.assertEqual(r.returncode, 1)
+        with open(self.s.config) as f:
+            text = f.read()
+        with open(self.s.config, "w") as f:
+            f.write(text.replace("max_concurrency = 20", "max_concurrency = 4"))
+        r = self.s.ctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("applied: destinations.store.max_concurrency 20 → 4", r.stdout)
+        self.assertEqual(ceiling("store"), 4)
+        r = self.s.ctl("reload")
+        self.assertIn(": unchanged", r.stdout)
+        r = self.s.ctl("config")
+        self.assertRegex(r.stdout, r"^config v2 [0-9a-f]{64} ")
 
     def test_reload_without_a_token_is_refused(self):
         code, body = self.s.api("POST", "/api/v1/config/reload", {}, token=False)
