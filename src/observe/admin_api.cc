@@ -103,6 +103,21 @@ json StatusJson(AdminStages st) {
                      {"oldest_age_seconds", oldest}}}};
 }
 
+// Liveness (this process answers) and readiness (it can take mail now):
+// not ready while a forest has no replica to ask, so a load balancer sends
+// new connections to a peer that can accept them.
+json HealthJson(AdminStages st) {
+  json reasons = json::array();
+  for (const auto& f : st.directory.Stats()) {
+    size_t open = 0;
+    for (const auto& r : f.replicas) open += r.breaker != "closed";
+    if (!f.replicas.empty() && open == f.replicas.size()) {
+      reasons.push_back(fmt::format("forest {}: every replica's breaker is open", f.name));
+    }
+  }
+  return {{"status", "ok"}, {"live", true}, {"ready", reasons.empty()}, {"reasons", reasons}};
+}
+
 }  // namespace
 
 const EmbeddedFile* DashboardFile(const std::string& target) {
@@ -148,7 +163,11 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   const std::string& t = r.target;
   if (r.method == "GET") {
     if (t == "/metrics") return {200, "text/plain; version=0.0.4", RenderMetrics(st)};
-    if (t == "/api/v1/health") return Json(200, json{{"status", "ok"}});
+    if (t == "/api/v1/health") return Json(200, HealthJson(st));
+    if (t == "/api/v1/health/ready") {
+      json h = HealthJson(st);
+      return Json(h["ready"].get<bool>() ? 200 : 503, h);
+    }
     if (t == "/api/v1/status") {
       json out = StatusJson(st);
       if (st.config) out["config"] = ConfigJson(st.config->Current());

@@ -101,6 +101,19 @@ replicas = ["sqlite"]
         self.assertGreaterEqual(ok, 4)
         replies, _ = rcpt_codes(self.sluice.port, ["bob@acme.example", "alice@acme.example"])
         self.assertTrue(all(r.startswith(b"250") for r in replies[:2]), replies)
+        # One dead replica of two: still ready for traffic.
+        code, health = self.sluice.api("GET", "/api/v1/health/ready")
+        self.assertEqual((code, health["ready"]), (200, True))
+
+    def test_a_forest_with_no_replica_left_is_not_ready(self):
+        self.na2.stop()
+        for _ in range(3):
+            rcpt_codes(self.sluice.port, ["carol@globex.example"])
+        code, health = self.sluice.api("GET", "/api/v1/health/ready")
+        self.assertEqual(code, 503)
+        self.assertEqual(health["reasons"], ["forest na-2: every replica's breaker is open"])
+        code, health = self.sluice.api("GET", "/api/v1/health")
+        self.assertEqual((code, health["live"]), (200, True))  # alive all the same
 
 
 class SaturatedForest(unittest.TestCase):
