@@ -71,11 +71,8 @@ void SetConfigVersion(int64_t version) { g_config_version = version; }
 
 std::string Event::Render() const {
   const int64_t version = g_config_version.load(std::memory_order_relaxed);
-  if (version > 0 && std::none_of(fields_.begin(), fields_.end(), [](const auto& f) { return f.first == "config"; })) {
-    Event with = *this;
-    with.With("config", version);
-    return with.Render();
-  }
+  const bool add_version =
+      version > 0 && std::none_of(fields_.begin(), fields_.end(), [](const auto& f) { return f.first == "config"; });
   std::string out;
   if (g_json) {
     out = fmt::format("{{\"msg\":\"{}\"", JsonEscape(message_));
@@ -87,6 +84,7 @@ std::string Event::Render() const {
         out += fmt::format(",\"{}\":{}", k, v);
       }
     }
+    if (add_version) out += fmt::format(",\"config\":{}", version);
     out += '}';
   } else {
     out = message_;
@@ -95,6 +93,7 @@ std::string Event::Render() const {
       bool plain = !v.empty() && v.find_first_of(" \"=") == std::string::npos;
       out += plain ? fmt::format(" {}={}", k, v) : fmt::format(" {}=\"{}\"", k, JsonEscape(v));
     }
+    if (add_version) out += fmt::format(" config={}", version);
   }
   return out;
 }
