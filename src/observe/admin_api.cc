@@ -30,6 +30,13 @@ bool Authorized(const ApiRequest& r, const AdminOptions& o) {
          CRYPTO_memcmp(r.authorization.data(), want.data(), want.size()) == 0;
 }
 
+// Replicas whose breaker is not closed: all of them means the forest cannot answer.
+size_t OpenReplicas(const directory::ForestStats& f) {
+  size_t open = 0;
+  for (const auto& r : f.replicas) open += r.breaker != "closed";
+  return open;
+}
+
 json ForestsJson(AdminStages st) {
   directory::Placement p = st.directory.placement();
   json out = json::array();
@@ -75,8 +82,7 @@ json StatusJson(AdminStages st) {
     } else if (sat >= 0.8) {
       degraded.push_back(fmt::format("forest {} is at {:.0f}% of its limit", f.name, sat * 100));
     }
-    size_t open = 0;
-    for (const auto& r : f.replicas) open += r.breaker != "closed";
+    const size_t open = OpenReplicas(f);
     if (open && open == f.replicas.size()) {
       incident.push_back(fmt::format("forest {}: every replica's breaker is open", f.name));
     } else if (open) {
@@ -109,9 +115,7 @@ json StatusJson(AdminStages st) {
 json HealthJson(AdminStages st) {
   json reasons = json::array();
   for (const auto& f : st.directory.Stats()) {
-    size_t open = 0;
-    for (const auto& r : f.replicas) open += r.breaker != "closed";
-    if (!f.replicas.empty() && open == f.replicas.size()) {
+    if (!f.replicas.empty() && OpenReplicas(f) == f.replicas.size()) {
       reasons.push_back(fmt::format("forest {}: every replica's breaker is open", f.name));
     }
   }

@@ -97,7 +97,8 @@ class EdgeServer final : public Server {
     auto tls = LoadTls(*o_);
     if (!tls.ok()) return tls.status();
     for (const ListenerOptions& l : o_->listeners) {
-      if (Status s = CheckListener(l, tls.value()); !s.ok()) return s;
+      if (Status s = CheckTlsNeed(l, tls.value()); !s.ok()) return s;
+      if (Status s = CheckPortFree(l); !s.ok()) return s;
     }
     for (size_t i = 0; i < o_->workers; ++i) workers_.push_back(std::make_unique<Worker>());
     for (const ListenerOptions& l : o_->listeners) {
@@ -126,13 +127,9 @@ class EdgeServer final : public Server {
     for (const ListenerOptions& l : o->listeners) {
       bool kept = std::any_of(listeners_.begin(), listeners_.end(),
                               [&](const auto& x) { return SameSocket(x->options, l); });
-      if (kept) {
-        if (l.require_tls && !tls.value()) {
-          return Status::InvalidArgument(fmt::format("listener {} requires TLS but no certificate is configured", l.name));
-        }
-        continue;
-      }
-      if (Status s = CheckListener(l, tls.value()); !s.ok()) return s;
+      if (Status s = CheckTlsNeed(l, tls.value()); !s.ok()) return s;
+      if (kept) continue;
+      if (Status s = CheckPortFree(l); !s.ok()) return s;
       added.push_back(&l);
     }
     std::vector<std::unique_ptr<Listener>> opened;
@@ -204,11 +201,11 @@ class EdgeServer final : public Server {
     return LoadServerTls(o.tls_cert, o.tls_key);
   }
 
-  static Status CheckListener(const ListenerOptions& l, const std::shared_ptr<asio::ssl::context>& tls) {
+  static Status CheckTlsNeed(const ListenerOptions& l, const std::shared_ptr<asio::ssl::context>& tls) {
     if (l.require_tls && !tls) {
       return Status::InvalidArgument(fmt::format("listener {} requires TLS but no certificate is configured", l.name));
     }
-    return CheckPortFree(l);
+    return Status::Ok();
   }
 
   static std::shared_ptr<const ListenerContext> Context(const ListenerOptions& l,
@@ -248,9 +245,9 @@ class EdgeServer final : public Server {
     });
   }
 
-  void Announce(const char* what, const Listener& x) {
+  void Announce(const char* what, Listener& x) {
     const ListenerOptions& l = x.options;
-    auto c = const_cast<Listener&>(x).current();
+    auto c = x.current();
     observe::Event(what)
         .With("listener", l.name)
         .With("address", fmt::format("{}:{}", l.address, l.port))
