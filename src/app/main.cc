@@ -7,6 +7,7 @@
 
 #include "app/admin_client.h"
 #include "control/config.h"
+#include "control/flight.h"
 #include "control/reload.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
@@ -49,7 +50,7 @@ boost::asio::awaitable<RecipientRoute> RouteNotice(directory::Directory* dir, st
   auto lookup = dir->Resolve(address);
   directory::LookupResult r = co_await std::move(lookup);
   if (r.found == directory::Found::kYes) co_return r.route;
-  co_return RecipientRoute{address, "", "", fallback, ""};
+  co_return RecipientRoute{address, "", "", fallback, "", false};
 }
 
 int Fail(const Status& s) {
@@ -78,7 +79,9 @@ int Serve(const std::string& path) {
   const observe::ConfigInfo info = numbered.value();
   config.server.config_version = info.version;
   observe::SetConfigVersion(info.version);
-  auto opened = directory::OpenDirectory(config.directory, config.directory.seed.empty() ? nullptr : &seed);
+  TenantGroups groups;  // a flight's tenants and how they fare beside the others
+  auto opened =
+      directory::OpenDirectory(config.directory, config.directory.seed.empty() ? nullptr : &seed, &groups);
   if (!opened.ok()) return Fail(opened.status());
   auto dir = std::move(opened).value();
 
@@ -87,7 +90,7 @@ int Serve(const std::string& path) {
   queue::NotifyRouter router = [d = dir.get(), fallback = config.queue.notify_destination](std::string a) {
     return RouteNotice(d, fallback, std::move(a));
   };
-  auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router);
+  auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router, &groups);
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
   auto session = std::make_shared<const smtp::SessionOptions>(config.session);
   observe::EdgeMetrics edge_metrics;
@@ -98,10 +101,13 @@ int Serve(const std::string& path) {
     return Fail(s);
   }
   control::Reloader reloader(config, control::LiveStages{*server, *dir, *spool.value(), *delivery}, info);
+  auto flight = std::make_unique<control::Flight>(config.flight, reloader, *dir, *spool.value(), groups);
+  flight->Resume();
   std::unique_ptr<observe::AdminServer> admin;
   if (config.admin.enabled) {
     observe::AdminStages stages{*dir, *queue, *delivery, edge_metrics};
     stages.config = &reloader;
+    stages.flight = flight.get();
     admin = observe::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
@@ -122,6 +128,7 @@ int Serve(const std::string& path) {
   // queue, then drain the pools, and only then free the event loops.
   server->Stop();
   if (admin) admin->Stop();
+  flight.reset();
   queue->Stop(std::chrono::seconds(10));
   blocking.join();
   dir.reset();

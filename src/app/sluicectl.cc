@@ -4,6 +4,7 @@
 //   sluicectl ... forest limit FOREST N
 //   sluicectl ... forest fault FOREST [--latency-ms N] [--error-rate R] [--hang]
 //   sluicectl ... queue list|show|hold|release|retry|delete|bounce ... (see ctl_queue.cc)
+//   sluicectl ... flight start FILE --share 10% | promote | rollback | status (see ctl_flight.cc)
 // A bad invocation prints one line and exits 2; a refused call exits 1.
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/admin_client.h"
+#include "app/ctl_flight.h"
 #include "app/ctl_queue.h"
 #include "control/config.h"
 
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
   auto* reload = app.add_subcommand("reload", "re-read the daemon's config file and apply it live");
   auto* show_config = app.add_subcommand("config", "the running config's version and hash");
   sluice::app::QueueCommands queue(app);
+  sluice::app::FlightCommands flight(app);
   if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluicectl")) return *exit;
 
   Target t;
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
 
   try {
     if (queue.chosen()) return queue.Run(t);
+    if (flight.chosen()) return flight.Run(t);
     if (*dest_limit) {
       return Done(Call(t, true, "/api/v1/destinations/" + name + "/limit", json{{"limit", limit}}.dump()));
     }

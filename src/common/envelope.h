@@ -15,6 +15,7 @@ struct RecipientRoute {
   std::string forest;
   std::string destination;  // a destination name from the config
   std::string mailbox;      // destination-specific: Maildir folder, LMTP user
+  bool flight = false;      // its tenant is in a running flight's group (logged, not stored)
 };
 
 // Delivery Status Notification requests of one recipient (RFC 3461 §4).

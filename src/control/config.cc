@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <map>
 
 #include "control/config_parts.h"
@@ -257,6 +259,21 @@ LoadResult LoadConfig(const std::string& path) {
     });
     t.NamedTables("destinations", [&](const std::string& name, TomlTable& d) {
       ReadDestination(name, d, &c);
+    });
+    t.Table("flight", [&](TomlTable& s) {
+      s.IntList("stages", &c.flight.stages, 1, 100);
+      if (c.flight.stages.empty() || c.flight.stages.back() != 100 ||
+          !std::is_sorted(c.flight.stages.begin(), c.flight.stages.end(), std::less_equal<>())) {
+        s.Error("stages", "expected rising shares ending at 100, e.g. [10, 50, 100]");
+      }
+      s.Duration("interval", &c.flight.interval);
+      if (c.flight.interval.count() < 1) s.Error("interval", "must be at least 1s");
+      s.Int("min_lookups", &c.flight.min_lookups, 1, 1'000'000);
+      s.Int("min_deliveries", &c.flight.min_deliveries, 1, 1'000'000);
+      s.Double("max_deferral_increase", &c.flight.max_deferral_increase, 0, 1);
+      s.Double("max_latency_ratio", &c.flight.max_latency_ratio, 1, 1000);
+      s.Duration("latency_slack", &c.flight.latency_slack);
+      s.Double("max_failure_increase", &c.flight.max_failure_increase, 0, 1);
     });
     t.Table("queue", [&](TomlTable& s) {
       s.Duration("retry_initial", &c.queue.retry_initial);

@@ -25,6 +25,21 @@ struct LogConfig {
   bool operator==(const LogConfig&) const = default;
 };
 
+// [flight]: how a flight is staged and judged. Gates compare the flight's
+// tenants with the others over the current stage; one that fails rolls the
+// flight back.
+struct FlightOptions {
+  std::vector<size_t> stages{10, 50, 100};  // shares in percent; the last must be 100
+  std::chrono::seconds interval{5};         // how often the gates judge
+  size_t min_lookups = 50;                  // per group, before lookups are judged
+  size_t min_deliveries = 20;               // in the flight, before deliveries are judged
+  double max_deferral_increase = 0.05;      // flight's 4xx share of lookups minus control's
+  double max_latency_ratio = 2.0;           // flight's mean lookup time over control's …
+  std::chrono::milliseconds latency_slack{5};  // … once it is this much above it
+  double max_failure_increase = 0.10;       // flight's failed delivery share minus control's
+  bool operator==(const FlightOptions&) const = default;
+};
+
 struct Config {
   std::string source;  // the file it came from
   std::string hostname = "localhost";
@@ -38,6 +53,8 @@ struct Config {
   queue::QueueOptions queue;
   observe::AdminOptions admin;
   LogConfig log;
+  FlightOptions flight;
+  bool operator==(const Config&) const = default;  // a flight's candidate may differ only in its limits
 };
 
 // One problem in a config file, located for the operator.

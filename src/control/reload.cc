@@ -89,6 +89,11 @@ observe::ConfigInfo Reloader::Current() {
   return info_;
 }
 
+Config Reloader::Running() {
+  std::lock_guard lock(mu_);
+  return config_;
+}
+
 observe::ReloadReport Reloader::Reload() {
   std::lock_guard lock(mu_);
   observe::ReloadReport report;
@@ -138,6 +143,7 @@ observe::ReloadReport Reloader::Reload() {
     }
   });
   keep(n.queue == config_.queue, "queue", [&] { next.queue = config_.queue; });
+  keep(n.flight == config_.flight, "flight", [&] { next.flight = config_.flight; });
   keep(n.admin == config_.admin, "admin and alerts", [&] { next.admin = config_.admin; });
   keep(n.log.format == config_.log.format, "log.format", [&] { next.log.format = config_.log.format; });
   keep(n.blocking_threads == config_.blocking_threads, "server.blocking_threads",

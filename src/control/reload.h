@@ -39,6 +39,7 @@ class Reloader final : public observe::ConfigControl {
   Reloader(Config config, LiveStages stages, observe::ConfigInfo info);
 
   observe::ConfigInfo Current() override;
+  Config Running();  // the config in force (restart-only parts as started)
   observe::ReloadReport Reload() override;
 
  private:

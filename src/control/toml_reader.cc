@@ -191,6 +191,21 @@ void TomlTable::StringList(const char* key, std::vector<std::string>* out) {
   }
 }
 
+void TomlTable::IntList(const char* key, std::vector<size_t>* out, size_t min, size_t max) {
+  const toml::node* n = Find(key);
+  if (!n) return;
+  const toml::array* a = n->as_array();
+  const std::string want = fmt::format("expected an array of integers from {} to {}", min, max);
+  if (!a) return Error(key, want);
+  std::vector<size_t> values;
+  for (const toml::node& e : *a) {
+    auto v = e.value<int64_t>();
+    if (!v || *v < static_cast<int64_t>(min) || *v > static_cast<int64_t>(max)) return Error(key, want);
+    values.push_back(static_cast<size_t>(*v));
+  }
+  *out = std::move(values);
+}
+
 void TomlTable::Table(const char* key, const std::function<void(TomlTable&)>& each) {
   const toml::node* n = Find(key);
   if (!n) return;

@@ -33,6 +33,7 @@ class TomlTable {
   void Duration(const char* key, std::chrono::milliseconds* out);   // also "250ms"
   void Double(const char* key, double* out, double min, double max);
   void StringList(const char* key, std::vector<std::string>* out);
+  void IntList(const char* key, std::vector<size_t>* out, size_t min, size_t max);
   // A sub-table: `each` is called with it if present.
   void Table(const char* key, const std::function<void(TomlTable&)>& each);
   // Every sub-table of a table, by name ([destinations.NAME]).

@@ -22,7 +22,8 @@ Result<std::unique_ptr<Backend>> OpenReplica(const std::string& spec, const std:
 
 class Router final : public Directory {
  public:
-  Router(DirectoryOptions o, Placement p) : o_(std::move(o)), placement_(std::move(p)) {}
+  Router(DirectoryOptions o, Placement p, TenantGroups* groups)
+      : o_(std::move(o)), placement_(std::move(p)), groups_(groups) {}
 
   Status Init() {
     std::vector<std::string> names = placement_.forests;
@@ -48,19 +49,28 @@ class Router final : public Directory {
 
   asio::awaitable<LookupResult> Resolve(std::string address) override {
     Forest* forest = nullptr;
+    bool flight = false, lane = false;
     {
       std::shared_lock lock(mu_);
       auto d = placement_.domain_tenant.find(smtp::DomainOf(address));
       if (d == placement_.domain_tenant.end()) co_return LookupResult::No(Reason::kUnknownDomain);
+      flight = groups_ && groups_->InFlight(d->second);
       auto t = placement_.tenant_forest.find(d->second);
       if (t != placement_.tenant_forest.end()) {
         auto f = forests_.find(t->second);
         if (f != forests_.end()) forest = f->second.get();
+        lane = flight && flight_limits_.count(t->second);
       }
     }
     if (forest == nullptr) co_return LookupResult::TryLater(Reason::kBackendError, "");
-    auto op = forest->Lookup(std::move(address));  // see common/offload.h on temporaries
+    const auto t0 = std::chrono::steady_clock::now();
+    auto op = forest->Lookup(std::move(address), lane);  // see common/offload.h on temporaries
     LookupResult r = co_await std::move(op);
+    if (groups_) {
+      groups_->CountLookup(flight, r.found == Found::kTryLater,
+                           std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
+    }
+    r.route.flight = flight;
     co_return r;
   }
 
@@ -86,6 +96,10 @@ class Router final : public Directory {
     if (f == forests_.end()) return Status::NotFound("no forest " + forest);
     if (limit < 1) return Status::InvalidArgument("limit must be at least 1");
     f->second->SetLimit(limit);
+    {
+      std::unique_lock lock(mu_);
+      SplitLanes(forest);
+    }
     observe::Event("forest limit changed").With("forest", forest).With("limit", static_cast<int64_t>(limit)).Info();
     return Status::Ok();
   }
@@ -101,6 +115,18 @@ class Router final : public Directory {
     return Status::Ok();
   }
 
+  Status SetFlightLanes(std::map<std::string, size_t> candidate_limits, int share) override {
+    for (const auto& [name, limit] : candidate_limits) {
+      if (!forests_.count(name)) return Status::NotFound("no forest " + name);
+      if (limit < 1) return Status::InvalidArgument("forest " + name + ": limit must be at least 1");
+    }
+    std::unique_lock lock(mu_);
+    flight_limits_ = share > 0 && share < 100 ? std::move(candidate_limits) : std::map<std::string, size_t>{};
+    flight_share_ = share;
+    for (const auto& [name, f] : forests_) SplitLanes(name);
+    return Status::Ok();
+  }
+
   std::vector<ForestStats> Stats() override {
     std::vector<ForestStats> out;
     for (auto& [name, f] : forests_) out.push_back(f->Stats());
@@ -113,21 +139,38 @@ class Router final : public Directory {
   }
 
  private:
+  // Each group gets its share of the limit it runs under, so the two
+  // compare fairly: flight = candidate × share, control = current × rest.
+  void SplitLanes(const std::string& name) {  // REQUIRES: mu_ held
+    Forest& f = *forests_.at(name);
+    auto c = flight_limits_.find(name);
+    if (c == flight_limits_.end()) {
+      f.SetLanes(0, 0);
+      return;
+    }
+    auto part = [](size_t limit, int percent) { return std::max<size_t>(1, (limit * percent + 50) / 100); };
+    f.SetLanes(part(f.limit(), 100 - flight_share_), part(c->second, flight_share_));
+  }
+
   DirectoryOptions o_;
-  std::shared_mutex mu_;  // guards placement_
+  std::shared_mutex mu_;  // guards placement_ and the flight's lanes
   Placement placement_;
+  TenantGroups* groups_;  // may be null
+  std::map<std::string, size_t> flight_limits_;
+  int flight_share_ = 0;
   std::map<std::string, std::unique_ptr<Forest>> forests_;  // fixed after Init
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Directory>> OpenDirectory(const DirectoryOptions& options, const SeedData* seed) {
+Result<std::unique_ptr<Directory>> OpenDirectory(const DirectoryOptions& options, const SeedData* seed,
+                                                 TenantGroups* groups) {
   // Opening the embedded back end creates and seeds the catalog.
   auto catalog = OpenSqliteBackend(options.path, seed);
   if (!catalog.ok()) return catalog.status();
   auto placement = LoadPlacement(options.path);
   if (!placement.ok()) return placement.status();
-  auto router = std::make_unique<Router>(options, std::move(placement).value());
+  auto router = std::make_unique<Router>(options, std::move(placement).value(), groups);
   if (Status s = router->Init(); !s.ok()) return s;
   return std::unique_ptr<Directory>(std::move(router));
 }

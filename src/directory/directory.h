@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tenant_groups.h"
 #include "directory/forest.h"
 #include "directory/lookup.h"
 
@@ -81,11 +82,18 @@ class Directory {
   virtual Status MoveTenant(const std::string& tenant, const std::string& forest) = 0;
   virtual Status SetForestLimit(const std::string& forest, size_t limit) = 0;
   virtual Status SetForestFault(const std::string& forest, FaultOptions fault) = 0;
+  // A flight: tenants in its group (TenantGroups' share) look up in a lane
+  // of each listed forest sized candidate limit × share, the others in one
+  // of current limit × (100 − share). Empty or share 0: no split.
+  virtual Status SetFlightLanes(std::map<std::string, size_t> candidate_limits, int share) = 0;
   virtual std::vector<ForestStats> Stats() = 0;
   virtual Placement placement() = 0;
 };
 
 // Opens the catalog (seeding it on first start) and one Forest per forest.
-Result<std::unique_ptr<Directory>> OpenDirectory(const DirectoryOptions& options, const SeedData* seed);
+// With `groups`, every lookup is counted for its tenant's group and marked
+// when the tenant is in a flight.
+Result<std::unique_ptr<Directory>> OpenDirectory(const DirectoryOptions& options, const SeedData* seed,
+                                                 TenantGroups* groups = nullptr);
 
 }  // namespace sluice::directory

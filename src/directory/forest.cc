@@ -22,7 +22,7 @@ using Clock = std::chrono::steady_clock;
 struct Forest::Impl {
   Impl(const ForestOptions& o, std::vector<Replica> r, bool faults)
       : pool(o.threads),
-        bulkhead(o.limit, o.queue, o.wait_timeout),
+        bulkhead(std::make_shared<Bulkhead>(o.limit, o.queue, o.wait_timeout)),
         adaptive(AdaptiveLimitOptions{o.limit, o.min_limit, o.limit, 2.0, 0.2}),
         replicas(std::move(r)),
         fault_injection(faults),
@@ -49,8 +49,9 @@ struct Forest::Impl {
   }
 
   asio::thread_pool pool;
-  Bulkhead bulkhead;
+  const std::shared_ptr<Bulkhead> bulkhead;
   std::mutex mu;  // guards everything below
+  std::shared_ptr<Bulkhead> flight_lane;  // set while a flight splits the limit
   AdaptiveLimit adaptive;
   std::vector<Replica> replicas;
   std::vector<Breaker> breakers;
@@ -94,9 +95,33 @@ void Forest::SetLimit(size_t limit) {
   {
     std::lock_guard lock(impl_->mu);
     o_.limit = limit;
+    if (impl_->flight_lane) return;  // the flight's SetLanes decides while it runs
     impl_->adaptive = AdaptiveLimit(AdaptiveLimitOptions{limit, o_.min_limit, limit, 2.0, 0.2});
   }
-  impl_->bulkhead.SetLimit(limit);
+  impl_->bulkhead->SetLimit(limit);
+}
+
+size_t Forest::limit() {
+  std::lock_guard lock(impl_->mu);
+  return o_.limit;
+}
+
+void Forest::SetLanes(size_t control_limit, size_t flight_limit) {
+  size_t main_limit;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (flight_limit == 0) {
+      impl_->flight_lane.reset();  // lookups in it finish there
+      main_limit = o_.limit;
+    } else {
+      main_limit = control_limit;
+      const size_t queue = std::max<size_t>(1, o_.queue * flight_limit / (control_limit + flight_limit));
+      if (!impl_->flight_lane) impl_->flight_lane = std::make_shared<Bulkhead>(flight_limit, queue, o_.wait_timeout);
+      impl_->flight_lane->SetLimit(flight_limit);
+    }
+    impl_->adaptive = AdaptiveLimit(AdaptiveLimitOptions{main_limit, o_.min_limit, main_limit, 2.0, 0.2});
+  }
+  impl_->bulkhead->SetLimit(main_limit);
 }
 
 void Forest::SetFault(FaultOptions f) {
@@ -104,13 +129,16 @@ void Forest::SetFault(FaultOptions f) {
   impl_->fault = f;
 }
 
-asio::awaitable<LookupResult> Forest::Lookup(std::string address) {
+asio::awaitable<LookupResult> Forest::Lookup(std::string address, bool flight_lane) {
   Impl& im = *impl_;
   const auto now = Clock::now();
+  std::shared_ptr<Bulkhead> lane = im.bulkhead;
   {
     std::lock_guard lock(im.mu);
     ++im.lookups;
+    if (flight_lane && im.flight_lane) lane = im.flight_lane;
   }
+  const bool main_lane = lane == im.bulkhead;  // the adaptive limit steers only this one
   if (auto hit = cache_.Fresh(address, now)) {
     std::lock_guard lock(im.mu);
     ++im.cache_hits;
@@ -136,18 +164,18 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address) {
     return r;
   };
 
-  auto admit_op = im.bulkhead.Acquire();  // see common/offload.h on temporaries
+  auto admit_op = lane->Acquire();  // see common/offload.h on temporaries
   Bulkhead::Admit admit = co_await std::move(admit_op);
   if (admit != Bulkhead::Admit::kGranted) co_return degraded(Reason::kSaturated);
   int replica = im.PickReplica(now);
   if (replica < 0) {
-    im.bulkhead.Release();
+    lane->Release();
     co_return degraded(Reason::kBackendError);
   }
 
   auto ex = co_await asio::this_coro::executor;
   auto pending = std::make_shared<Pending>(ex);
-  asio::post(im.pool, [this, &im, pending, address, replica] {
+  asio::post(im.pool, [this, &im, pending, address, replica, lane, main_lane] {
     auto t0 = Clock::now();
     FaultOptions fault;
     bool inject;
@@ -181,12 +209,12 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address) {
       if (r.found == Found::kTryLater) {
         ++rs.failures;
         im.breakers[replica].OnFailure(done);
-        if (o_.adaptive) im.adaptive.OnDrop();
+        if (o_.adaptive && main_lane) im.adaptive.OnDrop();
       } else {
         im.breakers[replica].OnSuccess();
-        if (o_.adaptive) {
+        if (o_.adaptive && main_lane) {
           im.adaptive.OnSample(std::chrono::duration_cast<std::chrono::microseconds>(done - t0),
-                               im.bulkhead.snapshot().in_flight);
+                               lane->snapshot().in_flight);
         }
       }
       size_t b = 0;
@@ -194,8 +222,8 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address) {
       ++im.buckets[b];
       im.latency_sum_ms += ms;
     }
-    if (o_.adaptive) im.bulkhead.SetLimit(im.adaptive.limit());
-    im.bulkhead.Release();
+    if (o_.adaptive && main_lane) lane->SetLimit(im.adaptive.limit());
+    lane->Release();
     if (r.found != Found::kTryLater) cache_.Put(address, r, done);
     std::lock_guard lock(pending->mu);
     if (pending->gave_up) return;  // the caller answered at its deadline
@@ -235,12 +263,18 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address) {
 ForestStats Forest::Stats() {
   ForestStats s;
   s.name = o_.name;
-  auto b = impl_->bulkhead.snapshot();
+  auto b = impl_->bulkhead->snapshot();
   s.in_flight = b.in_flight;
   s.limit = b.limit;
   s.queued = b.queued;
   std::lock_guard lock(impl_->mu);
   Impl& im = *impl_;
+  if (im.flight_lane) {
+    auto f = im.flight_lane->snapshot();
+    s.flight_in_flight = f.in_flight;
+    s.flight_limit = f.limit;
+    s.flight_queued = f.queued;
+  }
   s.lookups = im.lookups;
   s.cache_hits = im.cache_hits;
   s.stale_serves = im.stale_serves;

@@ -59,6 +59,7 @@ struct ReplicaStats {
 struct ForestStats {
   std::string name;
   size_t in_flight = 0, limit = 0, queued = 0;
+  size_t flight_in_flight = 0, flight_limit = 0, flight_queued = 0;  // the flight's lane, when split
   uint64_t lookups = 0, cache_hits = 0, stale_serves = 0;
   uint64_t deferred_saturated = 0, deferred_timeout = 0, deferred_unavailable = 0;
   std::vector<uint64_t> latency_buckets;  // counts per kLatencyBucketsMs bound, then +Inf
@@ -77,16 +78,22 @@ class Forest {
   ~Forest();
 
   // Never blocks the calling event loop; always answers within
-  // wait_timeout + lookup_timeout.
-  boost::asio::awaitable<LookupResult> Lookup(std::string address);
+  // wait_timeout + lookup_timeout. `flight_lane`: the tenant is in a
+  // flight's group and the forest's limit is split (SetLanes).
+  boost::asio::awaitable<LookupResult> Lookup(std::string address, bool flight_lane = false);
 
   // Live changes (control plane): limit, wait, faults.
   void SetLimit(size_t limit);
+  // A flight splits the bulkhead in two lanes, so its tenants run under the
+  // candidate limit (scaled to their share) while the rest keep theirs.
+  // flight_limit 0 joins them again under SetLimit's limit.
+  void SetLanes(size_t control_limit, size_t flight_limit);
   void SetFault(FaultOptions f);
   void DropTenant(const std::string& tenant) { cache_.DropTenant(tenant); }
 
   ForestStats Stats();
   const std::string& name() const { return o_.name; }
+  size_t limit();  // the configured limit (SetLimit), whatever the lanes
 
  private:
   struct Impl;

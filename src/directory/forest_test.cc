@@ -25,7 +25,7 @@ class FakeBackend : public Backend {
     std::this_thread::sleep_for(delay_);
     if (fail_) return LookupResult::TryLater(Reason::kBackendError, "");
     if (a.rfind("nobody@", 0) == 0) return LookupResult::No(Reason::kUnknownUser);
-    return LookupResult::Yes(RecipientRoute{a, "t", "", "local", ""});
+    return LookupResult::Yes(RecipientRoute{a, "t", "", "local", "", false});
   }
   std::atomic<int> calls{0};
   milliseconds delay_;
@@ -49,17 +49,44 @@ struct Rig {
 };
 
 // Runs `n` lookups at once on one event loop; returns their results.
+// Addresses starting with "flight-" use the flight's lane.
 std::vector<LookupResult> LookupAll(Forest& f, std::vector<std::string> addresses) {
   boost::asio::io_context io;
   std::vector<std::future<LookupResult>> futures;
   for (auto& a : addresses) {
-    auto op = f.Lookup(a);
+    auto op = f.Lookup(a, a.rfind("flight-", 0) == 0);
     futures.push_back(boost::asio::co_spawn(io, std::move(op), boost::asio::use_future));
   }
   io.run();
   std::vector<LookupResult> out;
   for (auto& fu : futures) out.push_back(fu.get());
   return out;
+}
+
+int CountYes(const std::vector<LookupResult>& r, size_t from, size_t to) {
+  int yes = 0;
+  for (size_t i = from; i < to; ++i) yes += r[i].found == Found::kYes;
+  return yes;
+}
+
+TEST(Forest, FlightLaneHasItsOwnLimit) {
+  Rig s;
+  s.o.limit = 4;
+  s.o.queue = 0;
+  s.o.wait_timeout = milliseconds(20);
+  s.Make({{milliseconds(200), false}});
+  s.forest->SetLanes(3, 1);  // control 3, flight 1
+  auto r = LookupAll(*s.forest, {"a@x", "b@x", "c@x", "d@x", "flight-a@x", "flight-b@x", "flight-c@x"});
+  EXPECT_EQ(CountYes(r, 0, 4), 3);  // the control lane's 3
+  EXPECT_EQ(CountYes(r, 4, 7), 1);  // the flight's 1, whatever the control lane had spare
+  auto st = s.forest->Stats();
+  EXPECT_EQ(st.limit, 3u);
+  EXPECT_EQ(st.flight_limit, 1u);
+
+  s.forest->SetLanes(0, 0);  // joined again under the forest's limit
+  r = LookupAll(*s.forest, {"flight-x@x", "flight-y@x", "flight-z@x", "flight-w@x", "flight-v@x"});
+  EXPECT_EQ(CountYes(r, 0, 5), 4);
+  EXPECT_EQ(s.forest->Stats().flight_limit, 0u);
 }
 
 TEST(Forest, SaturationDefersOnlyWhatDoesNotFit) {

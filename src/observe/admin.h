@@ -61,6 +61,39 @@ class ConfigControl {
   virtual ReloadReport Reload() = 0;  // re-reads the file it was loaded from
 };
 
+// A flight as the admin API shows it (implemented in control/flight.cc).
+struct FlightGate {
+  std::string name;            // deferral_rate, lookup_latency_ms, delivery_failure_rate
+  double flight = 0, control = 0;
+  double limit = 0;            // the most the flight may show
+  bool judged = false;         // enough traffic in both groups to judge
+  bool pass = true;
+};
+struct FlightGroupFigures {
+  uint64_t lookups = 0, lookups_deferred = 0, deliveries = 0, delivery_failures = 0;
+  double latency_mean_ms = 0;
+};
+struct FlightView {
+  std::string state = "none";  // none, running, completed, rolled_back
+  std::string candidate, candidate_hash, reason;
+  int share = 0;               // percent of tenants in the flight
+  std::vector<size_t> stages;
+  int64_t started_unix = 0, stage_started_unix = 0;
+  std::vector<std::string> changes;  // "forests.na-1.limit 40 → 20"
+  FlightGroupFigures flight, control;
+  std::vector<FlightGate> gates;
+  std::vector<std::pair<int64_t, std::string>> history;  // every step, oldest first
+};
+
+class FlightControl {
+ public:
+  virtual ~FlightControl() = default;
+  virtual FlightView View() = 0;
+  virtual Result<FlightView> Start(const std::string& candidate_path, int share) = 0;
+  virtual Result<FlightView> Promote() = 0;  // the next stage; at 100 % the candidate becomes the config
+  virtual Result<FlightView> Rollback() = 0;
+};
+
 struct AdminStages {
   directory::Directory& directory;
   queue::Queue& queue;
@@ -68,6 +101,7 @@ struct AdminStages {
   EdgeMetrics& edge;
   const Monitor* monitor = nullptr;  // alerts and history; set by the admin server
   ConfigControl* config = nullptr;   // versions and reload; null in tests
+  FlightControl* flight = nullptr;   // staged rollout; null in tests
 };
 
 class AdminServer {

@@ -203,6 +203,7 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
       return Json(200, out);
     }
     if (auto queue = HandleQueueGet(r, st)) return *queue;
+    if (auto flight = HandleFlightGet(r, st)) return *flight;
     return Error(404, "no such resource: " + t);
   }
   if (r.method != "POST") return Error(405, "method not allowed: " + r.method);
@@ -218,6 +219,7 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   static const std::regex kFault("^/api/v1/forests/([^/]+)/fault$");
   static const std::regex kDestinationLimit("^/api/v1/destinations/([^/]+)/limit$");
   if (auto queue = HandleQueuePost(r, st)) return *queue;
+  if (auto flight = HandleFlightPost(r, st)) return *flight;
   if (t == "/api/v1/config/reload") {
     if (!st.config) return Error(503, "no config control in this process");
     ReloadReport rep = st.config->Reload();

@@ -38,5 +38,8 @@ bool ParseBody(const ApiRequest& r, nlohmann::json* out, ApiResponse* error);
 // Returns nullopt for a path that is not theirs.
 std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st);
 std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st);
+// GET /api/v1/flight; POST /api/v1/flight/{start,promote,rollback}.
+std::optional<ApiResponse> HandleFlightGet(const ApiRequest& r, AdminStages st);
+std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st);
 
 }  // namespace sluice::observe

@@ -46,9 +46,9 @@ std::string CodeOf(const std::string& reply) {
 }  // namespace
 
 SpoolQueue::SpoolQueue(QueueOptions o, spool::Spool& spool, delivery::Delivery& delivery,
-                       asio::thread_pool& blocking, NotifyRouter router)
+                       asio::thread_pool& blocking, NotifyRouter router, TenantGroups* groups)
     : o_(std::move(o)), spool_(spool), delivery_(delivery), blocking_(blocking),
-      router_(std::move(router)), wake_(io_), work_(io_.get_executor()) {}
+      router_(std::move(router)), groups_(groups), wake_(io_), work_(io_.get_executor()) {}
 
 SpoolQueue::~SpoolQueue() { Stop(std::chrono::seconds(0)); }
 
@@ -250,8 +250,11 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
       }
       changed = true;
       const RecipientRoute& route = entry.envelope->routes[i];
-      observe::Event("delivery")
-          .With("queue_id", id)
+      const bool flight = groups_ && groups_->InFlight(route.tenant);
+      if (groups_) groups_->CountDelivery(flight, o.kind != delivery::Outcome::Kind::kDelivered);
+      observe::Event event("delivery");
+      if (flight) event.With("flight", "yes");
+      event.With("queue_id", id)
           .With("rcpt", route.address)
           .With("tenant", route.tenant)
           .With("forest", route.forest)
@@ -334,9 +337,9 @@ std::chrono::seconds Backoff(const QueueOptions& o, uint32_t attempts, double un
 
 std::unique_ptr<Queue> MakeQueue(QueueOptions options, spool::Spool& spool,
                                  delivery::Delivery& delivery, asio::thread_pool& blocking,
-                                 NotifyRouter notify_router) {
+                                 NotifyRouter notify_router, TenantGroups* groups) {
   return std::make_unique<SpoolQueue>(std::move(options), spool, delivery, blocking,
-                                      std::move(notify_router));
+                                      std::move(notify_router), groups);
 }
 
 }  // namespace sluice::queue

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tenant_groups.h"
 #include "spool/spool.h"
 
 namespace boost::asio {
@@ -126,9 +127,10 @@ class Queue {
   virtual Status SetHold(const HoldPolicy& policy, bool on) = 0;
 };
 
-// The queue runs on a thread of its own; `blocking` runs spool I/O.
+// The queue runs on a thread of its own; `blocking` runs spool I/O. With
+// `groups`, each delivery attempt is counted for its tenant's flight group.
 std::unique_ptr<Queue> MakeQueue(QueueOptions options, spool::Spool& spool,
                                  delivery::Delivery& delivery, boost::asio::thread_pool& blocking,
-                                 NotifyRouter notify_router = nullptr);
+                                 NotifyRouter notify_router = nullptr, TenantGroups* groups = nullptr);
 
 }  // namespace sluice::queue

@@ -28,7 +28,7 @@ std::string FormatHolds(const std::vector<HoldPolicy>& holds);
 class SpoolQueue final : public Queue {
  public:
   SpoolQueue(QueueOptions o, spool::Spool& spool, delivery::Delivery& delivery,
-             boost::asio::thread_pool& blocking, NotifyRouter router);
+             boost::asio::thread_pool& blocking, NotifyRouter router, TenantGroups* groups);
   ~SpoolQueue() override;
 
   Status Start() override;
@@ -85,6 +85,7 @@ class SpoolQueue final : public Queue {
   delivery::Delivery& delivery_;
   boost::asio::thread_pool& blocking_;
   NotifyRouter router_;
+  TenantGroups* groups_;  // may be null: no flight accounting
   boost::asio::io_context io_{1};
   boost::asio::steady_timer wake_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -139,12 +139,20 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         });
         stages.metrics.OnCommit(MsSince(t0));
         stages.metrics.OnTransaction(s.ok());
-        std::string forests;
+        // Which forests and tenants the message touched, and which of them
+        // ran under a flight: a flight's reach is checked from these lines.
+        std::string forests, tenants, flight;
+        auto add = [](std::string& list, const std::string& name) {
+          if (("," + list + ",").find("," + name + ",") == std::string::npos) list += (list.empty() ? "" : ",") + name;
+        };
         for (const auto& route : store->envelope.routes) {
-          if (forests.find(route.forest) == std::string::npos) forests += (forests.empty() ? "" : ",") + route.forest;
+          add(forests, route.forest);
+          add(tenants, route.tenant);
+          if (route.flight) add(flight, route.tenant);
         }
         observe::Event event("smtp transaction");
         if (options.config_version > 0) event.With("config", options.config_version);
+        if (!flight.empty()) event.With("flight", flight);
         event.With("queue_id", s.ok() ? id : std::string("-"))
             .With("client", client)
             .With("listener", listener.name)
@@ -152,6 +160,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             .With("from", store->envelope.sender)
             .With("nrcpt", static_cast<int64_t>(store->envelope.routes.size()))
             .With("forests", forests)
+            .With("tenants", tenants)
             .With("size", static_cast<int64_t>(store->body.size()))
             .With("tls", stream.TlsDescription())
             .With("result", s.ok() ? "queued" : s.ToString())

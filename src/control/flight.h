@@ -1,0 +1,75 @@
+// Flights: a candidate config tried on a share of tenants before everyone
+// gets it. What a flight carries is what can be split by tenant — forest
+// limits: the forest's bulkhead gets a lane for the flight's tenants sized
+// candidate × share beside one of current × (100 − share), so the groups
+// compare fairly. Gates judge the flight against the control group each
+// interval over the current stage; a failing gate rolls the flight back by
+// itself. Promotion walks the stages (10 → 50 → 100 %); at 100 % the
+// candidate becomes the config file and is reloaded. Every step is logged
+// and kept in the spool, so a restart resumes the flight where it was.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/tenant_groups.h"
+#include "control/config.h"
+#include "observe/admin.h"
+
+namespace sluice::control {
+
+class Reloader;
+
+// What a candidate changes relative to the running config: the forest
+// limits it carries (`limits`) and a line per change. Anything else that
+// differs is an error naming it: such changes go through a reload.
+Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate,
+                                               std::map<std::string, size_t>* limits);
+
+// The gates over one stage's counts. A gate that has too little traffic to
+// judge passes, marked not judged.
+std::vector<observe::FlightGate> JudgeGates(const FlightOptions& o, const TenantGroups::Counts& flight,
+                                            const TenantGroups::Counts& control);
+
+class Flight final : public observe::FlightControl {
+ public:
+  Flight(FlightOptions options, Reloader& reloader, directory::Directory& directory, spool::Spool& spool,
+         TenantGroups& groups);
+  ~Flight() override;
+
+  // Picks up a flight the last run left running, then starts judging.
+  void Resume();
+
+  observe::FlightView View() override;
+  Result<observe::FlightView> Start(const std::string& candidate_path, int share) override;
+  Result<observe::FlightView> Promote() override;
+  Result<observe::FlightView> Rollback() override;
+
+ private:
+  Status Load(const std::string& path, const std::string& expect_hash);  // REQUIRES: mu_
+  void Apply();                                    // REQUIRES: mu_; lanes and share from view_
+  void Step(const std::string& what, bool warn = false);  // REQUIRES: mu_; log, history, spool
+  void End(const std::string& state, const std::string& reason);  // REQUIRES: mu_
+  Status Complete();                               // REQUIRES: mu_
+  void Figures();                                  // REQUIRES: mu_
+  void JudgeLoop();
+
+  const FlightOptions o_;
+  Reloader& reloader_;
+  directory::Directory& directory_;
+  spool::Spool& spool_;
+  TenantGroups& groups_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  observe::FlightView view_;
+  std::map<std::string, size_t> limits_;  // the candidate's forest limits
+  std::thread judge_;
+};
+
+}  // namespace sluice::control

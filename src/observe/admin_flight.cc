@@ -1,0 +1,67 @@
+// The flight's routes: GET /api/v1/flight, and (authorized already) POST
+// /api/v1/flight/{start,promote,rollback}.
+#include <nlohmann/json.hpp>
+
+#include "observe/admin_api.h"
+
+namespace sluice::observe {
+namespace {
+
+using nlohmann::json;
+
+json GroupJson(const FlightGroupFigures& g) {
+  return {{"lookups", g.lookups}, {"lookups_deferred", g.lookups_deferred}, {"latency_mean_ms", g.latency_mean_ms},
+          {"deliveries", g.deliveries}, {"delivery_failures", g.delivery_failures}};
+}
+
+json FlightJson(const FlightView& v) {
+  json gates = json::array();
+  for (const auto& g : v.gates) {
+    gates.push_back({{"name", g.name}, {"flight", g.flight}, {"control", g.control}, {"limit", g.limit},
+                     {"judged", g.judged}, {"pass", g.pass}});
+  }
+  json history = json::array();
+  for (const auto& [t, what] : v.history) history.push_back({{"unix", t}, {"step", what}});
+  return {{"state", v.state}, {"candidate", v.candidate}, {"candidate_hash", v.candidate_hash},
+          {"reason", v.reason}, {"share", v.share}, {"stages", v.stages}, {"started_unix", v.started_unix},
+          {"stage_started_unix", v.stage_started_unix}, {"changes", v.changes},
+          {"groups", {{"flight", GroupJson(v.flight)}, {"control", GroupJson(v.control)}}},
+          {"gates", gates}, {"history", history}};
+}
+
+// A refused step is the caller's to fix: 409 when the flight is not in a
+// state for it, 422 when the candidate is not acceptable.
+ApiResponse Reply(const Result<FlightView>& r, int refused) {
+  if (r.ok()) return JsonResponse(200, FlightJson(r.value()));
+  if (r.status().code() == Status::Code::kInvalidArgument) return ErrorResponse(refused, r.status().message());
+  return FromStatus(r.status());
+}
+
+}  // namespace
+
+std::optional<ApiResponse> HandleFlightGet(const ApiRequest& r, AdminStages st) {
+  if (r.target != "/api/v1/flight") return std::nullopt;
+  if (!st.flight) return ErrorResponse(503, "no flight control in this process");
+  return JsonResponse(200, FlightJson(st.flight->View()));
+}
+
+std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st) {
+  const std::string& t = r.target;
+  if (t.rfind("/api/v1/flight/", 0) != 0) return std::nullopt;
+  if (!st.flight) return ErrorResponse(503, "no flight control in this process");
+  if (t == "/api/v1/flight/start") {
+    json body;
+    ApiResponse bad;
+    if (!ParseBody(r, &body, &bad)) return bad;
+    if (!body.contains("candidate") || !body["candidate"].is_string() || !body.contains("share") ||
+        !body["share"].is_number_integer()) {
+      return ErrorResponse(400, "\"candidate\" (the path of a config file) and \"share\" (percent) are required");
+    }
+    return Reply(st.flight->Start(body["candidate"].get<std::string>(), body["share"].get<int>()), 422);
+  }
+  if (t == "/api/v1/flight/promote") return Reply(st.flight->Promote(), 409);
+  if (t == "/api/v1/flight/rollback") return Reply(st.flight->Rollback(), 409);
+  return ErrorResponse(404, "no such resource: " + t);
+}
+
+}  // namespace sluice::observe
