@@ -66,6 +66,10 @@ json ForestsJson(AdminStages st) {
                                  {"unavailable", f.deferred_unavailable}}},
                    {"latency_mean_ms", samples ? f.latency_sum_ms / samples : 0.0},
                    {"replicas", replicas}});
+    if (f.flight_limit > 0) {  // a flight splits the limit: its tenants' lane
+      out.back()["flight_lane"] = {{"limit", f.flight_limit}, {"in_flight", f.flight_in_flight},
+                                   {"queued", f.flight_queued}};
+    }
   }
   return out;
 }
