@@ -200,6 +200,13 @@ std::string RenderMetrics(AdminStages st) {
       w.Sample(fmt::format("webhook=\"{}\",result=\"dropped\"", s.name), static_cast<double>(s.dropped));
     }
   }
+  if (st.flight) {
+    const FlightView v = st.flight->View();
+    Family share(&out, "sluice_flight_share", "gauge", "Percent of tenants in a running flight (0: none).");
+    share.Sample("", v.state == "running" ? v.share : 0);
+    Family gates(&out, "sluice_flight_gate_failing", "gauge", "1 while a judged flight gate is failing.");
+    for (const auto& g : v.gates) gates.Sample(fmt::format("gate=\"{}\"", g.name), g.judged && !g.pass ? 1 : 0);
+  }
   return out;
 }
 

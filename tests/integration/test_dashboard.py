@@ -1,7 +1,7 @@
 """The health dashboard in a real browser: Debian's chromium, driven by
 playwright-core from npm (tests/integration/browser). The page loads with no
-console error or failed request, shows every forest, and turns na-1 red
-while a stopped slapd saturates it. The screenshot is kept as an artifact
+console error or failed request, shows every forest, turns na-1 red while
+a stopped slapd saturates it, and shows a running flight with its gates. The screenshot is kept as an artifact
 in tests/artifacts/."""
 import json
 import os
@@ -24,8 +24,18 @@ class Dashboard(unittest.TestCase):
         self.sluice = harness.Sluice(extra=FORESTS % self.slapd.url).start()
         self.addCleanup(self.sluice.cleanup)
 
+    def start_flight(self):
+        with open(self.sluice.config) as f:
+            text = f.read()
+        candidate = os.path.join(self.sluice.dir, "candidate.toml")
+        with open(candidate, "w") as f:
+            f.write(text.replace('[forests.na-2]\nreplicas = ["sqlite"]\n', '[forests.na-2]\nreplicas = ["sqlite"]\nlimit = 60\n'))
+        r = self.sluice.ctl("flight", "start", candidate, "--share", "10%")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_dashboard_shows_a_saturated_forest(self):
         os.makedirs(ARTIFACTS, exist_ok=True)
+        self.start_flight()
         shot = os.path.join(ARTIFACTS, "dashboard-saturated.png")
         url = "http://127.0.0.1:%d/" % self.sluice.admin_port
         browser = subprocess.Popen(["node", os.path.join(BROWSER, "dashboard_check.mjs"), url, shot, "na-1", "90"],
@@ -50,6 +60,10 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(seen["banner"], "banner incident")
         self.assertEqual(seen["charts"], 2)
         self.assertGreaterEqual(seen["destinations"], 4)
+        self.assertEqual(seen["flight"], "running")
+        self.assertIn("Running at 10 %", seen["flight_summary"])
+        self.assertEqual(seen["flight_gates"], ["deferral_rate", "lookup_latency_ms", "delivery_failure_rate"])
+        self.assertEqual(seen["flight_lanes"], 1)  # na-2's card shows the flight's lane
         self.assertTrue(os.path.getsize(shot) > 10000)
 
     def test_assets_are_served_from_the_binary(self):

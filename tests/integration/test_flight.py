@@ -116,6 +116,8 @@ class Flight(unittest.TestCase):
         na1 = self.forest("na-1")
         self.assertEqual(na1["limit"], 36)                 # 40 × 90 %
         self.assertEqual(na1["flight_lane"]["limit"], 6)   # 60 × 10 %
+        code, metrics = self.s.api("GET", "/metrics")
+        self.assertIn("\nsluice_flight_share 10\n", metrics)
 
         for phase, share in enumerate((10, 50)):
             before = len(log_lines(self.s, "smtp transaction"))

@@ -74,6 +74,7 @@ function renderForests(forests, history) {
       return r;
     };
     card.append(row("in flight / limit", f.in_flight + " / " + f.limit));
+    if (f.flight_lane) card.append(row("flight lane", f.flight_lane.in_flight + " / " + f.flight_lane.limit));
     card.append(row("waiting", f.queued));
     card.append(row("mean lookup", f.latency_mean_ms.toFixed(1) + " ms"));
     const recent = latest.get(f.name);
@@ -154,6 +155,31 @@ function renderAlerts(alerts) {
   document.getElementById("notices").replaceChildren(...recent);
 }
 
+function renderFlight(f) {
+  const panel = document.getElementById("flight");
+  panel.dataset.state = f.state;
+  const summary = {
+    none: "No flight. Start one with: sluicectl flight start CANDIDATE.toml --share 10%",
+    running: "Running at " + f.share + " % of tenants: " + f.candidate,
+    completed: "Completed: " + f.reason,
+    rolled_back: "Rolled back: " + f.reason,
+  }[f.state] || f.state;
+  document.getElementById("flight-summary").textContent = summary;
+  document.getElementById("flight-stages").replaceChildren(...(f.state === "running" ? f.stages : []).map((st) =>
+    el("span", { class: st === f.share ? "stage current" : st < f.share ? "stage done" : "stage" }, st + " %")));
+  document.getElementById("flight-changes").replaceChildren(...f.changes.map((c) => el("li", {}, c)));
+  const fmt = (x) => (Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3));
+  const rows = f.gates.map((g) => {
+    const verdict = !g.judged ? "too little traffic" : g.pass ? "pass" : "FAIL";
+    const tr = el("tr", { class: g.judged && !g.pass ? "open" : "", "data-gate": g.name });
+    for (const c of [g.name, fmt(g.flight), fmt(g.control), fmt(g.limit), verdict]) tr.append(el("td", {}, c));
+    return tr;
+  });
+  document.querySelector("#flight-gates tbody").replaceChildren(...rows);
+  document.getElementById("flight-history").replaceChildren(...f.history.slice(-5).reverse().map((h) =>
+    el("li", {}, new Date(h.unix * 1000).toLocaleTimeString() + " " + h.step)));
+}
+
 let history = null;
 let lastHistory = 0;
 
@@ -164,14 +190,15 @@ async function poll() {
       lastHistory = Date.now();
       renderHistory(history);
     }
-    const [status, forests, dests, alerts] = await Promise.all([
+    const [status, forests, dests, alerts, flight] = await Promise.all([
       getJson("/api/v1/status"), getJson("/api/v1/forests"),
-      getJson("/api/v1/destinations"), getJson("/api/v1/alerts")]);
+      getJson("/api/v1/destinations"), getJson("/api/v1/alerts"), getJson("/api/v1/flight")]);
     renderBanner(status);
     renderForests(forests, history);
     renderQueue(status.queue);
     renderDestinations(dests);
     renderAlerts(alerts);
+    renderFlight(flight);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     const banner = document.getElementById("banner");

@@ -33,6 +33,11 @@ try {
     Object.fromEntries(cs.map((c) => [c.dataset.forest, c.dataset.state])));
   seen.charts = await page.$$eval(".chart svg", (s) => s.length);
   seen.destinations = await page.$$eval("#destinations tbody tr", (r) => r.length);
+  seen.flight = await page.$eval("#flight", (f) => f.dataset.state);
+  seen.flight_summary = await page.$eval("#flight-summary", (s) => s.textContent);
+  seen.flight_gates = await page.$$eval("#flight-gates tbody tr", (rs) => rs.map((r) => r.dataset.gate));
+  seen.flight_lanes = await page.$$eval(".forest .row", (rs) =>
+    rs.filter((r) => r.textContent.startsWith("flight lane")).length);
   await page.screenshot({ path: screenshot, fullPage: true });
 } catch (e) {
   problems.push(String(e && e.message ? e.message : e));
