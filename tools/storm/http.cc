@@ -1,0 +1,114 @@
+#include "http.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+
+#include "common/timed_stream.h"
+
+namespace storm {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using sluice::TimedStream;
+
+// Named, not a temporary: ConnectTimed keeps a reference across its suspensions.
+const std::string kLoopback = "127.0.0.1";
+
+namespace {
+constexpr auto kTimeout = std::chrono::seconds(10);
+
+// Reads headers; returns Content-Length (or -1 when absent).
+asio::awaitable<long> ReadHeaders(TimedStream& s, boost::system::error_code& ec, std::string* first) {
+  long length = -1;
+  for (bool start = true; !ec; start = false) {
+    auto op = s.ReadLine(kTimeout, 16384, ec);
+    std::string line = co_await std::move(op);
+    if (ec || line.empty()) break;
+    if (start) *first = line;
+    for (auto& c : line) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (line.rfind("content-length:", 0) == 0) length = std::stol(line.substr(15));
+  }
+  co_return length;
+}
+
+asio::awaitable<std::string> ReadBody(TimedStream& s, long length, boost::system::error_code& ec) {
+  std::string body;
+  char buf[8192];
+  while (!ec && (length < 0 || static_cast<long>(body.size()) < length)) {
+    auto op = s.ReadSome(buf, sizeof buf, kTimeout, ec);
+    size_t n = co_await std::move(op);
+    body.append(buf, n);
+  }
+  if (length >= 0 && static_cast<long>(body.size()) >= length) ec = {};
+  co_return body;
+}
+
+}  // namespace
+
+asio::awaitable<HttpReply> HttpCall(uint16_t port, std::string method, std::string path, std::string body,
+                                    std::string token) {
+  boost::system::error_code ec;
+  auto connect = sluice::ConnectTimed(kLoopback, port, kTimeout, ec);
+  std::unique_ptr<TimedStream> s = co_await std::move(connect);
+  HttpReply reply;
+  if (ec) co_return reply;
+  const std::string request = fmt::format(
+      "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n"
+      "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+      method, path, token, body.size(), body);
+  co_await s->WriteAll(request, kTimeout, ec);
+  if (ec) co_return reply;
+  std::string status_line;
+  auto headers = ReadHeaders(*s, ec, &status_line);
+  long length = co_await std::move(headers);
+  if (ec || status_line.size() < 12) co_return reply;
+  reply.status = std::atoi(status_line.c_str() + 9);
+  auto read = ReadBody(*s, length, ec);
+  reply.body = co_await std::move(read);
+  s->Close();
+  co_return reply;
+}
+
+WebhookReceiver::WebhookReceiver(asio::io_context& io, std::function<void(const std::string&)> on_body)
+    : io_(io), on_body_(std::move(on_body)), acceptor_(io) {}
+
+uint16_t WebhookReceiver::Listen() {
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+  acceptor_.open(ep.protocol());
+  acceptor_.bind(ep);
+  acceptor_.listen();
+  asio::co_spawn(io_, Accept(), asio::detached);
+  return acceptor_.local_endpoint().port();
+}
+
+asio::awaitable<void> WebhookReceiver::Accept() {
+  for (;;) {
+    boost::system::error_code ec;
+    auto op = acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket s = co_await std::move(op);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (!ec) asio::co_spawn(io_, Serve(std::move(s)), asio::detached);
+  }
+}
+
+asio::awaitable<void> WebhookReceiver::Serve(tcp::socket socket) {
+  auto s = std::make_unique<TimedStream>(std::move(socket));
+  boost::system::error_code ec;
+  std::string first;
+  auto headers = ReadHeaders(*s, ec, &first);
+  long length = co_await std::move(headers);
+  if (ec || length < 0) co_return;
+  auto read = ReadBody(*s, length, ec);
+  std::string body = co_await std::move(read);
+  if (ec) co_return;
+  on_body_(body);
+  co_await s->WriteAll("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", kTimeout, ec);
+  s->Close();
+}
+
+}  // namespace storm

@@ -1,0 +1,60 @@
+// What the storm saw: every message it made, by id, and per second of the
+// run the replies, latencies, deliveries and queue depth. One thread (the
+// storm's event loop) writes it; the report reads it at the end.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace storm {
+
+using Clock = std::chrono::steady_clock;
+
+struct Ledger {
+  struct Message {
+    int tenant = 0, rcpt = 0;
+    size_t size = 0;
+    int attempts = 0;
+    bool accepted = false;  // Sluice answered 250 to its DATA
+    int delivered = 0;      // times the sink received it
+    bool rejected = false;  // a 5xx: the storm gives up on it
+  };
+  struct Second {
+    uint64_t r2 = 0, r4 = 0, r5 = 0;  // replies to RCPT and DATA by class
+    uint64_t accepted = 0, delivered = 0, dropped = 0;
+    double queue_messages = -1, queue_deferred = -1;  // from the admin API; -1: no sample
+    std::map<std::string, std::vector<float>> rcpt_ms, data_ms;  // by forest
+    std::map<std::string, uint64_t> accepted_by_forest, rcpt_4xx_by_forest;
+  };
+
+  Clock::time_point t0 = Clock::now();
+  std::vector<Message> messages;  // the id is the index
+  uint64_t transactions = 0, dropped = 0, retries = 0, unknown_deliveries = 0;
+  std::map<std::string, uint64_t> deferred_by_code;  // "451 4.3.2" → count
+  std::map<std::string, uint64_t> rejected_by_code;
+  std::vector<Second> seconds;
+  std::vector<std::pair<double, std::string>> timeline;  // events as they happened
+  double fault_start = -1, fault_end = -1;  // the first fault and the end of the last one
+  double first_alert = -1;                  // first firing webhook after the fault
+  double deferred_empty = -1;               // deferred queue empty again after fault_end
+  double load_end = 0, drain_end = 0;
+  uint64_t flood_accepted = 0, flood_refused = 0;
+
+  double Now() const { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+  Second& At(double t) {
+    size_t i = t < 0 ? 0 : static_cast<size_t>(t);
+    if (seconds.size() <= i) seconds.resize(i + 1);
+    return seconds[i];
+  }
+  Second& Current() { return At(Now()); }
+  void Event(std::string what) { timeline.emplace_back(Now(), std::move(what)); }
+};
+
+// "451 4.3.2 text" → "451 4.3.2"; "421 text" → "421".
+std::string CodeOf(const std::string& reply);
+
+}  // namespace storm

@@ -1,0 +1,64 @@
+// The fleet of sending relays: `sessions` SMTP sessions at a target rate
+// (open loop: arrivals do not wait for slow replies), one recipient per
+// message so every reply belongs to one id. Like a real MTA, a message that
+// got a 4xx or lost its connection is kept and retried with backoff; a 5xx
+// ends it.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ledger.h"
+#include "scenario.h"
+
+namespace storm {
+
+class Load {
+ public:
+  // `forest_of(tenant)`: the forest the tenant is in now (moves change it).
+  Load(boost::asio::io_context& io, const Scenario& s, Ledger& ledger, uint16_t port,
+       std::function<std::string(int)> forest_of);
+  void Start();
+  void StopNew() { new_messages_ = false; }  // the load phase is over; retries go on
+  void StopAll() { stopping_ = true; }
+  // Messages neither accepted nor given up (waiting to retry or in a session).
+  size_t outstanding() const { return outstanding_; }
+  size_t waiting_retry() const { return retries_.size(); }
+  int active_sessions() const { return active_; }
+
+  // Idle connections from another loopback address (127.0.0.2), so the
+  // relays' per-address limit is not what refuses them.
+  boost::asio::awaitable<void> Flood(int connections, double seconds);
+
+ private:
+  struct Retry {
+    double due;
+    uint64_t id;
+  };
+  boost::asio::awaitable<void> Session(int index);
+  boost::asio::awaitable<std::optional<uint64_t>> Next();
+  uint64_t NewMessage();
+  void Requeue(uint64_t id);
+  std::string Body(uint64_t id) const;
+
+  boost::asio::io_context& io_;
+  const Scenario& s_;
+  Ledger& ledger_;
+  uint16_t port_;
+  std::function<std::string(int)> forest_of_;
+  bool new_messages_ = true, stopping_ = false;
+  double next_slot_ = 0;
+  std::deque<Retry> retries_;  // by due time, roughly: backoffs are short
+  size_t outstanding_ = 0;
+  int active_ = 0;
+  std::mt19937_64 rng_{42};
+  std::discrete_distribution<int> tenant_pick_, size_pick_;
+};
+
+}  // namespace storm

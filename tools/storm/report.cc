@@ -1,0 +1,262 @@
+#include "report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace storm {
+namespace {
+
+using nlohmann::json;
+
+double Percentile(std::vector<float> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * (v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+json Percentiles(const std::vector<float>& v) {
+  return {{"n", v.size()}, {"p50", Percentile(v, 0.5)}, {"p95", Percentile(v, 0.95)}, {"p99", Percentile(v, 0.99)}};
+}
+
+std::set<std::string> FaultedForests(const Scenario& s) {
+  std::set<std::string> out;
+  for (const auto& e : s.events) {
+    if (e.action == "fault") out.insert(e.forest);
+  }
+  return out;
+}
+
+}  // namespace
+
+json Summarize(const Scenario& s, const Ledger& l) {
+  uint64_t accepted = 0, delivered = 0, lost = 0, duplicates = 0, rejected = 0, given_up = 0, delivered_unique = 0;
+  for (const auto& m : l.messages) {
+    accepted += m.accepted;
+    delivered += m.delivered;
+    delivered_unique += m.delivered > 0;
+    if (m.accepted && m.delivered == 0) ++lost;
+    if (m.delivered > 1) duplicates += m.delivered - 1;
+    rejected += m.rejected;
+    if (!m.accepted && !m.rejected) ++given_up;
+  }
+  json r;
+  r["scenario"] = s.name;
+  r["duration_s"] = s.duration;
+  r["rate_target"] = s.rate;
+  r["sessions"] = s.sessions;
+  r["sent"] = l.messages.size();
+  r["transactions"] = l.transactions;
+  r["accepted"] = accepted;
+  r["rejected"] = rejected;
+  r["deferred"] = l.deferred_by_code;
+  r["rejected_by_code"] = l.rejected_by_code;
+  r["retries"] = l.retries;
+  r["dropped_without_reply"] = l.dropped;
+  r["lost"] = lost;
+  r["duplicates"] = duplicates;
+  r["delivered"] = delivered;
+  r["delivered_unique"] = delivered_unique;
+  r["never_accepted"] = given_up;  // still retrying when the drain ended
+  r["unknown_deliveries"] = l.unknown_deliveries;
+  r["accepted_per_s"] = s.duration > 0 ? accepted / std::max(1.0, l.load_end) : 0;
+  r["flood"] = {{"accepted", l.flood_accepted}, {"refused", l.flood_refused}};
+  r["first_alert_after_fault_s"] = l.first_alert >= 0 && l.fault_start >= 0 ? json(l.first_alert - l.fault_start) : json();
+  r["deferred_empty_after_fault_end_s"] =
+      l.deferred_empty >= 0 && l.fault_end >= 0 ? json(l.deferred_empty - l.fault_end) : json();
+  json timeline = json::array();
+  for (const auto& [t, what] : l.timeline) timeline.push_back({{"t", t}, {"event", what}});
+  r["timeline"] = timeline;
+
+  // Per forest and bucket of time: RCPT and DATA reply latency, accepted, 4xx.
+  std::set<std::string> forests(s.forests.begin(), s.forests.end());
+  const size_t per = static_cast<size_t>(s.bucket);
+  const size_t load_seconds = static_cast<size_t>(l.load_end);
+  json by_forest = json::object();
+  const auto faulted = FaultedForests(s);
+  bool healthy_throughout = true;
+  double healthy_worst_ratio = 0;
+  for (const auto& f : forests) {
+    json rows = json::array();
+    std::vector<float> base_rcpt;
+    double baseline_p99 = 0;
+    for (size_t b = 0; b * per < l.seconds.size(); ++b) {
+      std::vector<float> rcpt, data;
+      uint64_t acc = 0, deferred = 0;
+      for (size_t i = b * per; i < std::min(l.seconds.size(), (b + 1) * per); ++i) {
+        const auto& sec = l.seconds[i];
+        if (auto it = sec.rcpt_ms.find(f); it != sec.rcpt_ms.end()) rcpt.insert(rcpt.end(), it->second.begin(), it->second.end());
+        if (auto it = sec.data_ms.find(f); it != sec.data_ms.end()) data.insert(data.end(), it->second.begin(), it->second.end());
+        if (auto it = sec.accepted_by_forest.find(f); it != sec.accepted_by_forest.end()) acc += it->second;
+        if (auto it = sec.rcpt_4xx_by_forest.find(f); it != sec.rcpt_4xx_by_forest.end()) deferred += it->second;
+      }
+      const double start = static_cast<double>(b * per);
+      if (l.fault_start < 0 || start + per <= l.fault_start) base_rcpt.insert(base_rcpt.end(), rcpt.begin(), rcpt.end());
+      rows.push_back({{"t", start}, {"rcpt_ms", Percentiles(rcpt)}, {"data_ms", Percentiles(data)},
+                      {"accepted", acc}, {"rcpt_4xx", deferred}});
+    }
+    baseline_p99 = Percentile(base_rcpt, 0.99);
+    const bool healthy = !faulted.count(f);
+    uint64_t rcpt_4xx = 0;
+    size_t idle_buckets = 0;
+    for (const auto& row : rows) {
+      rcpt_4xx += row["rcpt_4xx"].get<uint64_t>();
+      const double t = row["t"].get<double>();
+      // A full bucket inside the load phase with no accepted message.
+      if (t + per <= load_seconds && row["accepted"].get<uint64_t>() == 0 && row["rcpt_ms"]["n"].get<size_t>() > 0) {
+        ++idle_buckets;
+      }
+      if (healthy && baseline_p99 > 0 && l.fault_start >= 0 && t >= l.fault_start && t + per <= load_seconds) {
+        healthy_worst_ratio = std::max(healthy_worst_ratio, row["rcpt_ms"]["p99"].get<double>() / baseline_p99);
+      }
+    }
+    if (healthy && (rcpt_4xx > 0 || idle_buckets > 0)) healthy_throughout = false;
+    by_forest[f] = {{"healthy", healthy}, {"baseline_rcpt_p99_ms", baseline_p99}, {"rcpt_4xx", rcpt_4xx},
+                    {"buckets_without_accepted", idle_buckets}, {"over_time", rows}};
+  }
+  r["bucket_s"] = per;
+  r["forests"] = by_forest;
+  r["healthy_forests_accepted_throughout"] = healthy_throughout;
+  r["healthy_rcpt_p99_worst_over_baseline"] = healthy_worst_ratio;
+
+  json series = json::array();
+  for (size_t i = 0; i < l.seconds.size(); ++i) {
+    const auto& sec = l.seconds[i];
+    json p99 = json::object();
+    for (const auto& [f, v] : sec.rcpt_ms) p99[f] = Percentile(v, 0.99);
+    series.push_back({{"t", i}, {"accepted", sec.accepted}, {"delivered", sec.delivered}, {"r2", sec.r2},
+                      {"r4", sec.r4}, {"r5", sec.r5}, {"dropped", sec.dropped},
+                      {"queue_messages", sec.queue_messages}, {"queue_deferred", sec.queue_deferred},
+                      {"rcpt_p99_ms", p99}});
+  }
+  r["per_second"] = series;
+  return r;
+}
+
+std::string Table(const json& r) {
+  std::string out = fmt::format("\nsluice-storm: {} ({:.0f} s of load at {} msg/s target, {} sessions)\n\n",
+                                r["scenario"].get<std::string>(), r["duration_s"].get<double>(),
+                                r["rate_target"].get<double>(), r["sessions"].get<int>());
+  auto row = [&](const std::string& k, const std::string& v) { out += fmt::format("  {:<42} {}\n", k, v); };
+  row("sent (messages)", std::to_string(r["sent"].get<uint64_t>()));
+  row("accepted (250)", fmt::format("{}  ({:.0f}/s)", r["accepted"].get<uint64_t>(), r["accepted_per_s"].get<double>()));
+  for (const auto& [code, n] : r["deferred"].items()) row("deferred " + code, std::to_string(n.get<uint64_t>()));
+  for (const auto& [code, n] : r["rejected_by_code"].items()) row("rejected " + code, std::to_string(n.get<uint64_t>()));
+  row("retries", std::to_string(r["retries"].get<uint64_t>()));
+  row("dropped without a reply", std::to_string(r["dropped_without_reply"].get<uint64_t>()));
+  row("LOST (accepted, never delivered)", std::to_string(r["lost"].get<uint64_t>()));
+  row("duplicates", std::to_string(r["duplicates"].get<uint64_t>()));
+  row("delivered", std::to_string(r["delivered"].get<uint64_t>()));
+  row("never accepted (still retrying at the end)", std::to_string(r["never_accepted"].get<uint64_t>()));
+  auto secs = [](const json& v) { return v.is_null() ? std::string("-") : fmt::format("{:.1f} s", v.get<double>()); };
+  row("first alert after the fault", secs(r["first_alert_after_fault_s"]));
+  row("deferred queue empty after the fault ended", secs(r["deferred_empty_after_fault_end_s"]));
+  row("healthy forests accepted throughout", r["healthy_forests_accepted_throughout"].get<bool>() ? "yes" : "NO");
+  row("healthy forests' RCPT p99 vs baseline (worst)", fmt::format("{:.2f}x", r["healthy_rcpt_p99_worst_over_baseline"].get<double>()));
+  if (r["flood"]["accepted"].get<uint64_t>() + r["flood"]["refused"].get<uint64_t>() > 0) {
+    row("flood connections greeted / refused", fmt::format("{} / {}", r["flood"]["accepted"].get<uint64_t>(),
+                                                           r["flood"]["refused"].get<uint64_t>()));
+  }
+  out += fmt::format("\n  {:<8} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}\n", "forest", "t(s)", "rcpts",
+                     "rcpt p50", "p95", "p99", "data p50", "p99", "accepted", "4xx");
+  for (const auto& [name, f] : r["forests"].items()) {
+    for (const auto& b : f["over_time"]) {
+      out += fmt::format("  {:<8} {:>6.0f} {:>7} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>7}\n", name,
+                         b["t"].get<double>(), b["rcpt_ms"]["n"].get<size_t>(), b["rcpt_ms"]["p50"].get<double>(),
+                         b["rcpt_ms"]["p95"].get<double>(), b["rcpt_ms"]["p99"].get<double>(),
+                         b["data_ms"]["p50"].get<double>(), b["data_ms"]["p99"].get<double>(),
+                         b["accepted"].get<uint64_t>(), b["rcpt_4xx"].get<uint64_t>());
+    }
+  }
+  out += "\n  timeline:\n";
+  for (const auto& e : r["timeline"]) out += fmt::format("  {:>7.1f} s  {}\n", e["t"].get<double>(), e["event"].get<std::string>());
+  return out;
+}
+
+namespace {
+
+// One SVG line chart: series of (t, y), a legend, and the run's events.
+std::string Chart(const std::string& title, const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
+                  const json& timeline, const std::string& unit) {
+  static const char* kColors[] = {"#3b6ea5", "#d99a00", "#d63333", "#2e9e4f", "#7b4fa0", "#555555"};
+  const double w = 900, h = 220, left = 50, bottom = 20;
+  double tmax = 1, ymax = 1e-9;
+  for (const auto& [name, pts] : series) {
+    for (const auto& [t, y] : pts) {
+      tmax = std::max(tmax, t);
+      ymax = std::max(ymax, y);
+    }
+  }
+  std::string svg = fmt::format("<h2>{}</h2><svg viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\">", title, w, h + 30, w, h + 30);
+  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>", left, h - bottom, w, h - bottom);
+  svg += fmt::format("<text x=\"2\" y=\"12\" font-size=\"11\">{:.4g} {}</text>", ymax, unit);
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\">{:.0f} s</text>", w - 40, h - 4, tmax);
+  for (const auto& e : timeline) {
+    const double x = left + (w - left) * e["t"].get<double>() / tmax;
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"0\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#ccc\" stroke-dasharray=\"3,3\">"
+                       "<title>{}</title></line>", x, x, h - bottom, e["event"].get<std::string>());
+  }
+  size_t c = 0;
+  for (const auto& [name, pts] : series) {
+    std::string path;
+    for (const auto& [t, y] : pts) {
+      path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", left + (w - left) * t / tmax,
+                          (h - bottom) - (h - bottom - 10) * y / ymax);
+    }
+    const char* color = kColors[c % std::size(kColors)];
+    svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>", path, color);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"{}\">{}</text>", left + 10 + 130 * c, h + 22, color, name);
+    ++c;
+  }
+  return svg + "</svg>";
+}
+
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '<') out += "&lt;";
+    else if (ch == '>') out += "&gt;";
+    else if (ch == '&') out += "&amp;";
+    else out += ch;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Html(const json& r) {
+  using Series = std::vector<std::pair<double, double>>;
+  Series accepted, delivered, r2, r4, r5, queue, deferred;
+  std::map<std::string, Series> p99;
+  for (const auto& p : r["per_second"]) {
+    const double t = p["t"].get<double>();
+    accepted.emplace_back(t, p["accepted"].get<double>());
+    delivered.emplace_back(t, p["delivered"].get<double>());
+    r2.emplace_back(t, p["r2"].get<double>());
+    r4.emplace_back(t, p["r4"].get<double>());
+    r5.emplace_back(t, p["r5"].get<double>());
+    if (p["queue_messages"].get<double>() >= 0) {
+      queue.emplace_back(t, p["queue_messages"].get<double>());
+      deferred.emplace_back(t, p["queue_deferred"].get<double>());
+    }
+    for (const auto& [f, v] : p["rcpt_p99_ms"].items()) p99[f].emplace_back(t, v.get<double>());
+  }
+  std::vector<std::pair<std::string, Series>> forests(p99.begin(), p99.end());
+  std::string html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>sluice-storm " +
+                     Escape(r["scenario"].get<std::string>()) +
+                     "</title><style>body{font:14px system-ui,sans-serif;margin:1.5em;color:#1d232a}"
+                     "pre{background:#f5f7f9;padding:1em}svg{display:block}</style></head><body>";
+  html += "<h1>sluice-storm: " + Escape(r["scenario"].get<std::string>()) + "</h1>";
+  html += "<pre>" + Escape(Table(r)) + "</pre>";
+  const json& tl = r["timeline"];
+  html += Chart("Throughput (messages per second)", {{"accepted", accepted}, {"delivered", delivered}}, tl, "msg/s");
+  html += Chart("Replies to RCPT and DATA by class (per second)", {{"2xx", r2}, {"4xx", r4}, {"5xx", r5}}, tl, "/s");
+  html += Chart("RCPT reply p99 by forest (ms)", forests, tl, "ms");
+  html += Chart("Sluice queue", {{"messages", queue}, {"deferred", deferred}}, tl, "messages");
+  html += "<p>Dashed lines: the scenario's events (hover for what). JSON beside this file.</p></body></html>";
+  return html;
+}
+
+}  // namespace storm

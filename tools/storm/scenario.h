@@ -1,0 +1,53 @@
+// A storm scenario: steady load from a fleet of sending relays over tenants
+// in forests, and a timeline of events (faults, the operator's remedies, a
+// downstream answering 421, a connection flood, SIGKILL) — read from TOML.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace storm {
+
+struct TenantSpec {
+  std::string name, forest;
+  double weight = 1;      // share of the load
+  int recipients = 50;    // user0..userN-1@NAME.storm
+};
+
+struct EventSpec {
+  double at = 0;          // seconds from the start
+  std::string action;     // fault, clear_fault, limit, move, downstream, flood, kill
+  std::string forest, tenant;
+  int latency_ms = 0;     // fault
+  double error_rate = 0;  // fault
+  bool hang = false;      // fault
+  int limit = 0;          // limit
+  std::string reply = "421 4.3.2 storm sink: try again later";  // downstream
+  double lasts = 0;       // downstream, flood: seconds
+  int connections = 0;    // flood
+  double restart_after = 1;  // kill: seconds until Sluice is started again
+  std::string Describe() const;
+};
+
+struct Scenario {
+  std::string name, description;
+  double duration = 60;         // seconds of load
+  double drain = 60;            // then at most this long for the queue to empty
+  double rate = 100;            // messages per second; 0: as fast as the sessions go
+  int sessions = 20;            // concurrent relay sessions
+  int messages_per_session = 50;
+  double bucket = 5;            // seconds per latency row in the report
+  std::vector<std::pair<size_t, double>> sizes{{4096, 1.0}};  // bytes, weight
+  std::vector<std::string> forests;
+  std::vector<TenantSpec> tenants;
+  std::vector<EventSpec> events;  // by time
+  std::string sluice_config;    // TOML appended to the generated config
+};
+
+// Reads `path`; times (not rates) are multiplied by `scale`, so a short
+// run keeps the scenario's shape. Returns "" or the error, naming the key.
+std::string LoadScenario(const std::string& path, double scale, Scenario* out);
+
+}  // namespace storm

@@ -1,0 +1,114 @@
+#include "sink.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <memory>
+
+#include "common/timed_stream.h"
+
+namespace storm {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using sluice::TimedStream;
+
+std::string CodeOf(const std::string& reply) {
+  if (reply.size() < 3) return reply;
+  std::string code = reply.substr(0, 3);
+  if (reply.size() > 5 && reply[3] == ' ' && std::isdigit(static_cast<unsigned char>(reply[4])) && reply[5] == '.') {
+    size_t end = reply.find(' ', 4);
+    code += " " + reply.substr(4, end == std::string::npos ? std::string::npos : end - 4);
+  }
+  return code;
+}
+
+Sink::Sink(asio::io_context& io, Ledger& ledger, bool lmtp) : io_(io), ledger_(ledger), lmtp_(lmtp), acceptor_(io) {}
+
+uint16_t Sink::Listen(uint16_t port) {
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen();
+  asio::co_spawn(io_, Accept(), asio::detached);
+  return acceptor_.local_endpoint().port();
+}
+
+asio::awaitable<void> Sink::Accept() {
+  for (;;) {
+    boost::system::error_code ec;
+    auto op = acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket s = co_await std::move(op);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (ec) continue;
+    asio::co_spawn(io_, Serve(std::move(s)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Sink::Serve(tcp::socket socket) {
+  auto stream = std::make_unique<TimedStream>(std::move(socket));
+  const auto timeout = std::chrono::seconds(60);
+  boost::system::error_code ec;
+  if (!busy_.empty()) {
+    const std::string refusal = busy_ + "\r\n";  // named: see common/offload.h on temporaries
+    co_await stream->WriteAll(refusal, timeout, ec);
+    stream->Close();
+    co_return;
+  }
+  co_await stream->WriteAll("220 storm-sink ready\r\n", timeout, ec);
+  int rcpts = 0;
+  while (!ec) {
+    auto read = stream->ReadLine(timeout, 4096, ec);
+    std::string line = co_await std::move(read);
+    if (ec) break;
+    std::string verb = line.substr(0, 4);
+    for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string reply;
+    if (verb == "LHLO" || verb == "EHLO") {
+      reply = "250-storm-sink\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
+    } else if (verb == "HELO" || verb == "RSET" || verb == "NOOP") {
+      rcpts = verb == "RSET" ? 0 : rcpts;
+      reply = "250 2.0.0 ok\r\n";
+    } else if (verb == "MAIL") {
+      rcpts = 0;
+      reply = "250 2.1.0 ok\r\n";
+    } else if (verb == "RCPT") {
+      ++rcpts;
+      reply = "250 2.1.5 ok\r\n";
+    } else if (verb == "DATA") {
+      co_await stream->WriteAll("354 go ahead\r\n", timeout, ec);
+      int64_t id = -1;
+      bool headers = true;
+      while (!ec) {
+        auto body_read = stream->ReadLine(timeout, 1 << 20, ec);
+        std::string body_line = co_await std::move(body_read);
+        if (ec || body_line == ".") break;
+        if (headers && body_line.empty()) headers = false;
+        if (headers && body_line.rfind("X-Storm-Id: ", 0) == 0) id = std::stoll(body_line.substr(12));
+      }
+      if (ec) break;
+      for (int i = 0; i < (lmtp_ ? rcpts : 1); ++i) reply += "250 2.0.0 stored\r\n";
+      // One recipient per storm message: each LMTP reply is one delivery.
+      for (int i = 0; i < rcpts; ++i) {
+        if (id >= 0 && static_cast<size_t>(id) < ledger_.messages.size()) {
+          ++ledger_.messages[id].delivered;
+          ++ledger_.Current().delivered;
+        } else {
+          ++ledger_.unknown_deliveries;
+        }
+      }
+      rcpts = 0;
+    } else if (verb == "QUIT") {
+      co_await stream->WriteAll("221 2.0.0 bye\r\n", timeout, ec);
+      break;
+    } else {
+      reply = "500 5.5.1 unknown command\r\n";
+    }
+    co_await stream->WriteAll(reply, timeout, ec);
+  }
+  stream->Close();
+}
+
+}  // namespace storm

@@ -1,0 +1,403 @@
+// sluice-storm: replays an overload (EX1331830 and others) against a real
+// Sluice it starts itself, with a fleet of relays in front, a mailbox store
+// behind (LMTP sink), and the scenario's events in between; then proves
+// what became of every message.
+//   sluice-storm run SCENARIO.toml [--sluice BIN] [--scale X] [--out DIR]
+//   sluice-storm sink --port N [--smtp]
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "http.h"
+#include "load.h"
+#include "report.h"
+#include "sink.h"
+
+extern char** environ;
+
+namespace storm {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using nlohmann::json;
+const char* kToken = "storm-admin-token";
+
+uint16_t FreePort() {
+  asio::io_context io;
+  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return a.local_endpoint().port();
+}
+
+asio::awaitable<void> Sleep(double seconds) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  t.expires_after(std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, seconds) * 1e6)));
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// The Sluice under test: its config, directory seed and process.
+class Daemon {
+ public:
+  Daemon(std::string bin, fs::path dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
+
+  void Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port) {
+    smtp_port = FreePort();
+    admin_port = FreePort();
+    std::ofstream seed(dir_ / "seed.toml");
+    seed << "forests = [";
+    for (size_t i = 0; i < s.forests.size(); ++i) seed << (i ? ", " : "") << '"' << s.forests[i] << '"';
+    seed << "]\n";
+    for (const auto& t : s.tenants) {
+      seed << fmt::format("\n[[tenants]]\nname = \"{}\"\nforest = \"{}\"\ndomains = [\"{}.storm\"]\ndestination = \"sink\"\n",
+                          t.name, t.forest, t.name);
+      for (int i = 0; i < t.recipients; ++i) seed << fmt::format("  [[tenants.recipients]]\n  address = \"user{}@{}.storm\"\n", i, t.name);
+    }
+    std::string forests;
+    if (s.sluice_config.find("[forests.") == std::string::npos) {
+      for (const auto& f : s.forests) forests += fmt::format("[forests.{}]\nreplicas = [\"sqlite\"]\n", f);
+    }
+    std::ofstream(dir_ / "sluice.toml") << fmt::format(R"(# Written by sluice-storm for scenario "{name}".
+[server]
+hostname = "storm.sluice.test"
+listen = ["127.0.0.1:{smtp}"]
+[limits]
+max_connections_per_ip = 5000   # the whole relay fleet is 127.0.0.1
+[spool]
+path = "{dir}/spool"
+[directory]
+path = "{dir}/directory.db"
+seed = "{dir}/seed.toml"
+fault_injection = true
+{forests}
+[destinations.sink]
+type = "lmtp"
+host = "127.0.0.1"
+port = {sink}
+[queue]
+retry_initial = "1s"
+retry_max = "4s"
+[admin]
+listen = "127.0.0.1:{admin}"
+token = "{token}"
+[alerts]
+interval = "1s"
+[[alerts.webhook]]
+name = "storm"
+url = "http://127.0.0.1:{webhook}/alerts"
+format = "json"
+retry_initial = "1s"
+[log]
+format = "json"
+{extra}
+)",
+        fmt::arg("name", s.name), fmt::arg("smtp", smtp_port), fmt::arg("dir", fs::absolute(dir_).string()),
+        fmt::arg("forests", forests), fmt::arg("sink", sink_port), fmt::arg("admin", admin_port),
+        fmt::arg("token", kToken), fmt::arg("webhook", webhook_port), fmt::arg("extra", s.sluice_config));
+  }
+
+  bool Spawn() {
+    const std::string config = (dir_ / "sluice.toml").string(), log = (dir_ / "sluice.log").string();
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    const char* argv[] = {bin_.c_str(), "serve", "--config", config.c_str(), nullptr};
+    int rc = posix_spawn(&pid, bin_.c_str(), &fa, nullptr, const_cast<char* const*>(argv), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0;
+  }
+
+  // Until the SMTP port and the admin API answer; false if the daemon died.
+  asio::awaitable<bool> Ready() {
+    for (int i = 0; i < 600; ++i) {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        co_return false;
+      }
+      auto call = HttpCall(admin_port, "GET", "/api/v1/health", "", kToken);
+      HttpReply r = co_await std::move(call);
+      if (r.status == 200) co_return true;
+      auto wait = Sleep(0.05);
+      co_await std::move(wait);
+    }
+    co_return false;
+  }
+
+  void Kill(int sig) {
+    if (pid <= 0) return;
+    ::kill(pid, sig);
+    int status = 0;
+    for (int i = 0; i < 600 && waitpid(pid, &status, WNOHANG) == 0; ++i) usleep(50'000);
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    pid = -1;
+  }
+
+  pid_t pid = -1;
+  uint16_t smtp_port = 0, admin_port = 0;
+
+ private:
+  std::string bin_;
+  fs::path dir_;
+};
+
+class Run {
+ public:
+  Run(const Scenario& s, Daemon& d, asio::io_context& io, Ledger& l, Sink& sink)
+      : s_(s), d_(d), io_(io), l_(l), sink_(sink),
+        load_(io, s, l, d.smtp_port, [this](int t) { return forest_[t]; }) {
+    for (const auto& t : s.tenants) forest_.push_back(t.forest);
+  }
+
+  void Start() {
+    load_.Start();
+    asio::co_spawn(io_, Timeline(), asio::detached);
+    asio::co_spawn(io_, Poll(), asio::detached);
+    asio::co_spawn(io_, Conduct(), asio::detached);
+  }
+  bool daemon_failed = false;
+
+ private:
+  asio::awaitable<HttpReply> Admin(std::string path, json body) {
+    auto call = HttpCall(d_.admin_port, "POST", path, body.dump(), kToken);
+    HttpReply r = co_await std::move(call);
+    if (r.status != 200) l_.Event(fmt::format("admin call {} answered {}: {}", path, r.status, r.body));
+    co_return r;
+  }
+
+  asio::awaitable<void> Timeline() {
+    for (const auto& e : s_.events) {
+      auto wait = Sleep(e.at - l_.Now());
+      co_await std::move(wait);
+      l_.Event(e.Describe());
+      if (e.action == "fault" || e.action == "clear_fault") {
+        const bool on = e.action == "fault";
+        json body = {{"latency_ms", on ? e.latency_ms : 0}, {"error_rate", on ? e.error_rate : 0.0}, {"hang", on && e.hang}};
+        if (on && l_.fault_start < 0) l_.fault_start = l_.Now();
+        if (!on) l_.fault_end = l_.Now();
+        auto call = Admin("/api/v1/forests/" + e.forest + "/fault", body);
+        co_await std::move(call);
+      } else if (e.action == "limit") {
+        auto call = Admin("/api/v1/forests/" + e.forest + "/limit", json{{"limit", e.limit}});
+        co_await std::move(call);
+      } else if (e.action == "move") {
+        auto call = Admin("/api/v1/tenants/" + e.tenant + "/move", json{{"forest", e.forest}});
+        HttpReply r = co_await std::move(call);
+        for (size_t i = 0; i < s_.tenants.size() && r.status == 200; ++i) {
+          if (s_.tenants[i].name == e.tenant) forest_[i] = e.forest;
+        }
+      } else if (e.action == "downstream") {
+        if (l_.fault_start < 0) l_.fault_start = l_.Now();
+        sink_.SetBusy(e.reply);
+        asio::co_spawn(io_, EndDownstream(e.lasts), asio::detached);
+      } else if (e.action == "flood") {
+        asio::co_spawn(io_, load_.Flood(e.connections, e.lasts), asio::detached);
+      } else if (e.action == "kill") {
+        d_.Kill(SIGKILL);
+        auto wait = Sleep(e.restart_after);
+        co_await std::move(wait);
+        if (!d_.Spawn()) daemon_failed = true;
+        auto ready = d_.Ready();
+        bool ok = co_await std::move(ready);
+        l_.Event(ok ? "Sluice restarted" : "Sluice did not come back");
+        daemon_failed = daemon_failed || !ok;
+      }
+    }
+  }
+
+  asio::awaitable<void> EndDownstream(double after) {
+    auto wait = Sleep(after);
+    co_await std::move(wait);
+    sink_.SetBusy("");
+    l_.fault_end = l_.Now();
+    l_.Event("downstream answers again");
+  }
+
+  asio::awaitable<void> Poll() {
+    const bool tty = isatty(2);
+    int n = 0;
+    while (!done_) {
+      auto call = HttpCall(d_.admin_port, "GET", "/api/v1/status", "", kToken);
+      HttpReply r = co_await std::move(call);
+      const double now = l_.Now();
+      if (r.status == 200) {
+        json j = json::parse(r.body, nullptr, false);
+        if (!j.is_discarded() && j.contains("queue")) {
+          auto& sec = l_.At(now);
+          sec.queue_messages = j["queue"].value("messages", 0.0);
+          sec.queue_deferred = j["queue"].value("deferred", 0.0);
+          if (l_.fault_end >= 0 && l_.deferred_empty < 0 && sec.queue_deferred == 0) l_.deferred_empty = now;
+        }
+      }
+      uint64_t accepted = 0, delivered = 0;
+      for (const auto& m : l_.messages) {
+        accepted += m.accepted;
+        delivered += m.delivered > 0;
+      }
+      const std::string line = fmt::format(
+          "[{:6.1f}s] sent {} accepted {} delivered {} | retrying {} dropped {} | {}", now, l_.messages.size(),
+          accepted, delivered, load_.waiting_retry(), l_.dropped, now < s_.duration ? "load" : "draining");
+      if (tty) {
+        std::cerr << "\r" << line << "   " << std::flush;
+      } else if (++n % 5 == 0) {
+        std::cerr << line << "\n";
+      }
+      auto wait = Sleep(1);
+      co_await std::move(wait);
+    }
+    if (tty) std::cerr << "\n";
+  }
+
+  asio::awaitable<void> Conduct() {
+    auto load = Sleep(s_.duration);
+    co_await std::move(load);
+    load_.StopNew();
+    l_.load_end = l_.Now();
+    l_.Event("load ends; draining");
+    while (l_.Now() < l_.load_end + s_.drain && !daemon_failed) {
+      size_t undelivered = 0;
+      for (const auto& m : l_.messages) undelivered += m.accepted && m.delivered == 0;
+      if (undelivered == 0 && load_.outstanding() == 0) break;
+      auto wait = Sleep(0.2);
+      co_await std::move(wait);
+    }
+    l_.drain_end = l_.Now();
+    l_.Event("drained");
+    load_.StopAll();
+    done_ = true;
+    auto grace = Sleep(1.5);  // sessions say QUIT
+    co_await std::move(grace);
+    io_.stop();
+  }
+
+  const Scenario& s_;
+  Daemon& d_;
+  asio::io_context& io_;
+  Ledger& l_;
+  Sink& sink_;
+  std::vector<std::string> forest_;
+  Load load_;
+  bool done_ = false;
+};
+
+int RunScenario(const std::string& path, std::string sluice, double scale, std::string out) {
+  Scenario s;
+  if (std::string err = LoadScenario(path, scale, &s); !err.empty()) {
+    std::cerr << "sluice-storm: " << err << "\n";
+    return 2;
+  }
+  if (!fs::exists(sluice)) {
+    std::cerr << "sluice-storm: no sluice binary at " << sluice << " (use --sluice)\n";
+    return 2;
+  }
+  if (out.empty()) out = "storm-" + s.name;
+  fs::remove_all(fs::path(out) / "run");
+  fs::create_directories(fs::path(out) / "run");
+  asio::io_context io;
+  Ledger ledger;
+  Sink sink(io, ledger, true);
+  const uint16_t sink_port = sink.Listen();
+  WebhookReceiver webhooks(io, [&ledger](const std::string& body) {
+    json j = json::parse(body, nullptr, false);
+    if (j.is_discarded() || j.value("status", "") != "firing") return;
+    ledger.Event("alert firing: " + j.value("alert", std::string("?")) + " " + j.value("summary", std::string()));
+    if (ledger.fault_start >= 0 && ledger.first_alert < 0) ledger.first_alert = ledger.Now();
+  });
+  const uint16_t webhook_port = webhooks.Listen();
+  Daemon daemon(sluice, fs::path(out) / "run");
+  daemon.Write(s, sink_port, webhook_port);
+  if (!daemon.Spawn()) {
+    std::cerr << "sluice-storm: cannot start " << sluice << "\n";
+    return 1;
+  }
+  bool ready = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    auto op = daemon.Ready();
+    ready = co_await std::move(op);
+    io.stop();  // the sink and webhook acceptors keep the loop busy
+  }, asio::detached);
+  io.run();
+  io.restart();
+  if (!ready) {
+    std::cerr << "sluice-storm: Sluice did not start; see " << (fs::path(out) / "run" / "sluice.log").string() << "\n";
+    daemon.Kill(SIGKILL);
+    return 1;
+  }
+  std::cerr << fmt::format("sluice-storm: {} — Sluice pid {} on 127.0.0.1:{}, admin :{}, sink :{}\n", s.name,
+                           daemon.pid, daemon.smtp_port, daemon.admin_port, sink_port);
+  ledger.t0 = Clock::now();
+  Run run(s, daemon, io, ledger, sink);
+  run.Start();
+  io.run();
+  daemon.Kill(SIGTERM);
+  json report = Summarize(s, ledger);
+  report["sluice_failed"] = run.daemon_failed;
+  std::cout << Table(report);
+  std::ofstream(fs::path(out) / "report.json") << report.dump(1) << "\n";
+  std::ofstream(fs::path(out) / "report.html") << Html(report);
+  std::cout << fmt::format("\n  report: {}/report.json, plots: {}/report.html, Sluice's log: {}/run/sluice.log\n", out,
+                           out, out);
+  return run.daemon_failed ? 1 : 0;
+}
+
+int RunSink(uint16_t port, bool smtp) {
+  asio::io_context io;
+  Ledger ledger;
+  Sink sink(io, ledger, !smtp);
+  std::cerr << "sluice-storm: sink on 127.0.0.1:" << sink.Listen(port) << " (" << (smtp ? "SMTP" : "LMTP") << ")\n";
+  asio::signal_set stop(io, SIGINT, SIGTERM);
+  stop.async_wait([&](auto, int) { io.stop(); });
+  io.run();
+  std::cerr << "received " << ledger.unknown_deliveries << " messages\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace storm
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice-storm: replay an overload against Sluice and prove what happened to every message"};
+  app.require_subcommand(1);
+  std::string scenario, out, sluice = (std::filesystem::path(argv[0]).parent_path() / "sluice").string();
+  double scale = 1.0;
+  auto* run = app.add_subcommand("run", "run a scenario against a Sluice started for it");
+  run->add_option("scenario", scenario, "scenario file (tools/storm/scenarios/*.toml)")->required()->check(CLI::ExistingFile);
+  run->add_option("--sluice", sluice, "the sluice binary (default: beside this one)");
+  run->add_option("--scale", scale, "multiply the scenario's times by this (0.15: a short storm)")->check(CLI::Range(0.01, 10.0));
+  run->add_option("--out", out, "directory for the report, plots and Sluice's files (default storm-NAME)");
+  uint16_t port = 0;
+  bool smtp = false;
+  auto* sink = app.add_subcommand("sink", "only the sink: receive and count mail");
+  sink->add_option("--port", port, "(a free port is chosen)");
+  sink->add_flag("--smtp", smtp, "speak SMTP instead of LMTP");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "sluice-storm: " << e.what() << "\n";
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  if (*run) return storm::RunScenario(scenario, sluice, scale, out);
+  return storm::RunSink(port, smtp);
+}
