@@ -62,6 +62,7 @@ std::string LoadScenario(const std::string& path, double scale, Scenario* out) {
   if (!Seconds(t.get("duration"), &s.duration) || s.duration <= 0) return bad("duration", "expected a duration");
   if (!Seconds(t.get("drain"), &s.drain)) return bad("drain", "expected a duration");
   if (!Seconds(t.get("bucket"), &s.bucket) || s.bucket <= 0) return bad("bucket", "expected a duration");
+  if (!Seconds(t.get("sink_delay"), &s.sink_delay)) return bad("sink_delay", "expected a duration");
   s.rate = t["rate"].value_or(s.rate);
   s.sessions = t["sessions"].value_or(s.sessions);
   s.messages_per_session = t["messages_per_session"].value_or(s.messages_per_session);

@@ -39,6 +39,7 @@ struct Scenario {
   int sessions = 20;            // concurrent relay sessions
   int messages_per_session = 50;
   double bucket = 5;            // seconds per latency row in the report
+  double sink_delay = 0;        // seconds the mailbox store takes per message
   std::vector<std::pair<size_t, double>> sizes{{4096, 1.0}};  // bytes, weight
   std::vector<std::string> forests;
   std::vector<TenantSpec> tenants;

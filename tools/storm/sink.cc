@@ -3,6 +3,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 
@@ -89,6 +91,12 @@ asio::awaitable<void> Sink::Serve(tcp::socket socket) {
         if (headers && body_line.rfind("X-Storm-Id: ", 0) == 0) id = std::stoll(body_line.substr(12));
       }
       if (ec) break;
+      if (delay_ > 0) {
+        asio::steady_timer wait(co_await asio::this_coro::executor);
+        wait.expires_after(std::chrono::microseconds(static_cast<int64_t>(delay_ * 1e6)));
+        boost::system::error_code ignored;
+        co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      }
       for (int i = 0; i < (lmtp_ ? rcpts : 1); ++i) reply += "250 2.0.0 stored\r\n";
       // One recipient per storm message: each LMTP reply is one delivery.
       for (int i = 0; i < rcpts; ++i) {

@@ -19,6 +19,8 @@ class Sink {
   uint16_t Listen(uint16_t port = 0);  // on 127.0.0.1; 0: a free port
   // Non-empty: greet every new connection with this reply and close it.
   void SetBusy(std::string reply) { busy_ = std::move(reply); }
+  // A store that takes this long to answer each message (mail queues up).
+  void SetDelay(double seconds) { delay_ = seconds; }
 
  private:
   boost::asio::awaitable<void> Accept();
@@ -27,6 +29,7 @@ class Sink {
   Ledger& ledger_;
   bool lmtp_;
   std::string busy_;
+  double delay_ = 0;
   boost::asio::ip::tcp::acceptor acceptor_;
 };
 

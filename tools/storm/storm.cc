@@ -315,6 +315,7 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
   asio::io_context io;
   Ledger ledger;
   Sink sink(io, ledger, true);
+  sink.SetDelay(s.sink_delay);
   const uint16_t sink_port = sink.Listen();
   WebhookReceiver webhooks(io, [&ledger](const std::string& body) {
     json j = json::parse(body, nullptr, false);
@@ -346,6 +347,13 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
                            daemon.pid, daemon.smtp_port, daemon.admin_port, sink_port);
   ledger.t0 = Clock::now();
   Run run(s, daemon, io, ledger, sink);
+  // Interrupted: stop the Sluice we started and report what there is.
+  asio::signal_set interrupt(io, SIGINT, SIGTERM);
+  interrupt.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    ledger.Event("interrupted");
+    io.stop();
+  });
   run.Start();
   io.run();
   daemon.Kill(SIGTERM);
