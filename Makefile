@@ -7,7 +7,7 @@ FUZZ_SECONDS ?= 600
 JOBS       ?= $(shell nproc)
 CONFIG     ?= examples/sluice.toml
 
-.PHONY: deps build run test unit fuzz fuzz-build bench check-config clean
+.PHONY: deps build run test unit fuzz fuzz-build bench storm check-config clean
 
 deps:
 	@scripts/install-deps
@@ -45,6 +45,11 @@ fuzz: fuzz-build
 # Sluice beside a tuned Postfix, same client and sink (bench/run --help).
 bench: build
 	bench/run $(BENCH_ARGS)
+
+# A storm against a Sluice it starts (tools/storm/README.md).
+SCENARIO ?= tools/storm/scenarios/ex1331830.toml
+storm: build
+	$(BUILD)/sluice-storm run $(SCENARIO) $(STORM_ARGS)
 
 check-config: build
 	@scripts/make-cert var/tls mx.sluice.test

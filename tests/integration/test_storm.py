@@ -76,6 +76,19 @@ class Storm(unittest.TestCase):
         self.assertLessEqual(r["duplicates"], 2 * (20 + r["sessions"]))
         self.assertTrue(r["healthy_forests_accepted_throughout"])
 
+    def test_a_bad_scenario_is_named(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+            f.write('name = "x"\nforests = ["a"]\n[[tenants]]\nname = "t"\nforest = "b"\n')
+        self.addCleanup(os.unlink, f.name)
+        r = subprocess.run([STORM, "run", f.name, "--sluice", harness.SLUICE_BIN], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.strip(), "sluice-storm: %s: tenants.t: needs a name and a forest listed in forests"
+                         % f.name)
+        r = subprocess.run([STORM, "run", "/nonexistent.toml"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+
 
 if __name__ == "__main__":
     unittest.main()
