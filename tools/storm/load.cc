@@ -18,8 +18,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using sluice::TimedStream;
 
-// Named, not a temporary: ConnectTimed keeps a reference across its suspensions.
-const std::string kLoopback = "127.0.0.1";
 
 namespace {
 
@@ -125,12 +123,35 @@ std::string Load::Body(uint64_t id) const {
   return body;
 }
 
+// Each relay has an address of its own (127.0.1.x), as a fleet of sending
+// relays does, so per-address limits see the fleet and not one client.
+asio::awaitable<std::unique_ptr<TimedStream>> Load::Connect(int index, boost::system::error_code& ec) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::socket sock(ex);
+  sock.open(tcp::v4(), ec);
+  if (!ec) sock.bind(tcp::endpoint(asio::ip::make_address_v4(0x7f000100u + 1 + index % 250), 0), ec);
+  if (ec) co_return nullptr;
+  asio::steady_timer deadline(ex);
+  deadline.expires_after(std::chrono::seconds(5));
+  auto waiting = std::make_shared<bool>(true);  // the socket is touched only while we wait
+  deadline.async_wait([&sock, waiting](const boost::system::error_code& e) {
+    if (!e && *waiting) sock.close();
+  });
+  auto op = sock.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_),
+                               asio::redirect_error(asio::use_awaitable, ec));
+  co_await std::move(op);
+  *waiting = false;
+  deadline.cancel();
+  if (ec) co_return nullptr;
+  co_return std::make_unique<TimedStream>(std::move(sock));
+}
+
 asio::awaitable<void> Load::Session(int index) {
   ++active_;
   std::optional<uint64_t> carried;  // a message taken but not yet tried on a connection
   while (!stopping_) {
     boost::system::error_code ec;
-    auto connect = sluice::ConnectTimed(kLoopback, port_, std::chrono::seconds(5), ec);
+    auto connect = Connect(index, ec);
     std::unique_ptr<TimedStream> s = co_await std::move(connect);
     if (ec) {  // Sluice is down (a kill) or refusing: try again shortly
       auto wait = Sleep(0.2);

@@ -9,11 +9,13 @@
 #include <boost/asio/io_context.hpp>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "common/timed_stream.h"
 #include "ledger.h"
 #include "scenario.h"
 
@@ -42,6 +44,7 @@ class Load {
     uint64_t id;
   };
   boost::asio::awaitable<void> Session(int index);
+  boost::asio::awaitable<std::unique_ptr<sluice::TimedStream>> Connect(int index, boost::system::error_code& ec);
   boost::asio::awaitable<std::optional<uint64_t>> Next();
   uint64_t NewMessage();
   void Requeue(uint64_t id);

@@ -146,7 +146,11 @@ std::string Table(const json& r) {
   for (const auto& [code, n] : r["rejected_by_code"].items()) row("rejected " + code, std::to_string(n.get<uint64_t>()));
   row("retries", std::to_string(r["retries"].get<uint64_t>()));
   row("dropped without a reply", std::to_string(r["dropped_without_reply"].get<uint64_t>()));
-  row("LOST (accepted, never delivered)", std::to_string(r["lost"].get<uint64_t>()));
+  row("LOST (accepted, not delivered, not queued)", std::to_string(r["lost"].get<uint64_t>()));
+  if (r.contains("undelivered_at_end") && r["undelivered_at_end"].get<uint64_t>() > 0) {
+    row("undelivered at the end / in Sluice's queue",
+        fmt::format("{} / {:.0f}", r["undelivered_at_end"].get<uint64_t>(), r["sluice_queue_at_end"].get<double>()));
+  }
   row("duplicates", std::to_string(r["duplicates"].get<uint64_t>()));
   row("delivered", std::to_string(r["delivered"].get<uint64_t>()));
   row("never accepted (still retrying at the end)", std::to_string(r["never_accepted"].get<uint64_t>()));

@@ -126,7 +126,7 @@ std::string LoadScenario(const std::string& path, double scale, Scenario* out) {
   std::stable_sort(s.events.begin(), s.events.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
   s.sluice_config = t["sluice"]["config"].value_or(std::string());
   s.duration *= scale;
-  s.drain = std::max(s.drain * scale, 15.0);  // retries need a few backoff rounds whatever the scale
+  // The drain is a ceiling, not scaled: retries and backoffs take their time whatever the scale.
   s.bucket = std::max(1.0, s.bucket * scale);
   *out = std::move(s);
   return "";

@@ -47,7 +47,7 @@ struct Scenario {
   std::string sluice_config;    // TOML appended to the generated config
 };
 
-// Reads `path`; times (not rates) are multiplied by `scale`, so a short
+// Reads `path`; times (not rates, not the drain) are multiplied by `scale`, so a short
 // run keeps the scenario's shape. Returns "" or the error, naming the key.
 std::string LoadScenario(const std::string& path, double scale, Scenario* out);
 
