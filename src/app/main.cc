@@ -84,6 +84,7 @@ int Serve(const std::string& path) {
       directory::OpenDirectory(config.directory, config.directory.seed.empty() ? nullptr : &seed, &groups);
   if (!opened.ok()) return Fail(opened.status());
   auto dir = std::move(opened).value();
+  control::ApplyPlacement(*dir, config.placement);  // [placement] over the catalog
 
   boost::asio::thread_pool blocking(config.blocking_threads);
   auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, blocking);

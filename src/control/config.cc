@@ -260,6 +260,9 @@ LoadResult LoadConfig(const std::string& path) {
     t.NamedTables("destinations", [&](const std::string& name, TomlTable& d) {
       ReadDestination(name, d, &c);
     });
+    t.StringMap("placement", [&](const std::string& tenant, const std::string& forest, int line) {
+      c.placement.push_back(Placement{tenant, forest, line});
+    });
     t.Table("flight", [&](TomlTable& s) {
       s.IntList("stages", &c.flight.stages, 1, 100);
       if (c.flight.stages.empty() || c.flight.stages.back() != 100 ||
@@ -403,6 +406,17 @@ SeedResult LoadSeed(const std::string& path, const Config& config) {
     });
     seed.tenants.push_back(std::move(tenant));
   });
+  }
+  // The config's [placement] must name tenants and forests of the seed.
+  for (const auto& p : config.placement) {
+    const bool tenant = std::any_of(seed.tenants.begin(), seed.tenants.end(),
+                                    [&](const directory::SeedTenant& t) { return t.name == p.tenant; });
+    const bool forest = std::find(seed.forests.begin(), seed.forests.end(), p.forest) != seed.forests.end();
+    if (!tenant || !forest) {
+      r.errors.push_back(ConfigError{config.source, p.line, "placement." + p.tenant,
+                                     !tenant ? fmt::format("no tenant \"{}\" in {}", p.tenant, path)
+                                             : fmt::format("forest \"{}\" is not in the forests of {}", p.forest, path)});
+    }
   }
   return r;
 }

@@ -40,6 +40,14 @@ struct FlightOptions {
   bool operator==(const FlightOptions&) const = default;
 };
 
+// [placement]: tenant = "forest". Applied over the catalog at start and on
+// reload (the directory keeps it), and flown tenant by tenant by a flight.
+struct Placement {
+  std::string tenant, forest;
+  int line = 0;
+  bool operator==(const Placement& o) const { return tenant == o.tenant && forest == o.forest; }
+};
+
 struct Config {
   std::string source;  // the file it came from
   std::string hostname = "localhost";
@@ -54,6 +62,7 @@ struct Config {
   observe::AdminOptions admin;
   LogConfig log;
   FlightOptions flight;
+  std::vector<Placement> placement;
   bool operator==(const Config&) const = default;  // a flight's candidate may differ only in its limits
 };
 

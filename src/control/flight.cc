@@ -100,8 +100,8 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
-Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate,
-                                               std::map<std::string, size_t>* limits) {
+Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate, FlightPlan* plan) {
+  std::map<std::string, size_t>* limits = &plan->limits;
   std::set<std::string> names;
   for (const auto* c : {&running, &candidate}) {
     for (const auto& f : c->directory.forests) names.insert(f.name);
@@ -113,6 +113,17 @@ Result<std::vector<std::string>> FlightChanges(const Config& running, const Conf
   same.source = running.source;
   same.server.config_version = running.server.config_version;
   same.directory.forests = running.directory.forests;
+  same.placement = running.placement;
+  plan->moves.clear();
+  for (const auto& p : candidate.placement) {
+    std::string from = "its catalog forest";
+    for (const auto& q : running.placement) {
+      if (q.tenant == p.tenant) from = q.forest;
+    }
+    if (from == p.forest) continue;
+    changes.push_back(fmt::format("placement.{} {} → {}", p.tenant, from, p.forest));
+    plan->moves[p.tenant] = p.forest;
+  }
   for (const auto& name : names) {
     directory::ForestOptions a = now[name], b = next[name];
     if (a.limit != b.limit) {
@@ -140,10 +151,10 @@ Result<std::vector<std::string>> FlightChanges(const Config& running, const Conf
   if (!other.empty()) {
     std::string list;
     for (const auto& o : other) list += (list.empty() ? "" : ", ") + o;
-    return Status::InvalidArgument("a flight carries forest limits only; the candidate also changes " + list +
-                                   " (apply those with a reload)");
+    return Status::InvalidArgument("a flight carries forest limits and placement only; the candidate also changes " +
+                                   list + " (apply those with a reload)");
   }
-  if (changes.empty()) return Status::InvalidArgument("the candidate changes no forest limit: nothing to fly");
+  if (changes.empty()) return Status::InvalidArgument("the candidate changes no forest limit or placement: nothing to fly");
   return changes;
 }
 
@@ -187,7 +198,10 @@ void Flight::Resume() {
     auto stored = spool_.GetMeta(kFlightMeta);
     if (stored.ok()) {
       json j = json::parse(stored.value(), nullptr, false);
-      if (!j.is_discarded()) view_ = FromJson(j);
+      if (!j.is_discarded()) {
+        view_ = FromJson(j);
+        origins_ = j.value("origins", std::map<std::string, std::string>{});
+      }
     }
     if (view_.state == "running") {
       if (Status s = Load(view_.candidate, view_.candidate_hash); s.ok()) {
@@ -212,7 +226,11 @@ Status Flight::Load(const std::string& path, const std::string& expect_hash) {
     for (const auto& e : r.errors) all += (all.empty() ? "" : "; ") + e.ToString();
     return Status::InvalidArgument(all);
   }
-  auto changes = FlightChanges(reloader_.Running(), r.config, &limits_);
+  if (!r.config.placement.empty() && !r.config.directory.seed.empty()) {
+    SeedResult seed = LoadSeed(r.config.directory.seed, r.config);
+    if (!seed.errors.empty()) return Status::InvalidArgument(seed.errors.front().ToString());
+  }
+  auto changes = FlightChanges(reloader_.Running(), r.config, &plan_);
   if (!changes.ok()) return changes.status();
   view_.changes = changes.value();
   view_.candidate = path;
@@ -220,10 +238,24 @@ Status Flight::Load(const std::string& path, const std::string& expect_hash) {
   return Status::Ok();
 }
 
-void Flight::Apply() {
+void Flight::Apply(bool revert_moves) {
   const bool on = view_.state == "running";
-  Status s = directory_.SetFlightLanes(on ? limits_ : std::map<std::string, size_t>{}, on ? view_.share : 0);
+  Status s = directory_.SetFlightLanes(on ? plan_.limits : std::map<std::string, size_t>{}, on ? view_.share : 0);
   if (!s.ok()) observe::Event("flight lanes not set").With("error", s.ToString()).Warn();
+  // Placement: a tenant in the flight's group where the candidate puts it,
+  // every other one where it was before the flight.
+  const directory::Placement live = directory_.placement();
+  for (const auto& [tenant, forest] : plan_.moves) {
+    auto now = live.tenant_forest.find(tenant);
+    if (now == live.tenant_forest.end()) continue;
+    origins_.emplace(tenant, now->second);
+    if (!on && !revert_moves) continue;
+    const std::string& want = on && TenantBucket(tenant) < view_.share ? forest : origins_[tenant];
+    if (now->second == want) continue;
+    if (Status m = directory_.MoveTenant(tenant, want); !m.ok()) {
+      observe::Event("flight move failed").With("tenant", tenant).With("error", m.ToString()).Warn();
+    }
+  }
   groups_.Reset();
   groups_.SetShare(on ? view_.share : 0);
 }
@@ -235,7 +267,9 @@ void Flight::Step(const std::string& what, bool warn) {
   e.With("step", what).With("state", view_.state).With("share", static_cast<int64_t>(view_.share))
       .With("candidate", view_.candidate);
   warn ? e.Warn() : e.Info();
-  if (Status s = spool_.PutMeta(kFlightMeta, ToJson(view_).dump()); !s.ok()) {
+  json state = ToJson(view_);
+  state["origins"] = origins_;
+  if (Status s = spool_.PutMeta(kFlightMeta, state.dump()); !s.ok()) {
     observe::Event("flight state not persisted").With("error", s.ToString()).Error();
   }
 }
@@ -244,7 +278,7 @@ void Flight::End(const std::string& state, const std::string& reason) {
   view_.state = state;
   view_.reason = reason;
   view_.share = 0;
-  Apply();
+  Apply(state != "completed");  // completed: the reloaded config placed everyone
   Step(state == "completed" ? reason : "rolled back: " + reason, state != "completed");
 }
 
@@ -277,6 +311,7 @@ Result<observe::FlightView> Flight::Start(const std::string& candidate_path, int
     return s;
   }
   view_.history = std::move(next.history);
+  origins_.clear();
   view_.state = "running";
   view_.share = share;
   view_.stages = {static_cast<size_t>(share)};

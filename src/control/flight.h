@@ -2,7 +2,8 @@
 // gets it. What a flight carries is what can be split by tenant — forest
 // limits: the forest's bulkhead gets a lane for the flight's tenants sized
 // candidate × share beside one of current × (100 − share), so the groups
-// compare fairly. Gates judge the flight against the control group each
+// compare fairly; and placement: a tenant the candidate places elsewhere
+// moves when it joins the flight's group, and back on a rollback. Gates judge the flight against the control group each
 // interval over the current stage; a failing gate rolls the flight back by
 // itself. Promotion walks the stages (10 → 50 → 100 %); at 100 % the
 // candidate becomes the config file and is reloaded. Every step is logged
@@ -24,11 +25,17 @@ namespace sluice::control {
 
 class Reloader;
 
-// What a candidate changes relative to the running config: the forest
-// limits it carries (`limits`) and a line per change. Anything else that
-// differs is an error naming it: such changes go through a reload.
-Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate,
-                                               std::map<std::string, size_t>* limits);
+// What a flight carries: forest limits (split into lanes) and tenant
+// placement (a tenant moves when it joins the flight's group).
+struct FlightPlan {
+  std::map<std::string, size_t> limits;       // forest → candidate limit
+  std::map<std::string, std::string> moves;   // tenant → candidate forest
+};
+
+// What a candidate changes relative to the running config, a line per
+// change. Anything else that differs is an error naming it: such changes
+// go through a reload.
+Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate, FlightPlan* plan);
 
 // The gates over one stage's counts. A gate that has too little traffic to
 // judge passes, marked not judged.
@@ -51,7 +58,7 @@ class Flight final : public observe::FlightControl {
 
  private:
   Status Load(const std::string& path, const std::string& expect_hash);  // REQUIRES: mu_
-  void Apply();                                    // REQUIRES: mu_; lanes and share from view_
+  void Apply(bool revert_moves = true);           // REQUIRES: mu_; lanes, share and moves from view_
   void Step(const std::string& what, bool warn = false);  // REQUIRES: mu_; log, history, spool
   void End(const std::string& state, const std::string& reason);  // REQUIRES: mu_
   Status Complete();                               // REQUIRES: mu_
@@ -68,7 +75,8 @@ class Flight final : public observe::FlightControl {
   std::condition_variable cv_;
   bool stopping_ = false;
   observe::FlightView view_;
-  std::map<std::string, size_t> limits_;  // the candidate's forest limits
+  FlightPlan plan_;
+  std::map<std::string, std::string> origins_;  // where moved tenants were before the flight
   std::thread judge_;
 };
 

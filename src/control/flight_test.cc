@@ -123,12 +123,12 @@ TEST(FlightChanges, ForestLimitsOnly) {
   Config running = WithForests({{"na-1", 40}, {"eu-1", 20}});
   Config candidate = WithForests({{"na-1", 20}, {"eu-1", 20}});
   candidate.source = "candidate.toml";
-  std::map<std::string, size_t> limits;
-  auto r = FlightChanges(running, candidate, &limits);
+  FlightPlan plan;
+  auto r = FlightChanges(running, candidate, &plan);
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r.value().size(), 1u);
   EXPECT_EQ(r.value()[0], "forests.na-1.limit 40 → 20");
-  EXPECT_EQ(limits, (std::map<std::string, size_t>{{"na-1", 20}}));
+  EXPECT_EQ(plan.limits, (std::map<std::string, size_t>{{"na-1", 20}}));
 }
 
 TEST(FlightChanges, AForestWithoutATableUsesTheDefaults) {
@@ -136,28 +136,42 @@ TEST(FlightChanges, AForestWithoutATableUsesTheDefaults) {
   running.directory.defaults.limit = 50;
   Config candidate = WithForests({{"na-1", 80}});
   candidate.directory.defaults.limit = 50;
-  std::map<std::string, size_t> limits;
-  auto r = FlightChanges(running, candidate, &limits);
+  FlightPlan plan;
+  auto r = FlightChanges(running, candidate, &plan);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(limits.at("na-1"), 80u);
+  EXPECT_EQ(plan.limits.at("na-1"), 80u);
+}
+
+TEST(FlightChanges, Placement) {
+  Config running = WithForests({{"na-1", 40}});
+  running.placement = {{"acme", "na-1", 3}};
+  Config candidate = running;
+  candidate.placement = {{"acme", "na-2", 9}, {"globex", "de-1", 10}};
+  FlightPlan plan;
+  auto r = FlightChanges(running, candidate, &plan);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r.value(), (std::vector<std::string>{"placement.acme na-1 → na-2",
+                                                 "placement.globex its catalog forest → de-1"}));
+  EXPECT_EQ(plan.moves, (std::map<std::string, std::string>{{"acme", "na-2"}, {"globex", "de-1"}}));
+  EXPECT_TRUE(plan.limits.empty());
 }
 
 TEST(FlightChanges, OtherChangesAreRefusedByName) {
   Config running = WithForests({{"na-1", 40}});
   Config candidate = WithForests({{"na-1", 20}});
   candidate.queue.retry_initial = std::chrono::seconds(1);
-  std::map<std::string, size_t> limits;
-  auto r = FlightChanges(running, candidate, &limits);
+  FlightPlan plan;
+  auto r = FlightChanges(running, candidate, &plan);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("queue"), std::string::npos) << r.status().message();
 
   candidate = WithForests({{"na-1", 40}});
   candidate.directory.forests[0].wait_timeout = std::chrono::milliseconds(1);
-  r = FlightChanges(running, candidate, &limits);
+  r = FlightChanges(running, candidate, &plan);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("forests.na-1 changes more than its limit"), std::string::npos);
 
-  r = FlightChanges(running, WithForests({{"na-1", 40}}), &limits);
+  r = FlightChanges(running, WithForests({{"na-1", 40}}), &plan);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("nothing to fly"), std::string::npos);
 }

@@ -63,6 +63,21 @@ std::string HashFile(const std::string& path) {
   return hex;
 }
 
+std::vector<std::string> ApplyPlacement(directory::Directory& directory, const std::vector<Placement>& placement) {
+  std::vector<std::string> moved;
+  const directory::Placement live = directory.placement();
+  for (const auto& p : placement) {
+    auto now = live.tenant_forest.find(p.tenant);
+    if (now == live.tenant_forest.end() || now->second == p.forest) continue;
+    if (Status s = directory.MoveTenant(p.tenant, p.forest); s.ok()) {
+      moved.push_back(fmt::format("placement.{} {} → {}", p.tenant, now->second, p.forest));
+    } else {
+      observe::Event("placement not applied").With("tenant", p.tenant).With("error", s.ToString()).Warn();
+    }
+  }
+  return moved;
+}
+
 Result<observe::ConfigInfo> NumberConfig(spool::Spool& spool, const std::string& path) {
   observe::ConfigInfo info;
   info.source = path;
@@ -205,6 +220,7 @@ observe::ReloadReport Reloader::Reload() {
       }
     }
   }
+  for (auto& line : ApplyPlacement(st_.directory, next.placement)) report.applied.push_back(std::move(line));
   if (n.log.level != config_.log.level) {
     spdlog::set_level(spdlog::level::from_str(n.log.level));
     report.applied.push_back("log.level " + n.log.level);

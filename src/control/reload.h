@@ -33,6 +33,10 @@ struct LiveStages {
 // spool) if the content is the same, else the next number.
 Result<observe::ConfigInfo> NumberConfig(spool::Spool& spool, const std::string& path);
 
+// Moves every tenant that [placement] puts in another forest than the one
+// it is in; returns a "placement.T A → B" line per move.
+std::vector<std::string> ApplyPlacement(directory::Directory& directory, const std::vector<Placement>& placement);
+
 class Reloader final : public observe::ConfigControl {
  public:
   // `config` is what the daemon started with, numbered by NumberConfig.

@@ -232,6 +232,22 @@ void TomlTable::NamedTables(const char* key,
   });
 }
 
+void TomlTable::StringMap(const char* key,
+                          const std::function<void(const std::string&, const std::string&, int)>& each) {
+  Table(key, [&](TomlTable& outer) {
+    for (const auto& [name, node] : outer.table_) {
+      std::string n(name.str());
+      outer.known_.insert(n);
+      auto v = node.value<std::string>();
+      if (!v) {
+        outer.Error(n.c_str(), "expected a string");
+        continue;
+      }
+      each(n, *v, static_cast<int>(node.source().begin.line));
+    }
+  });
+}
+
 void TomlTable::TableArray(const char* key, const std::function<void(TomlTable&)>& each) {
   const toml::node* n = Find(key);
   if (!n) return;

@@ -34,6 +34,8 @@ class TomlTable {
   void Double(const char* key, double* out, double min, double max);
   void StringList(const char* key, std::vector<std::string>* out);
   void IntList(const char* key, std::vector<size_t>* out, size_t min, size_t max);
+  // Every key of a table whose values are strings, with its line ([placement]).
+  void StringMap(const char* key, const std::function<void(const std::string&, const std::string&, int)>& each);
   // A sub-table: `each` is called with it if present.
   void Table(const char* key, const std::function<void(TomlTable&)>& each);
   // Every sub-table of a table, by name ([destinations.NAME]).

@@ -268,6 +268,44 @@ class Flight(unittest.TestCase):
         self.assertEqual(self.flight()["state"], "rolled_back")
         self.assertNotIn("flight_lane", self.forest("na-1"))
 
+    def test_placement_moves_only_the_flight_tenants(self):
+        self.start(limit=40)
+        flown = sorted(selected(10))[0]
+        stays = sorted(set(TENANTS) - selected(50))[0]
+        path = self.candidate(40, extra='\n[placement]\n%s = "na-2"\n%s = "na-2"\n' % (flown, stays))
+        r = self.s.ctl("flight", "start", path, "--share", "10%")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("placement.%s its catalog forest → na-2" % flown, r.stdout)
+        self.assertIn(flown, self.forest("na-2")["tenants"])
+        self.assertIn(stays, self.forest("na-1")["tenants"])
+        # Its mail now goes through na-2, marked as flown.
+        before = len(log_lines(self.s, "smtp transaction"))
+        with self.s.smtp() as c:
+            c.sendmail("s@outside.example", ["user@%s.test" % flown], "Subject: moved\r\n\r\nhi\r\n")
+        harness.wait_for(lambda: len(log_lines(self.s, "smtp transaction")) > before, what="transaction")
+        x = self.transactions_since(before)[0]
+        self.assertEqual((x["forests"], x["flight"]), ("na-2", flown))
+        self.assertEqual(self.s.ctl("flight", "promote").returncode, 0)  # 50 %: `stays` is still outside
+        self.assertIn(stays, self.forest("na-1")["tenants"])
+        r = self.s.ctl("flight", "rollback")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(flown, self.forest("na-1")["tenants"])
+        self.assertEqual(len(log_lines(self.s, "tenant moved")), 2)  # there and back
+
+    def test_placement_by_reload(self):
+        self.start(limit=40)
+        with open(self.s.config, "a") as f:
+            f.write('\n[placement]\nt00 = "de-1"\n')
+        r = self.s.ctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("applied: placement.t00 na-1 → de-1", r.stdout)
+        self.assertIn("t00", self.forest("de-1")["tenants"])
+        with open(self.s.config, "a") as f:
+            f.write('t01 = "nowhere"\n')
+        r = self.s.ctl("reload")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("placement.t01: forest \"nowhere\" is not in the forests of", r.stderr)
+
     def test_refusals(self):
         self.start(limit=40)
         # A candidate that does not load: refused with its file and line.
@@ -275,6 +313,11 @@ class Flight(unittest.TestCase):
         code, body = self.s.api("POST", "/api/v1/flight/start", {"candidate": path, "share": 10})
         self.assertEqual(code, 422, body)
         self.assertIn(path + ":", body["error"])
+        # A placement naming a tenant the directory does not have.
+        path = self.candidate(20, extra='\n[placement]\nnobody = "na-2"\n')
+        code, body = self.s.api("POST", "/api/v1/flight/start", {"candidate": path, "share": 10})
+        self.assertEqual(code, 422, body)
+        self.assertIn("placement.nobody: no tenant \"nobody\"", body["error"])
         # More than limits: refused, naming what.
         with open(self.s.config) as f:
             text = f.read()
@@ -283,7 +326,7 @@ class Flight(unittest.TestCase):
             f.write(text.replace('hostname = "mx.sluice.test"', 'hostname = "other.test"'))
         r = self.s.ctl("flight", "start", path)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("forest limits only", r.stderr)
+        self.assertIn("forest limits and placement only", r.stderr)
         self.assertIn("hostname", r.stderr)
         # Nothing changed.
         r = self.s.ctl("flight", "start", self.s.config)
