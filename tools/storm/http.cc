@@ -50,6 +50,30 @@ asio::awaitable<std::string> ReadBody(TimedStream& s, long length, boost::system
 
 }  // namespace
 
+namespace {
+asio::awaitable<void> AcceptLoop(asio::io_context& io, tcp::acceptor& acceptor,
+                                 std::function<asio::awaitable<void>(tcp::socket)> serve) {
+  for (;;) {
+    boost::system::error_code ec;
+    auto op = acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket s = co_await std::move(op);
+    if (ec == asio::error::operation_aborted) co_return;
+    if (!ec) asio::co_spawn(io, serve(std::move(s)), asio::detached);
+  }
+}
+}  // namespace
+
+uint16_t ServeLoopback(asio::io_context& io, tcp::acceptor& acceptor, uint16_t port,
+                       std::function<asio::awaitable<void>(tcp::socket)> serve) {
+  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
+  acceptor.open(ep.protocol());
+  acceptor.set_option(tcp::acceptor::reuse_address(true));
+  acceptor.bind(ep);
+  acceptor.listen();
+  asio::co_spawn(io, AcceptLoop(io, acceptor, std::move(serve)), asio::detached);
+  return acceptor.local_endpoint().port();
+}
+
 asio::awaitable<HttpReply> HttpCall(uint16_t port, std::string method, std::string path, std::string body,
                                     std::string token) {
   boost::system::error_code ec;
@@ -78,22 +102,7 @@ WebhookReceiver::WebhookReceiver(asio::io_context& io, std::function<void(const 
     : io_(io), on_body_(std::move(on_body)), acceptor_(io) {}
 
 uint16_t WebhookReceiver::Listen() {
-  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
-  acceptor_.open(ep.protocol());
-  acceptor_.bind(ep);
-  acceptor_.listen();
-  asio::co_spawn(io_, Accept(), asio::detached);
-  return acceptor_.local_endpoint().port();
-}
-
-asio::awaitable<void> WebhookReceiver::Accept() {
-  for (;;) {
-    boost::system::error_code ec;
-    auto op = acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    tcp::socket s = co_await std::move(op);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (!ec) asio::co_spawn(io_, Serve(std::move(s)), asio::detached);
-  }
+  return ServeLoopback(io_, acceptor_, 0, [this](tcp::socket s) { return Serve(std::move(s)); });
 }
 
 asio::awaitable<void> WebhookReceiver::Serve(tcp::socket socket) {

@@ -15,6 +15,12 @@ struct HttpReply {
   std::string body;
 };
 
+// Binds `acceptor` to 127.0.0.1:port (0: a free port) and serves every
+// connection with `serve` on `io`; returns the port. The sink and the
+// webhook receiver share it.
+uint16_t ServeLoopback(boost::asio::io_context& io, boost::asio::ip::tcp::acceptor& acceptor, uint16_t port,
+                       std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket)> serve);
+
 // One request on a fresh connection to 127.0.0.1:port, within 10 s.
 boost::asio::awaitable<HttpReply> HttpCall(uint16_t port, std::string method, std::string path, std::string body,
                                            std::string token);
@@ -26,7 +32,6 @@ class WebhookReceiver {
   uint16_t Listen();
 
  private:
-  boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
   boost::asio::io_context& io_;
   std::function<void(const std::string&)> on_body_;

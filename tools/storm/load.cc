@@ -111,13 +111,18 @@ asio::awaitable<std::optional<uint64_t>> Load::Next() {
   co_return std::nullopt;
 }
 
-std::string Load::Body(uint64_t id) const {
+std::string Load::Address(uint64_t id) const {
   const auto& m = ledger_.messages[id];
   const auto& t = s_.tenants[m.tenant];
+  return t.address.empty() ? fmt::format("user{}@{}.storm", m.rcpt, t.name) : t.address;
+}
+
+std::string Load::Body(uint64_t id) const {
+  const auto& m = ledger_.messages[id];
   std::string body = fmt::format(
-      "From: <relay@storm.example>\r\nTo: <user{}@{}.storm>\r\nSubject: storm {}\r\nMessage-ID: <{}@storm.example>\r\n"
+      "From: <relay@storm.example>\r\nTo: <{}>\r\nSubject: storm {}\r\nMessage-ID: <{}@storm.example>\r\n"
       "X-Storm-Id: {}\r\n\r\n",
-      m.rcpt, t.name, id, id, id);
+      Address(id), id, id, id);
   static const std::string kLine(76, 'x');
   while (body.size() + 80 < m.size) body += kLine + "\r\n";
   return body;
@@ -220,7 +225,7 @@ asio::awaitable<void> Load::Session(int index) {
         broken = true;
         break;
       }
-      const std::string rcpt = fmt::format("RCPT TO:<user{}@{}.storm>\r\n", msg().rcpt, s_.tenants[msg().tenant].name);
+      const std::string rcpt = fmt::format("RCPT TO:<{}>\r\n", Address(id));
       auto t0 = Clock::now();
       co_await s->WriteAll(rcpt, kReplyTimeout, ec);
       auto rcpt_op = ReadReply(*s, ec);

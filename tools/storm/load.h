@@ -48,6 +48,7 @@ class Load {
   boost::asio::awaitable<std::optional<uint64_t>> Next();
   uint64_t NewMessage();
   void Requeue(uint64_t id);
+  std::string Address(uint64_t id) const;
   std::string Body(uint64_t id) const;
 
   boost::asio::io_context& io_;

@@ -14,6 +14,7 @@ struct TenantSpec {
   std::string name, forest;
   double weight = 1;      // share of the load
   int recipients = 50;    // user0..userN-1@NAME.storm
+  std::string address;    // instead: every message to this one address
 };
 
 struct EventSpec {

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/timed_stream.h"
+#include "http.h"
 
 namespace storm {
 
@@ -29,24 +30,7 @@ std::string CodeOf(const std::string& reply) {
 Sink::Sink(asio::io_context& io, Ledger& ledger, bool lmtp) : io_(io), ledger_(ledger), lmtp_(lmtp), acceptor_(io) {}
 
 uint16_t Sink::Listen(uint16_t port) {
-  tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(tcp::acceptor::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen();
-  asio::co_spawn(io_, Accept(), asio::detached);
-  return acceptor_.local_endpoint().port();
-}
-
-asio::awaitable<void> Sink::Accept() {
-  for (;;) {
-    boost::system::error_code ec;
-    auto op = acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    tcp::socket s = co_await std::move(op);
-    if (ec == asio::error::operation_aborted) co_return;
-    if (ec) continue;
-    asio::co_spawn(io_, Serve(std::move(s)), asio::detached);
-  }
+  return ServeLoopback(io_, acceptor_, port, [this](tcp::socket s) { return Serve(std::move(s)); });
 }
 
 asio::awaitable<void> Sink::Serve(tcp::socket socket) {

@@ -23,7 +23,6 @@ class Sink {
   void SetDelay(double seconds) { delay_ = seconds; }
 
  private:
-  boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
   boost::asio::io_context& io_;
   Ledger& ledger_;

@@ -4,6 +4,7 @@
 // what became of every message.
 //   sluice-storm run SCENARIO.toml [--sluice BIN] [--scale X] [--out DIR]
 //   sluice-storm sink --port N [--smtp]
+//   sluice-storm pace --port N --rcpt ADDR [--rate R] [--sessions N] [--messages N] [--size B]
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
@@ -18,6 +19,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -382,6 +384,53 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
   return run.daemon_failed ? 1 : 0;
 }
 
+// Paced load against any SMTP server (Sluice or Postfix): the DATA reply
+// latency at a given rate, for bench/run. Prints one JSON line.
+int RunPace(uint16_t port, double rate, int sessions, int messages, size_t size, const std::string& rcpt) {
+  Scenario s;
+  s.name = "pace";
+  s.rate = rate;
+  s.sessions = sessions;
+  s.messages_per_session = 1'000'000;
+  s.duration = messages / rate;
+  s.sizes = {{size, 1.0}};
+  s.forests = {"-"};
+  TenantSpec t;
+  t.name = "pace";
+  t.forest = "-";
+  t.address = rcpt;
+  s.tenants = {t};
+  asio::io_context io;
+  Ledger ledger;
+  Load load(io, s, ledger, port, [](int) { return std::string("-"); });
+  load.Start();
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    auto run = Sleep(s.duration);
+    co_await std::move(run);
+    load.StopNew();
+    for (int i = 0; i < 300 && load.outstanding() > 0; ++i) {  // the replies still due
+      auto wait = Sleep(0.1);
+      co_await std::move(wait);
+    }
+    load.StopAll();
+    auto grace = Sleep(0.5);
+    co_await std::move(grace);
+    io.stop();
+  }, asio::detached);
+  io.run();
+  std::vector<float> data;
+  uint64_t accepted = 0;
+  for (const auto& sec : ledger.seconds) {
+    for (const auto& [f, v] : sec.data_ms) data.insert(data.end(), v.begin(), v.end());
+    accepted += sec.accepted;
+  }
+  std::sort(data.begin(), data.end());
+  auto pct = [&](double p) { return data.empty() ? 0.0 : data[std::min(data.size() - 1, static_cast<size_t>(p * data.size()))]; };
+  std::cout << json{{"rate", rate}, {"sent", ledger.messages.size()}, {"accepted", accepted},
+                    {"p50_ms", pct(0.5)}, {"p99_ms", pct(0.99)}}.dump() << "\n";
+  return accepted > 0 ? 0 : 1;
+}
+
 int RunSink(uint16_t port, bool smtp) {
   asio::io_context io;
   Ledger ledger;
@@ -412,6 +461,17 @@ int main(int argc, char** argv) {
   auto* sink = app.add_subcommand("sink", "only the sink: receive and count mail");
   sink->add_option("--port", port, "(a free port is chosen)");
   sink->add_flag("--smtp", smtp, "speak SMTP instead of LMTP");
+  double rate = 1000;
+  int sessions = 32, messages = 3000;
+  size_t size = 4096;
+  std::string rcpt;
+  auto* pace = app.add_subcommand("pace", "paced messages to any SMTP server; prints DATA reply p50/p99 as JSON");
+  pace->add_option("--port", port, "SMTP port on 127.0.0.1")->required();
+  pace->add_option("--rate", rate, "messages per second")->check(CLI::PositiveNumber);
+  pace->add_option("--sessions", sessions)->check(CLI::Range(1, 10000));
+  pace->add_option("--messages", messages)->check(CLI::Range(1, 10'000'000));
+  pace->add_option("--size", size, "bytes per message");
+  pace->add_option("--rcpt", rcpt, "the recipient of every message")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -422,5 +482,6 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   if (*run) return storm::RunScenario(scenario, sluice, scale, out);
+  if (*pace) return storm::RunPace(port, rate, sessions, messages, size, rcpt);
   return storm::RunSink(port, smtp);
 }
