@@ -215,7 +215,7 @@ void Flight::Resume() {
   judge_ = std::thread([this] { JudgeLoop(); });
 }
 
-// Reads and checks the candidate into limits_ and view_.changes.
+// Reads and checks the candidate into plan_ and view_.changes.
 Status Flight::Load(const std::string& path, const std::string& expect_hash) {
   const std::string hash = HashFile(path);
   if (hash.empty()) return Status::NotFound("cannot read " + path);

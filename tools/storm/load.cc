@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/timed_stream.h"
+#include "sleep.h"
 
 namespace storm {
 
@@ -23,12 +24,6 @@ namespace {
 
 constexpr auto kReplyTimeout = std::chrono::seconds(120);  // a relay waits long for DATA's reply
 
-asio::awaitable<void> Sleep(double seconds) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, seconds) * 1e6)));
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
 
 // A whole (possibly multiline) reply; empty when the connection failed.
 asio::awaitable<std::string> ReadReply(TimedStream& s, boost::system::error_code& ec) {

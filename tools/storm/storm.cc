@@ -25,7 +25,9 @@
 #include <fstream>
 #include <iostream>
 
+#include "daemon.h"
 #include "http.h"
+#include "sleep.h"
 #include "load.h"
 #include "report.h"
 #include "sink.h"
@@ -38,128 +40,6 @@ namespace {
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using nlohmann::json;
-const char* kToken = "storm-admin-token";
-
-uint16_t FreePort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
-
-asio::awaitable<void> Sleep(double seconds) {
-  asio::steady_timer t(co_await asio::this_coro::executor);
-  t.expires_after(std::chrono::microseconds(static_cast<int64_t>(std::max(0.0, seconds) * 1e6)));
-  boost::system::error_code ec;
-  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-}
-
-// The Sluice under test: its config, directory seed and process.
-class Daemon {
- public:
-  Daemon(std::string bin, fs::path dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
-
-  void Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port) {
-    smtp_port = FreePort();
-    admin_port = FreePort();
-    std::ofstream seed(dir_ / "seed.toml");
-    seed << "forests = [";
-    for (size_t i = 0; i < s.forests.size(); ++i) seed << (i ? ", " : "") << '"' << s.forests[i] << '"';
-    seed << "]\n";
-    for (const auto& t : s.tenants) {
-      seed << fmt::format("\n[[tenants]]\nname = \"{}\"\nforest = \"{}\"\ndomains = [\"{}.storm\"]\ndestination = \"sink\"\n",
-                          t.name, t.forest, t.name);
-      for (int i = 0; i < t.recipients; ++i) seed << fmt::format("  [[tenants.recipients]]\n  address = \"user{}@{}.storm\"\n", i, t.name);
-    }
-    std::string forests;
-    if (s.sluice_config.find("[forests.") == std::string::npos) {
-      for (const auto& f : s.forests) forests += fmt::format("[forests.{}]\nreplicas = [\"sqlite\"]\n", f);
-    }
-    std::ofstream(dir_ / "sluice.toml") << fmt::format(R"(# Written by sluice-storm for scenario "{name}".
-[server]
-hostname = "storm.sluice.test"
-listen = ["127.0.0.1:{smtp}"]
-[spool]
-path = "{dir}/spool"
-[directory]
-path = "{dir}/directory.db"
-seed = "{dir}/seed.toml"
-fault_injection = true
-{forests}
-[destinations.sink]
-type = "lmtp"
-host = "127.0.0.1"
-port = {sink}
-backoff_max = "10s"   # a store back from trouble is tried again soon
-[queue]
-retry_initial = "1s"
-retry_max = "4s"
-[admin]
-listen = "127.0.0.1:{admin}"
-token = "{token}"
-[alerts]
-interval = "1s"
-[[alerts.webhook]]
-name = "storm"
-url = "http://127.0.0.1:{webhook}/alerts"
-format = "json"
-retry_initial = "1s"
-[log]
-format = "json"
-{extra}
-)",
-        fmt::arg("name", s.name), fmt::arg("smtp", smtp_port), fmt::arg("dir", fs::absolute(dir_).string()),
-        fmt::arg("forests", forests), fmt::arg("sink", sink_port), fmt::arg("admin", admin_port),
-        fmt::arg("token", kToken), fmt::arg("webhook", webhook_port), fmt::arg("extra", s.sluice_config));
-  }
-
-  bool Spawn() {
-    const std::string config = (dir_ / "sluice.toml").string(), log = (dir_ / "sluice.log").string();
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    const char* argv[] = {bin_.c_str(), "serve", "--config", config.c_str(), nullptr};
-    int rc = posix_spawn(&pid, bin_.c_str(), &fa, nullptr, const_cast<char* const*>(argv), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc == 0;
-  }
-
-  // Until the SMTP port and the admin API answer; false if the daemon died.
-  asio::awaitable<bool> Ready() {
-    for (int i = 0; i < 600; ++i) {
-      int status = 0;
-      if (waitpid(pid, &status, WNOHANG) == pid) {
-        pid = -1;
-        co_return false;
-      }
-      auto call = HttpCall(admin_port, "GET", "/api/v1/health", "", kToken);
-      HttpReply r = co_await std::move(call);
-      if (r.status == 200) co_return true;
-      auto wait = Sleep(0.05);
-      co_await std::move(wait);
-    }
-    co_return false;
-  }
-
-  void Kill(int sig) {
-    if (pid <= 0) return;
-    ::kill(pid, sig);
-    int status = 0;
-    for (int i = 0; i < 600 && waitpid(pid, &status, WNOHANG) == 0; ++i) usleep(50'000);
-    if (waitpid(pid, &status, WNOHANG) == 0) {
-      ::kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-    }
-    pid = -1;
-  }
-
-  pid_t pid = -1;
-  uint16_t smtp_port = 0, admin_port = 0;
-
- private:
-  std::string bin_;
-  fs::path dir_;
-};
 
 class Run {
  public:
