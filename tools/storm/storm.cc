@@ -25,6 +25,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "app/admin_client.h"
 #include "daemon.h"
 #include "http.h"
 #include "sleep.h"
@@ -352,14 +353,7 @@ int main(int argc, char** argv) {
   pace->add_option("--messages", messages)->check(CLI::Range(1, 10'000'000));
   pace->add_option("--size", size, "bytes per message");
   pace->add_option("--rcpt", rcpt, "the recipient of every message")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "sluice-storm: " << e.what() << "\n";
-    return 2;
-  }
+  if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluice-storm")) return *exit;
   std::signal(SIGPIPE, SIG_IGN);
   if (*run) return storm::RunScenario(scenario, sluice, scale, out);
   if (*pace) return storm::RunPace(port, rate, sessions, messages, size, rcpt);
