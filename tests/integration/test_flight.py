@@ -95,9 +95,9 @@ class Flight(unittest.TestCase):
         code, forests = self.s.api("GET", "/api/v1/forests")
         return {f["name"]: f for f in forests}[name]
 
-    def send_one_each(self, tag):
+    def send_one_each(self, tag, times=1):
         with self.s.smtp() as c:
-            for t in TENANTS:
+            for t in TENANTS * times:
                 c.sendmail("s@outside.example", ["user@%s.test" % t],
                            "Subject: %s %s\r\n\r\nhello\r\n" % (tag, t))
 
@@ -119,11 +119,13 @@ class Flight(unittest.TestCase):
         code, metrics = self.s.api("GET", "/metrics")
         self.assertIn("\nsluice_flight_share 10\n", metrics)
 
-        for phase, share in enumerate((10, 50)):
+        sent = 0
+        for share, times in ((10, 1), (50, 3)):  # at 50 % enough traffic for every gate to judge
             before = len(log_lines(self.s, "smtp transaction"))
             delivered = len(log_lines(self.s, "delivery"))
-            self.send_one_each("share-%d" % share)
-            harness.wait_for(lambda: len(log_lines(self.s, "smtp transaction")) >= before + len(TENANTS),
+            self.send_one_each("share-%d" % share, times)
+            sent += times * len(TENANTS)
+            harness.wait_for(lambda: len(log_lines(self.s, "smtp transaction")) >= before + times * len(TENANTS),
                              what="transactions logged")
             want = selected(share)
             flown = set()
@@ -135,7 +137,7 @@ class Flight(unittest.TestCase):
                     flown.add(tenant)
             self.assertEqual(flown, want)
             # Deliveries are marked too, for the same tenants.
-            harness.wait_for(lambda: len(self.s.maildir_files()) == (phase + 1) * len(TENANTS), what="deliveries")
+            harness.wait_for(lambda: len(self.s.maildir_files()) == sent, what="deliveries")
             for x in log_lines(self.s, "delivery")[delivered:]:
                 self.assertEqual(x.get("flight") == "yes", x["tenant"] in want, x)
             if share == 10:
@@ -146,6 +148,8 @@ class Flight(unittest.TestCase):
         status = self.flight()
         self.assertEqual([g["name"] for g in status["gates"]],
                          ["deferral_rate", "lookup_latency_ms", "delivery_failure_rate"])
+        # A good candidate: every gate judged, every gate passing.
+        self.assertTrue(all(g["judged"] and g["pass"] for g in status["gates"]), status["gates"])
         self.assertGreater(status["groups"]["flight"]["lookups"], 0)
         self.assertGreater(status["groups"]["control"]["lookups"], 0)
 
