@@ -66,6 +66,7 @@ struct Connection {
   std::string stream_error;  // why there is no stream
   std::string tls;           // protocol and cipher, empty when in the clear
   bool eightbit = false, utf8 = false, dsn = false;
+  bool pipelining = false;  // RFC 2920: MAIL, RCPT and DATA go in one write
   size_t messages = 0;
   std::chrono::steady_clock::time_point idle_since;
 };
@@ -245,6 +246,14 @@ class SmtpDelivery final : public Delivery {
     co_return co_await ReadReply(s, o_.reply_timeout, ec);
   }
 
+  // The reply to one command of the MAIL/RCPT/DATA group: already written
+  // when pipelining, else written now.
+  asio::awaitable<ServerReply> Next(TimedStream& s, bool written, std::string_view line,
+                                    boost::system::error_code& ec) {
+    if (written) co_return co_await ReadReply(s, o_.reply_timeout, ec);
+    co_return co_await Command(s, line, ec);
+  }
+
   DestinationOptions o_;
   std::string hostname_;
   bool lmtp_;
@@ -260,7 +269,7 @@ class SmtpDelivery final : public Delivery {
 };
 
 void SmtpDelivery::ReadCapabilities(const ServerReply& r, Connection& c, bool* starttls) {
-  c.eightbit = c.utf8 = c.dsn = false;
+  c.eightbit = c.utf8 = c.dsn = c.pipelining = false;
   *starttls = false;
   for (const auto& l : r.lines) {
     std::string k = l.substr(0, l.find(' '));
@@ -268,6 +277,7 @@ void SmtpDelivery::ReadCapabilities(const ServerReply& r, Connection& c, bool* s
     c.eightbit |= k == "8BITMIME";
     c.utf8 |= k == "SMTPUTF8";
     c.dsn |= k == "DSN";
+    c.pipelining |= k == "PIPELINING";
     *starttls |= k == "STARTTLS";
   }
 }
@@ -380,7 +390,36 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
   if (c.dsn && !e.dsn_ret.empty()) line += " RET=" + e.dsn_ret;
   if (c.dsn && !e.dsn_envid.empty()) line += " ENVID=" + e.dsn_envid;
   line += "\r\n";
-  ServerReply r = co_await Command(s, line, ec);
+  std::vector<std::string> rcpts(n);
+  for (size_t k = 0; k < n; ++k) {
+    const size_t i = job.recipients[k];
+    const RecipientRoute& route = e.routes[i];
+    const std::string& to = lmtp_ && !route.mailbox.empty() ? route.mailbox : route.address;
+    rcpts[k] = fmt::format("RCPT TO:<{}>", to);
+    if (c.dsn && i < e.dsn.size()) {
+      if (!e.dsn[i].notify.empty()) rcpts[k] += " NOTIFY=" + e.dsn[i].notify;
+      if (!e.dsn[i].orcpt.empty()) rcpts[k] += " ORCPT=" + e.dsn[i].orcpt;
+    }
+    rcpts[k] += "\r\n";
+  }
+  const std::string data_command = "DATA\r\n";
+  // With PIPELINING the whole group is one write and its replies are read
+  // in order (RFC 2920 §3.1): one round trip instead of two plus one per
+  // recipient. Leaving early then leaves replies unread: the connection
+  // is not reused.
+  const bool pipelined = c.pipelining;
+  if (pipelined) {
+    std::string group = line;
+    for (const auto& r : rcpts) group += r;
+    group += data_command;
+    co_await s.WriteAll(group, o_.reply_timeout, ec);
+  }
+  ServerReply r;
+  if (ec) {
+    r = ServerReply{0, fmt::format("write failed: {}", ec.message()), {}};
+  } else {
+    r = co_await Next(s, pipelined, line, ec);
+  }
   if (r.code == 0) {
     lost("MAIL", r);
     a.stale_connection = c.messages > 0;
@@ -388,7 +427,7 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
   }
   if (r.code != 250) {
     refused(r);
-    a.reusable = r.code != 421;
+    a.reusable = r.code != 421 && !pipelined;
     if (a.reusable) {
       ServerReply rset = co_await Command(s, "RSET\r\n", ec);
       a.reusable = rset.code == 250;
@@ -399,22 +438,14 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
   std::vector<Outcome> out(n);
   std::vector<size_t> accepted;  // positions in job.recipients
   for (size_t k = 0; k < n; ++k) {
-    const size_t i = job.recipients[k];
-    const RecipientRoute& route = e.routes[i];
-    const std::string& to = lmtp_ && !route.mailbox.empty() ? route.mailbox : route.address;
-    line = fmt::format("RCPT TO:<{}>", to);
-    if (c.dsn && i < e.dsn.size()) {
-      if (!e.dsn[i].notify.empty()) line += " NOTIFY=" + e.dsn[i].notify;
-      if (!e.dsn[i].orcpt.empty()) line += " ORCPT=" + e.dsn[i].orcpt;
-    }
-    line += "\r\n";
-    r = co_await Command(s, line, ec);
+    r = co_await Next(s, pipelined, rcpts[k], ec);
     if (r.code == 0) {
       lost("RCPT", r);
       co_return a;
     }
     if (r.code == 421) {
       refused(r);
+      a.reusable = false;
       co_return a;
     }
     out[k] = FromReply(r.code, r.text);
@@ -424,12 +455,24 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
     }
   }
   if (accepted.empty()) {
+    if (pipelined) {
+      // DATA went out too: a server should refuse it with no recipient;
+      // one that says 354 gets an empty message ended at once.
+      r = co_await ReadReply(s, o_.reply_timeout, ec);
+      if (r.code == 354) {
+        r = co_await Command(s, ".\r\n", ec);
+      }
+      if (r.code == 0) {
+        a.outcomes = std::move(out);
+        co_return a;
+      }
+    }
     ServerReply rset = co_await Command(s, "RSET\r\n", ec);
     a.outcomes = std::move(out);
     a.reusable = rset.code == 250;
     co_return a;
   }
-  r = co_await Command(s, "DATA\r\n", ec);
+  r = co_await Next(s, pipelined, data_command, ec);
   if (r.code != 354) {
     if (r.code == 0) {
       lost("DATA", r);
