@@ -63,10 +63,11 @@ class Router final : public Directory {
       }
     }
     if (forest == nullptr) co_return LookupResult::TryLater(Reason::kBackendError, "");
-    const auto t0 = std::chrono::steady_clock::now();
+    const bool counting = groups_ && groups_->share() > 0;  // only a flight's gates read the counts
+    const auto t0 = counting ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     auto op = forest->Lookup(std::move(address), lane);  // see common/offload.h on temporaries
     LookupResult r = co_await std::move(op);
-    if (groups_) {
+    if (counting) {
       groups_->CountLookup(flight, r.found == Found::kTryLater,
                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
     }

@@ -251,7 +251,7 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
       changed = true;
       const RecipientRoute& route = entry.envelope->routes[i];
       const bool flight = groups_ && groups_->InFlight(route.tenant);
-      if (groups_) groups_->CountDelivery(flight, o.kind != delivery::Outcome::Kind::kDelivered);
+      if (groups_ && groups_->share() > 0) groups_->CountDelivery(flight, o.kind != delivery::Outcome::Kind::kDelivered);
       observe::Event event("delivery");
       if (flight) event.With("flight", "yes");
       event.With("queue_id", id)
