@@ -42,7 +42,7 @@ std::map<std::string, directory::ForestOptions> Forests(const Config& c, const s
 double Rate(uint64_t part, uint64_t whole) { return whole ? static_cast<double>(part) / whole : 0.0; }
 double MeanMs(const TenantGroups::Counts& c) { return c.lookups ? c.latency_us / 1000.0 / c.lookups : 0.0; }
 
-observe::FlightGroupFigures Figures(const TenantGroups::Counts& c) {
+observe::FlightGroupFigures GroupFigures(const TenantGroups::Counts& c) {
   return {c.lookups, c.lookups_deferred, c.deliveries, c.delivery_failures, MeanMs(c)};
 }
 
@@ -291,8 +291,8 @@ observe::FlightView Flight::View() {
 void Flight::Figures() {
   if (view_.state != "running") return;
   auto f = groups_.Get(TenantGroups::kFlight), c = groups_.Get(TenantGroups::kControl);
-  view_.flight = control::Figures(f);
-  view_.control = control::Figures(c);
+  view_.flight = GroupFigures(f);
+  view_.control = GroupFigures(c);
   view_.gates = JudgeGates(o_, f, c);
 }
 

@@ -15,6 +15,19 @@
 namespace sluice::server {
 namespace {
 
+// Appends `name` to a comma list unless it is there already; no temporary
+// strings, as it runs for every recipient of every message.
+void AddOnce(std::string& list, std::string_view name) {
+  for (size_t pos = 0; pos < list.size();) {
+    size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    if (list.compare(pos, end - pos, name) == 0) return;
+    pos = end + 1;
+  }
+  if (!list.empty()) list += ',';
+  list += name;
+}
+
 namespace asio = boost::asio;
 
 int64_t NowUnix() {
@@ -144,13 +157,10 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         // Which forests and tenants the message touched, and which of them
         // ran under a flight: a flight's reach is checked from these lines.
         std::string forests, tenants, flight;
-        auto add = [](std::string& list, const std::string& name) {
-          if (("," + list + ",").find("," + name + ",") == std::string::npos) list += (list.empty() ? "" : ",") + name;
-        };
         for (const auto& route : store->envelope.routes) {
-          add(forests, route.forest);
-          add(tenants, route.tenant);
-          if (route.flight) add(flight, route.tenant);
+          AddOnce(forests, route.forest);
+          AddOnce(tenants, route.tenant);
+          if (route.flight) AddOnce(flight, route.tenant);
         }
         observe::Event event("smtp transaction");
         if (options.config_version > 0) event.With("config", options.config_version);

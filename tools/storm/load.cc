@@ -147,7 +147,6 @@ asio::awaitable<std::unique_ptr<TimedStream>> Load::Connect(int index, boost::sy
 }
 
 asio::awaitable<void> Load::Session(int index) {
-  ++active_;
   std::optional<uint64_t> carried;  // a message taken but not yet tried on a connection
   while (!stopping_) {
     boost::system::error_code ec;
@@ -272,7 +271,6 @@ asio::awaitable<void> Load::Session(int index) {
     if (carried && stopping_) break;
   }
   if (carried) retries_.push_back({0, *carried});
-  --active_;
 }
 
 asio::awaitable<void> Load::Flood(int connections, double seconds) {

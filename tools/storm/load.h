@@ -32,7 +32,6 @@ class Load {
   // Messages neither accepted nor given up (waiting to retry or in a session).
   size_t outstanding() const { return outstanding_; }
   size_t waiting_retry() const { return retries_.size(); }
-  int active_sessions() const { return active_; }
 
   // Idle connections from another loopback address (127.0.0.2), so the
   // relays' per-address limit is not what refuses them.
@@ -60,7 +59,6 @@ class Load {
   double next_slot_ = 0;
   std::deque<Retry> retries_;  // by due time, roughly: backoffs are short
   size_t outstanding_ = 0;
-  int active_ = 0;
   std::mt19937_64 rng_{42};
   std::discrete_distribution<int> tenant_pick_, size_pick_;
 };
