@@ -52,6 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   opts->max_errors = 50;
   opts->starttls = data[0] & 1;
   opts->bare_line_endings = (data[0] & 2) ? BareLineEndings::kNormalize : BareLineEndings::kReject;
+  const bool drop_content = data[0] & 4;
   const size_t step = 1 + data[1] % 64;  // read size
   data += 2;
   size -= 2;
@@ -80,6 +81,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             }
           }
           next = s.Resume(StoreResult{Status::Ok(), "ID"});
+        } else if (auto* m = std::get_if<AdmitMail>(&a)) {
+          Check(m->declared_size <= opts->max_message_size);
+          // Refuse some transactions as a full spool would.
+          next = s.Resume(AdmitResult{m->declared_size % 3 == 1 ? replies::StorageFull() : Reply{}});
         } else if (std::holds_alternative<StartTls>(a)) {
           next = s.Resume(TlsResult{true});
         } else {
@@ -92,6 +97,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t n = std::min(step, size - pos);
     pending = s.Feed(std::span<const char>(reinterpret_cast<const char*>(data + pos), n));
     pos += n;
+    // The edge's memory budget may take a message's content away midway.
+    if (drop_content && s.in_data() && pos % 7 == 0) s.DropContent(replies::BufferFull());
   }
   return 0;
 }

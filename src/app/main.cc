@@ -11,9 +11,9 @@
 #include "control/reload.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
-#include "observe/admin.h"
-#include "observe/edge_metrics.h"
-#include "observe/log.h"
+#include "admin/admin.h"
+#include "server/edge_metrics.h"
+#include "common/log.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "spool/spool.h"
@@ -54,7 +54,7 @@ boost::asio::awaitable<RecipientRoute> RouteNotice(directory::Directory* dir, st
 }
 
 int Fail(const Status& s) {
-  observe::Event("fatal").With("error", s.ToString()).Error();
+  log::Event("fatal").With("error", s.ToString()).Error();
   return 1;
 }
 
@@ -62,7 +62,7 @@ int Serve(const std::string& path) {
   control::Config config;
   directory::SeedData seed;
   if (!Load(path, &config, &seed)) return 1;
-  observe::InitLogging(config.log.level, config.log.format);
+  log::Init(config.log.level, config.log.format);
 
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t stop;
@@ -76,9 +76,9 @@ int Serve(const std::string& path) {
   if (!spool.ok()) return Fail(spool.status());
   auto numbered = control::NumberConfig(*spool.value(), path);
   if (!numbered.ok()) return Fail(numbered.status());
-  const observe::ConfigInfo info = numbered.value();
+  const admin::ConfigInfo info = numbered.value();
   config.server.config_version = info.version;
-  observe::SetConfigVersion(info.version);
+  log::SetConfigVersion(info.version);
   TenantGroups groups;  // a flight's tenants and how they fare beside the others
   auto opened =
       directory::OpenDirectory(config.directory, config.directory.seed.empty() ? nullptr : &seed, &groups);
@@ -94,7 +94,7 @@ int Serve(const std::string& path) {
   auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router, &groups);
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
   auto session = std::make_shared<const smtp::SessionOptions>(config.session);
-  observe::EdgeMetrics edge_metrics;
+  server::EdgeMetrics edge_metrics;
   auto server = server::MakeServer(config.server, session,
                                    server::Stages{*dir, *spool.value(), *queue, blocking, edge_metrics});
   if (Status s = server->Start(); !s.ok()) {
@@ -104,19 +104,19 @@ int Serve(const std::string& path) {
   control::Reloader reloader(config, control::LiveStages{*server, *dir, *spool.value(), *delivery}, info);
   auto flight = std::make_unique<control::Flight>(config.flight, reloader, *dir, *spool.value(), groups);
   flight->Resume();
-  std::unique_ptr<observe::AdminServer> admin;
+  std::unique_ptr<admin::AdminServer> admin;
   if (config.admin.enabled) {
-    observe::AdminStages stages{*dir, *queue, *delivery, edge_metrics};
+    admin::AdminStages stages{*dir, *queue, *delivery, edge_metrics};
     stages.config = &reloader;
     stages.flight = flight.get();
-    admin = observe::MakeAdminServer(config.admin, stages);
+    admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
       queue->Stop(std::chrono::seconds(0));
       return Fail(s);
     }
   }
-  observe::Event("sluice started")
+  log::Event("sluice started")
       .With("file", path)
       .With("hash", info.hash.substr(0, 12))
       .With("hostname", config.hostname)
@@ -124,7 +124,7 @@ int Serve(const std::string& path) {
 
   int sig = 0;
   while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) reloader.Reload();
-  observe::Event("stopping").With("signal", static_cast<int64_t>(sig)).Info();
+  log::Event("stopping").With("signal", static_cast<int64_t>(sig)).Info();
   // Order matters: stop the edge first (nothing new is accepted), then the
   // queue, then drain the pools, and only then free the event loops.
   server->Stop();
@@ -134,7 +134,7 @@ int Serve(const std::string& path) {
   blocking.join();
   dir.reset();
   server.reset();
-  observe::Event("stopped").Info();
+  log::Event("stopped").Info();
   return 0;
 }
 

@@ -11,7 +11,7 @@
 #include "common/status.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
-#include "observe/admin.h"
+#include "admin/admin.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/session.h"
@@ -59,7 +59,7 @@ struct Config {
   delivery::DnsOptions dns;  // [dns]: the resolver of mx destinations
   std::vector<delivery::DestinationOptions> destinations;
   queue::QueueOptions queue;
-  observe::AdminOptions admin;
+  admin::AdminOptions admin;
   LogConfig log;
   FlightOptions flight;
   std::vector<Placement> placement;

@@ -8,12 +8,12 @@
 #include <set>
 
 #include "control/config_parts.h"
-#include "observe/webhook.h"
+#include "admin/webhook.h"
 
 namespace sluice::control {
 namespace {
 
-void ReadRule(TomlTable& t, observe::AlertRule* r) {
+void ReadRule(TomlTable& t, admin::AlertRule* r) {
   t.String("name", &r->name);
   t.String("kind", &r->kind);
   t.String("code", &r->code);
@@ -22,9 +22,9 @@ void ReadRule(TomlTable& t, observe::AlertRule* r) {
   t.Duration("clear_after", &r->clear_after);
   t.String("severity", &r->severity);
   if (r->name.empty()) t.Error("name", "a rule needs a name");
-  if (!observe::IsAlertKind(r->kind)) {
+  if (!admin::IsAlertKind(r->kind)) {
     std::string kinds;
-    for (const auto& [k, what] : observe::AlertKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+    for (const auto& [k, what] : admin::AlertKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
     t.Error("kind", fmt::format("\"{}\" is not one of {}", r->kind, kinds));
   }
   if (r->kind == "reply_rate") {
@@ -41,7 +41,7 @@ void ReadRule(TomlTable& t, observe::AlertRule* r) {
   }
 }
 
-void ReadWebhook(TomlTable& t, observe::WebhookOptions* w) {
+void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.String("name", &w->name);
   t.String("url", &w->url);
   t.String("format", &w->format);
@@ -52,7 +52,7 @@ void ReadWebhook(TomlTable& t, observe::WebhookOptions* w) {
   t.Duration("retry_max", &w->retry_max);
   if (w->url.empty()) {
     t.Error("url", "a webhook needs a url");
-  } else if (auto u = observe::ParseUrl(w->url); !u.ok()) {
+  } else if (auto u = admin::ParseUrl(w->url); !u.ok()) {
     t.Error("url", u.status().message());
   } else if (!w->ca_file.empty() && !u.value().tls) {
     t.Error("ca_file", "only https:// webhooks use a ca_file");
@@ -70,7 +70,7 @@ void ReadWebhook(TomlTable& t, observe::WebhookOptions* w) {
 
 }  // namespace
 
-void ReadAlerts(TomlTable& t, observe::AlertOptions* a) {
+void ReadAlerts(TomlTable& t, admin::AlertOptions* a) {
   t.Duration("interval", &a->interval);
   if (a->interval.count() < 100) t.Error("interval", "must be at least 100ms");
   bool defaults = true;
@@ -78,7 +78,7 @@ void ReadAlerts(TomlTable& t, observe::AlertOptions* a) {
   if (!defaults) a->rules.clear();
   std::set<std::string> names;
   t.TableArray("rule", [&](TomlTable& r) {
-    observe::AlertRule rule;
+    admin::AlertRule rule;
     ReadRule(r, &rule);
     if (!names.insert(rule.name).second) r.Error("name", fmt::format("a second rule named \"{}\"", rule.name));
     // A rule named like a built-in one replaces it.
@@ -91,7 +91,7 @@ void ReadAlerts(TomlTable& t, observe::AlertOptions* a) {
   });
   size_t n = 0;
   t.TableArray("webhook", [&](TomlTable& w) {
-    observe::WebhookOptions hook;
+    admin::WebhookOptions hook;
     hook.name = fmt::format("webhook{}", ++n);
     ReadWebhook(w, &hook);
     a->webhooks.push_back(hook);

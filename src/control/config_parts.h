@@ -2,10 +2,10 @@
 #pragma once
 
 #include "control/toml_reader.h"
-#include "observe/alerts.h"
+#include "admin/alerts.h"
 
 namespace sluice::control {
 
-void ReadAlerts(TomlTable& t, observe::AlertOptions* a);  // [alerts]
+void ReadAlerts(TomlTable& t, admin::AlertOptions* a);  // [alerts]
 
 }  // namespace sluice::control

@@ -202,7 +202,7 @@ format = "slack"
   ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
   const auto& a = r.config.admin.alerts;
   EXPECT_EQ(a.interval, std::chrono::milliseconds(500));
-  ASSERT_EQ(a.rules.size(), observe::DefaultAlertRules().size() + 1);  // one replaced, one added
+  ASSERT_EQ(a.rules.size(), admin::DefaultAlertRules().size() + 1);  // one replaced, one added
   auto sat = std::find_if(a.rules.begin(), a.rules.end(), [](const auto& x) { return x.name == "forest-saturated"; });
   EXPECT_DOUBLE_EQ(sat->above, 0.5);
   EXPECT_EQ(sat->for_duration, std::chrono::seconds(2));

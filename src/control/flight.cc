@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "control/reload.h"
-#include "observe/log.h"
+#include "common/log.h"
 #include "spool/spool.h"
 
 namespace sluice::control {
@@ -42,11 +42,11 @@ std::map<std::string, directory::ForestOptions> Forests(const Config& c, const s
 double Rate(uint64_t part, uint64_t whole) { return whole ? static_cast<double>(part) / whole : 0.0; }
 double MeanMs(const TenantGroups::Counts& c) { return c.lookups ? c.latency_us / 1000.0 / c.lookups : 0.0; }
 
-observe::FlightGroupFigures GroupFigures(const TenantGroups::Counts& c) {
+admin::FlightGroupFigures GroupFigures(const TenantGroups::Counts& c) {
   return {c.lookups, c.lookups_deferred, c.deliveries, c.delivery_failures, MeanMs(c)};
 }
 
-json ToJson(const observe::FlightView& v) {
+json ToJson(const admin::FlightView& v) {
   json history = json::array();
   for (const auto& [t, what] : v.history) history.push_back({t, what});
   return {{"state", v.state},   {"candidate", v.candidate}, {"candidate_hash", v.candidate_hash},
@@ -55,8 +55,8 @@ json ToJson(const observe::FlightView& v) {
           {"changes", v.changes}, {"history", history}};
 }
 
-observe::FlightView FromJson(const json& j) {
-  observe::FlightView v;
+admin::FlightView FromJson(const json& j) {
+  admin::FlightView v;
   v.state = j.value("state", "none");
   v.candidate = j.value("candidate", "");
   v.candidate_hash = j.value("candidate_hash", "");
@@ -158,18 +158,18 @@ Result<std::vector<std::string>> FlightChanges(const Config& running, const Conf
   return changes;
 }
 
-std::vector<observe::FlightGate> JudgeGates(const FlightOptions& o, const TenantGroups::Counts& f,
+std::vector<admin::FlightGate> JudgeGates(const FlightOptions& o, const TenantGroups::Counts& f,
                                             const TenantGroups::Counts& c) {
-  std::vector<observe::FlightGate> gates;
+  std::vector<admin::FlightGate> gates;
   const bool lookups = f.lookups >= o.min_lookups && c.lookups >= o.min_lookups;
-  observe::FlightGate deferral{"deferral_rate", Rate(f.lookups_deferred, f.lookups),
+  admin::FlightGate deferral{"deferral_rate", Rate(f.lookups_deferred, f.lookups),
                                Rate(c.lookups_deferred, c.lookups), 0, lookups, true};
   deferral.limit = deferral.control + o.max_deferral_increase;
-  observe::FlightGate latency{"lookup_latency_ms", MeanMs(f), MeanMs(c), 0, lookups, true};
+  admin::FlightGate latency{"lookup_latency_ms", MeanMs(f), MeanMs(c), 0, lookups, true};
   latency.limit = std::max(latency.control * o.max_latency_ratio,
                            latency.control + static_cast<double>(o.latency_slack.count()));
   const bool deliveries = f.deliveries >= o.min_deliveries;
-  observe::FlightGate failures{"delivery_failure_rate", Rate(f.delivery_failures, f.deliveries),
+  admin::FlightGate failures{"delivery_failure_rate", Rate(f.delivery_failures, f.deliveries),
                                Rate(c.delivery_failures, c.deliveries), 0, deliveries, true};
   failures.limit = failures.control + o.max_failure_increase;
   for (auto* g : {&deferral, &latency, &failures}) {
@@ -241,7 +241,7 @@ Status Flight::Load(const std::string& path, const std::string& expect_hash) {
 void Flight::Apply(bool revert_moves) {
   const bool on = view_.state == "running";
   Status s = directory_.SetFlightLanes(on ? plan_.limits : std::map<std::string, size_t>{}, on ? view_.share : 0);
-  if (!s.ok()) observe::Event("flight lanes not set").With("error", s.ToString()).Warn();
+  if (!s.ok()) log::Event("flight lanes not set").With("error", s.ToString()).Warn();
   // Placement: a tenant in the flight's group where the candidate puts it,
   // every other one where it was before the flight.
   const directory::Placement live = directory_.placement();
@@ -253,7 +253,7 @@ void Flight::Apply(bool revert_moves) {
     const std::string& want = on && TenantBucket(tenant) < view_.share ? forest : origins_[tenant];
     if (now->second == want) continue;
     if (Status m = directory_.MoveTenant(tenant, want); !m.ok()) {
-      observe::Event("flight move failed").With("tenant", tenant).With("error", m.ToString()).Warn();
+      log::Event("flight move failed").With("tenant", tenant).With("error", m.ToString()).Warn();
     }
   }
   groups_.Reset();
@@ -263,14 +263,14 @@ void Flight::Apply(bool revert_moves) {
 void Flight::Step(const std::string& what, bool warn) {
   view_.history.emplace_back(NowUnix(), what);
   if (view_.history.size() > kHistory) view_.history.erase(view_.history.begin());
-  observe::Event e("flight");
+  log::Event e("flight");
   e.With("step", what).With("state", view_.state).With("share", static_cast<int64_t>(view_.share))
       .With("candidate", view_.candidate);
   warn ? e.Warn() : e.Info();
   json state = ToJson(view_);
   state["origins"] = origins_;
   if (Status s = spool_.PutMeta(kFlightMeta, state.dump()); !s.ok()) {
-    observe::Event("flight state not persisted").With("error", s.ToString()).Error();
+    log::Event("flight state not persisted").With("error", s.ToString()).Error();
   }
 }
 
@@ -282,7 +282,7 @@ void Flight::End(const std::string& state, const std::string& reason) {
   Step(state == "completed" ? reason : "rolled back: " + reason, state != "completed");
 }
 
-observe::FlightView Flight::View() {
+admin::FlightView Flight::View() {
   std::lock_guard lock(mu_);
   Figures();
   return view_;
@@ -296,18 +296,18 @@ void Flight::Figures() {
   view_.gates = JudgeGates(o_, f, c);
 }
 
-Result<observe::FlightView> Flight::Start(const std::string& candidate_path, int share) {
+Result<admin::FlightView> Flight::Start(const std::string& candidate_path, int share) {
   std::lock_guard lock(mu_);
   if (view_.state == "running") {
     return Status::InvalidArgument(fmt::format("a flight of {} is running at {} %: promote or roll it back first",
                                                view_.candidate, view_.share));
   }
   if (share < 1 || share > 99) return Status::InvalidArgument("share must be from 1 to 99 % (100 % is a reload)");
-  observe::FlightView next;
+  admin::FlightView next;
   std::swap(next, view_);  // Load fills view_; put the old one back if it fails
   if (Status s = Load(candidate_path, ""); !s.ok()) {
     std::swap(next, view_);
-    observe::Event("flight refused").With("candidate", candidate_path).With("error", s.message()).Warn();
+    log::Event("flight refused").With("candidate", candidate_path).With("error", s.message()).Warn();
     return s;
   }
   view_.history = std::move(next.history);
@@ -326,7 +326,7 @@ Result<observe::FlightView> Flight::Start(const std::string& candidate_path, int
   return view_;
 }
 
-Result<observe::FlightView> Flight::Promote() {
+Result<admin::FlightView> Flight::Promote() {
   std::lock_guard lock(mu_);
   if (view_.state != "running") return Status::InvalidArgument("no flight is running");
   size_t next = 100;
@@ -352,7 +352,7 @@ Result<observe::FlightView> Flight::Promote() {
 // The last stage: the candidate becomes the config file (the old one kept
 // beside it) and is reloaded, so it is what a restart runs too.
 Status Flight::Complete() {
-  const observe::ConfigInfo running = reloader_.Current();
+  const admin::ConfigInfo running = reloader_.Current();
   if (HashFile(running.source) != running.hash) {
     return Status::InvalidArgument(running.source + " changed on disk since it was loaded: reload or restore it first");
   }
@@ -363,7 +363,7 @@ Status Flight::Complete() {
   const std::string old_content = ReadFile(running.source);
   if (Status s = WriteFileAtomically(backup, old_content); !s.ok()) return s;
   if (Status s = WriteFileAtomically(running.source, ReadFile(view_.candidate)); !s.ok()) return s;
-  observe::ReloadReport report = reloader_.Reload();
+  admin::ReloadReport report = reloader_.Reload();
   if (!report.ok) {
     WriteFileAtomically(running.source, old_content);
     return Status::InvalidArgument("the candidate did not reload: " + (report.errors.empty() ? "" : report.errors[0]));
@@ -373,7 +373,7 @@ Status Flight::Complete() {
   return Status::Ok();
 }
 
-Result<observe::FlightView> Flight::Rollback() {
+Result<admin::FlightView> Flight::Rollback() {
   std::lock_guard lock(mu_);
   if (view_.state != "running") return Status::InvalidArgument("no flight is running");
   Figures();

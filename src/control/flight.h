@@ -19,7 +19,7 @@
 
 #include "common/tenant_groups.h"
 #include "control/config.h"
-#include "observe/admin.h"
+#include "admin/admin.h"
 
 namespace sluice::control {
 
@@ -39,10 +39,10 @@ Result<std::vector<std::string>> FlightChanges(const Config& running, const Conf
 
 // The gates over one stage's counts. A gate that has too little traffic to
 // judge passes, marked not judged.
-std::vector<observe::FlightGate> JudgeGates(const FlightOptions& o, const TenantGroups::Counts& flight,
+std::vector<admin::FlightGate> JudgeGates(const FlightOptions& o, const TenantGroups::Counts& flight,
                                             const TenantGroups::Counts& control);
 
-class Flight final : public observe::FlightControl {
+class Flight final : public admin::FlightControl {
  public:
   Flight(FlightOptions options, Reloader& reloader, directory::Directory& directory, spool::Spool& spool,
          TenantGroups& groups);
@@ -51,10 +51,10 @@ class Flight final : public observe::FlightControl {
   // Picks up a flight the last run left running, then starts judging.
   void Resume();
 
-  observe::FlightView View() override;
-  Result<observe::FlightView> Start(const std::string& candidate_path, int share) override;
-  Result<observe::FlightView> Promote() override;
-  Result<observe::FlightView> Rollback() override;
+  admin::FlightView View() override;
+  Result<admin::FlightView> Start(const std::string& candidate_path, int share) override;
+  Result<admin::FlightView> Promote() override;
+  Result<admin::FlightView> Rollback() override;
 
  private:
   Status Load(const std::string& path, const std::string& expect_hash);  // REQUIRES: mu_
@@ -74,7 +74,7 @@ class Flight final : public observe::FlightControl {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  observe::FlightView view_;
+  admin::FlightView view_;
   FlightPlan plan_;
   std::map<std::string, std::string> origins_;  // where moved tenants were before the flight
   std::thread judge_;

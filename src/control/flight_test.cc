@@ -58,7 +58,7 @@ TenantGroups::Counts Lookups(uint64_t n, uint64_t deferred, double mean_ms) {
   return c;
 }
 
-const observe::FlightGate& Gate(const std::vector<observe::FlightGate>& gates, const std::string& name) {
+const admin::FlightGate& Gate(const std::vector<admin::FlightGate>& gates, const std::string& name) {
   for (const auto& g : gates) {
     if (g.name == name) return g;
   }

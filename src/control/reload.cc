@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "observe/log.h"
+#include "common/log.h"
 #include "server/server.h"
 #include "spool/spool.h"
 
@@ -72,14 +72,14 @@ std::vector<std::string> ApplyPlacement(directory::Directory& directory, const s
     if (Status s = directory.MoveTenant(p.tenant, p.forest); s.ok()) {
       moved.push_back(fmt::format("placement.{} {} → {}", p.tenant, now->second, p.forest));
     } else {
-      observe::Event("placement not applied").With("tenant", p.tenant).With("error", s.ToString()).Warn();
+      log::Event("placement not applied").With("tenant", p.tenant).With("error", s.ToString()).Warn();
     }
   }
   return moved;
 }
 
-Result<observe::ConfigInfo> NumberConfig(spool::Spool& spool, const std::string& path) {
-  observe::ConfigInfo info;
+Result<admin::ConfigInfo> NumberConfig(spool::Spool& spool, const std::string& path) {
+  admin::ConfigInfo info;
   info.source = path;
   info.hash = HashFile(path);
   info.loaded_unix = NowUnix();
@@ -96,10 +96,10 @@ Result<observe::ConfigInfo> NumberConfig(spool::Spool& spool, const std::string&
   return info;
 }
 
-Reloader::Reloader(Config config, LiveStages stages, observe::ConfigInfo info)
+Reloader::Reloader(Config config, LiveStages stages, admin::ConfigInfo info)
     : config_(std::move(config)), st_(stages), info_(std::move(info)) {}
 
-observe::ConfigInfo Reloader::Current() {
+admin::ConfigInfo Reloader::Current() {
   std::lock_guard lock(mu_);
   return info_;
 }
@@ -109,13 +109,13 @@ Config Reloader::Running() {
   return config_;
 }
 
-observe::ReloadReport Reloader::Reload() {
+admin::ReloadReport Reloader::Reload() {
   std::lock_guard lock(mu_);
-  observe::ReloadReport report;
+  admin::ReloadReport report;
   report.config = info_;
   auto refuse = [&](std::vector<std::string> errors) {
     report.errors = std::move(errors);
-    observe::Event("config reload refused").With("file", config_.source).With("errors", Join(report.errors)).Warn();
+    log::Event("config reload refused").With("file", config_.source).With("errors", Join(report.errors)).Warn();
     return report;
   };
   LoadResult r = LoadConfig(config_.source);
@@ -131,7 +131,7 @@ observe::ReloadReport Reloader::Reload() {
   const std::string hash = HashFile(config_.source);
   report.ok = true;
   if (hash == info_.hash) {
-    observe::Event("config reload: unchanged").With("hash", hash.substr(0, 12)).Info();
+    log::Event("config reload: unchanged").With("hash", hash.substr(0, 12)).Info();
     return report;
   }
   Config& n = r.config;
@@ -229,12 +229,12 @@ observe::ReloadReport Reloader::Reload() {
   config_ = std::move(next);
   info_ = {version, hash, config_.source, NowUnix()};
   if (Status s = st_.spool.PutMeta(kVersionMeta, fmt::format("{} {}", version, hash)); !s.ok()) {
-    observe::Event("config version not persisted").With("error", s.ToString()).Warn();
+    log::Event("config version not persisted").With("error", s.ToString()).Warn();
   }
-  observe::SetConfigVersion(version);
+  log::SetConfigVersion(version);
   report.changed = true;
   report.config = info_;
-  observe::Event("config reloaded")
+  log::Event("config reloaded")
       .With("config", version)
       .With("hash", hash.substr(0, 12))
       .With("applied", Join(report.applied))

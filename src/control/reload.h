@@ -11,7 +11,7 @@
 #include <string>
 
 #include "control/config.h"
-#include "observe/admin.h"
+#include "admin/admin.h"
 
 namespace sluice::server {
 class Server;
@@ -31,26 +31,26 @@ struct LiveStages {
 
 // The version of the config file at `path`: the last one run (kept in the
 // spool) if the content is the same, else the next number.
-Result<observe::ConfigInfo> NumberConfig(spool::Spool& spool, const std::string& path);
+Result<admin::ConfigInfo> NumberConfig(spool::Spool& spool, const std::string& path);
 
 // Moves every tenant that [placement] puts in another forest than the one
 // it is in; returns a "placement.T A → B" line per move.
 std::vector<std::string> ApplyPlacement(directory::Directory& directory, const std::vector<Placement>& placement);
 
-class Reloader final : public observe::ConfigControl {
+class Reloader final : public admin::ConfigControl {
  public:
   // `config` is what the daemon started with, numbered by NumberConfig.
-  Reloader(Config config, LiveStages stages, observe::ConfigInfo info);
+  Reloader(Config config, LiveStages stages, admin::ConfigInfo info);
 
-  observe::ConfigInfo Current() override;
+  admin::ConfigInfo Current() override;
   Config Running();  // the config in force (restart-only parts as started)
-  observe::ReloadReport Reload() override;
+  admin::ReloadReport Reload() override;
 
  private:
   std::mutex mu_;  // one reload at a time (SIGHUP, API)
   Config config_;
   LiveStages st_;
-  observe::ConfigInfo info_;
+  admin::ConfigInfo info_;
 };
 
 }  // namespace sluice::control

@@ -12,7 +12,7 @@
 #include "common/timed_stream.h"
 #include "delivery/delivery.h"
 #include "delivery/throttle.h"
-#include "observe/log.h"
+#include "common/log.h"
 
 namespace sluice::delivery {
 namespace {
@@ -174,7 +174,7 @@ class SmtpDelivery final : public Delivery {
   Status SetConcurrency(const std::string&, size_t limit) override {
     throttle_.SetMaxConcurrency(limit);
     slots_.SetLimit(throttle_.limit());
-    observe::Event("destination limit").With("destination", o_.name).With("limit", static_cast<int64_t>(limit)).Info();
+    log::Event("destination limit").With("destination", o_.name).With("limit", static_cast<int64_t>(limit)).Info();
     return Status::Ok();
   }
 

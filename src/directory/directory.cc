@@ -5,7 +5,7 @@
 
 #include <shared_mutex>
 
-#include "observe/log.h"
+#include "common/log.h"
 #include "smtp/address.h"
 
 namespace sluice::directory {
@@ -88,7 +88,7 @@ class Router final : public Directory {
       t->second = forest;
     }
     forests_.at(from)->DropTenant(tenant);
-    observe::Event("tenant moved").With("tenant", tenant).With("from", from).With("to", forest).Info();
+    log::Event("tenant moved").With("tenant", tenant).With("from", from).With("to", forest).Info();
     return Status::Ok();
   }
 
@@ -101,7 +101,7 @@ class Router final : public Directory {
       std::unique_lock lock(mu_);
       SplitLanes(forest);
     }
-    observe::Event("forest limit changed").With("forest", forest).With("limit", static_cast<int64_t>(limit)).Info();
+    log::Event("forest limit changed").With("forest", forest).With("limit", static_cast<int64_t>(limit)).Info();
     return Status::Ok();
   }
 
@@ -110,7 +110,7 @@ class Router final : public Directory {
     auto f = forests_.find(forest);
     if (f == forests_.end()) return Status::NotFound("no forest " + forest);
     f->second->SetFault(fault);
-    observe::Event("forest fault set").With("forest", forest)
+    log::Event("forest fault set").With("forest", forest)
         .With("latency_ms", static_cast<int64_t>(fault.latency.count()))
         .With("error_rate", fault.error_rate).With("hang", fault.hang ? "yes" : "no").Warn();
     return Status::Ok();

@@ -12,7 +12,7 @@
 
 #include "common/bulkhead.h"
 #include "directory/directory.h"
-#include "observe/log.h"
+#include "common/log.h"
 
 namespace sluice::directory {
 
@@ -151,7 +151,7 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address, bool flight_la
     if (auto stale = cache_.Stale(address, Clock::now())) {
       ++im.stale_serves;
       stale->stale = true;
-      observe::Event("directory stale answer").With("forest", o_.name).With("rcpt", address)
+      log::Event("directory stale answer").With("forest", o_.name).With("rcpt", address)
           .With("reason", why == Reason::kSaturated ? "saturated" : why == Reason::kTimedOut ? "timeout" : "unavailable")
           .Warn();
       return *stale;

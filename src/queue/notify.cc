@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/offload.h"
-#include "observe/log.h"
+#include "common/log.h"
 #include "queue/spool_queue.h"
 
 namespace sluice::queue {
@@ -36,7 +36,7 @@ asio::awaitable<bool> SpoolQueue::Notify(const std::string& id, const Entry& ent
   if (route.destination.empty()) {
     // Neither our own sender nor a notify_destination to reach others by:
     // a report that could only sit in the queue until it expired.
-    observe::Event("dsn not sent: no route to the sender (set [queue] notify_destination)")
+    log::Event("dsn not sent: no route to the sender (set [queue] notify_destination)")
         .With("queue_id", id)
         .With("to", original.sender)
         .Warn();
@@ -58,7 +58,7 @@ asio::awaitable<bool> SpoolQueue::Notify(const std::string& id, const Entry& ent
   const char* kind = in.recipients.front().action == DsnAction::kFailed    ? "failure"
                      : in.recipients.front().action == DsnAction::kDelayed ? "delay"
                                                                            : "success";
-  observe::Event event("dsn");
+  log::Event event("dsn");
   event.With("queue_id", id)
       .With("dsn_id", s.ok() ? m.id : std::string("-"))
       .With("kind", kind)

@@ -10,7 +10,7 @@
 #include <future>
 
 #include "common/offload.h"
-#include "observe/log.h"
+#include "common/log.h"
 #include "queue/spool_queue.h"
 
 namespace sluice::queue {
@@ -63,7 +63,7 @@ Status SpoolQueue::Start() {
   Status s = spool_.Recover([&](spool::StoredMessage m) { found.push_back(std::move(m)); });
   if (!s.ok()) return s;
   for (auto& m : found) Add(std::move(m), /*recovered=*/true);
-  observe::Event("queue recovered")
+  log::Event("queue recovered")
       .With("messages", static_cast<int64_t>(entries_.size()))
       .With("hold_policies", static_cast<int64_t>(holds_.size()))
       .Info();
@@ -177,7 +177,7 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
   Entry& entry = entries_.at(id);  // stable: only this coroutine erases it
   auto content = co_await Offload(blocking_, [this, &id] { return spool_.ReadContent(id); });
   if (!content.ok()) {
-    observe::Event("spool read failed").With("queue_id", id).With("error", content.status().ToString()).Error();
+    log::Event("spool read failed").With("queue_id", id).With("error", content.status().ToString()).Error();
     for (size_t i = 0; i < entry.recipients.size(); ++i) {
       if (Attemptable(entry, i)) entry.recipients[i].next_attempt_unix = NowUnix() + o_.retry_initial.count();
     }
@@ -252,7 +252,7 @@ asio::awaitable<void> SpoolQueue::Attempt(std::string id) {
       const RecipientRoute& route = entry.envelope->routes[i];
       const bool flight = groups_ && groups_->InFlight(route.tenant);
       if (groups_ && groups_->share() > 0) groups_->CountDelivery(flight, o.kind != delivery::Outcome::Kind::kDelivered);
-      observe::Event event("delivery");
+      log::Event event("delivery");
       if (flight) event.With("flight", "yes");
       event.With("queue_id", id)
           .With("rcpt", route.address)
@@ -306,7 +306,7 @@ asio::awaitable<void> SpoolQueue::Persist(const std::string& id, Entry& entry, b
     s = co_await std::move(op);
   }
   if (!s.ok()) {
-    observe::Event("spool update failed").With("queue_id", id).With("error", s.ToString()).Error();
+    log::Event("spool update failed").With("queue_id", id).With("error", s.ToString()).Error();
   }
   Finish(id, entry, done && s.ok());
 }

@@ -6,7 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/offload.h"
-#include "observe/log.h"
+#include "common/log.h"
 #include "queue/spool_queue.h"
 
 namespace sluice::queue {
@@ -159,7 +159,7 @@ asio::awaitable<size_t> SpoolQueue::ApplyNow(Action action, Filter filter) {
     bool touched = co_await std::move(op);
     n += touched ? 1 : 0;
   }
-  observe::Event("queue action")
+  log::Event("queue action")
       .With("action", ActionName(action))
       .With("messages", static_cast<int64_t>(n))
       .Info();
@@ -182,7 +182,7 @@ asio::awaitable<bool> SpoolQueue::ApplyTo(Action action, std::string id) {
   if (action == Action::kDelete) {
     auto op = Offload(blocking_, [this, &id] { return spool_.Remove(id); });
     Status s = co_await std::move(op);
-    observe::Event("message deleted by operator").With("queue_id", id).With("result", s.ok() ? "ok" : s.ToString()).Warn();
+    log::Event("message deleted by operator").With("queue_id", id).With("result", s.ok() ? "ok" : s.ToString()).Warn();
     Finish(id, entry, s.ok());
     co_return true;
   }
@@ -260,7 +260,7 @@ Status SpoolQueue::SetHold(const HoldPolicy& policy, bool on) {
       holds_ = std::move(before);
       return s;
     }
-    observe::Event(on ? "hold policy added" : "hold policy removed")
+    log::Event(on ? "hold policy added" : "hold policy removed")
         .With("kind", policy.kind)
         .With("name", policy.name)
         .With("reason", policy.reason)

@@ -6,8 +6,8 @@
 #include "common/offload.h"
 #include "common/timed_stream.h"
 #include "directory/directory.h"
-#include "observe/edge_metrics.h"
-#include "observe/log.h"
+#include "server/edge_metrics.h"
+#include "common/log.h"
 #include "queue/queue.h"
 #include "smtp/received.h"
 #include "spool/spool.h"
@@ -95,7 +95,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
   // Over a connection limit: say so (RFC 5321 §3.1 allows 421 as the
   // greeting) and close, before any other work.
   if (state.sessions > options.max_connections || ip_slot.count() > options.max_connections_per_ip) {
-    observe::Event("connection refused").With("client", client).With("reason",
+    log::Event("connection refused").With("client", client).With("reason",
         state.sessions > options.max_connections ? "max_connections" : "max_connections_per_ip").Warn();
     const std::string refusal = smtp::replies::TooManyConnections().text;
     stages.metrics.OnReply(refusal);
@@ -135,7 +135,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         out += reply->text;
         stages.metrics.OnReply(reply->text.substr(reply->text.rfind('\n', reply->text.size() - 2) + 1));
         if (reply->code >= 400 && reply->code != 421) {
-          observe::Event("smtp reply").With("client", client)
+          log::Event("smtp reply").With("client", client)
               .With("reply", reply->text.substr(0, reply->text.size() - 2)).Info();
         }
       } else if (auto* lookup = std::get_if<smtp::LookupRecipient>(&action)) {
@@ -162,7 +162,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           AddOnce(tenants, route.tenant);
           if (route.flight) AddOnce(flight, route.tenant);
         }
-        observe::Event event("smtp transaction");
+        log::Event event("smtp transaction");
         if (options.config_version > 0) event.With("config", options.config_version);
         if (!flight.empty()) event.With("flight", flight);
         event.With("queue_id", s.ok() ? id : std::string("-"))
@@ -186,6 +186,8 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           stages.queue.Submit(std::move(m));
         }
         take(session.Resume(smtp::StoreResult{s, id}));
+      } else if (std::holds_alternative<smtp::AdmitMail>(action)) {
+        take(session.Resume(smtp::AdmitResult{}));
       } else if (std::holds_alternative<smtp::StartTls>(action)) {
         bool ok = listener.tls != nullptr;
         if (ok) ok = co_await flush();
@@ -195,7 +197,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
                                             options.tls_handshake_timeout, ec);
           co_await std::move(handshake);
           ok = !ec;
-          if (!ok) observe::Event("tls handshake failed").With("client", client).With("error", ec.message()).Info();
+          if (!ok) log::Event("tls handshake failed").With("client", client).With("error", ec.message()).Info();
         }
         take(session.Resume(smtp::TlsResult{ok}));
       } else if (std::holds_alternative<smtp::Close>(action)) {
@@ -221,7 +223,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         co_await flush();
       }
       if (session.in_transaction()) {
-        observe::Event("smtp connection lost").With("client", client).With("error", ec.message()).Info();
+        log::Event("smtp connection lost").With("client", client).With("error", ec.message()).Info();
       }
       break;
     }

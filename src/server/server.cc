@@ -20,7 +20,7 @@
 
 #include "common/listen.h"
 #include "common/timed_stream.h"
-#include "observe/log.h"
+#include "common/log.h"
 #include "server/connection.h"
 #include "server/tls.h"
 
@@ -172,14 +172,14 @@ class EdgeServer final : public Server {
   void Stop() override {
     std::lock_guard lock(reconfigure_mu_);
     if (workers_.empty() || state_.draining.exchange(true)) return;
-    observe::Event("draining").With("sessions", static_cast<int64_t>(state_.sessions)).Info();
+    log::Event("draining").With("sessions", static_cast<int64_t>(state_.sessions)).Info();
     WakeAll();  // idle sessions answer 421 now; the acceptors close
     auto until = std::chrono::steady_clock::now() + o_->shutdown_grace;
     while (state_.sessions > 0 && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     if (state_.sessions > 0) {
-      observe::Event("shutdown grace over").With("sessions", static_cast<int64_t>(state_.sessions)).Warn();
+      log::Event("shutdown grace over").With("sessions", static_cast<int64_t>(state_.sessions)).Warn();
       state_.forced = true;
       WakeAll();
       auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -248,7 +248,7 @@ class EdgeServer final : public Server {
   void Announce(const char* what, Listener& x) {
     const ListenerOptions& l = x.options;
     auto c = x.current();
-    observe::Event(what)
+    log::Event(what)
         .With("listener", l.name)
         .With("address", fmt::format("{}:{}", l.address, l.port))
         .With("starttls", c->session->starttls ? "yes" : "no")
@@ -276,7 +276,7 @@ class EdgeServer final : public Server {
       if (ec) {
         if (ec == asio::error::operation_aborted || state_.draining || !acceptor.is_open()) co_return;
         // EMFILE and friends: back off briefly rather than spin.
-        observe::Event("accept failed").With("error", ec.message()).Warn();
+        log::Event("accept failed").With("error", ec.message()).Warn();
         asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;

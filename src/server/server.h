@@ -23,11 +23,10 @@ class Spool;
 namespace sluice::queue {
 class Queue;
 }
-namespace sluice::observe {
-class EdgeMetrics;
-}
 
 namespace sluice::server {
+
+class EdgeMetrics;
 
 struct ListenerOptions {
   std::string name = "smtp";
@@ -62,7 +61,7 @@ struct Stages {
   spool::Spool& spool;
   queue::Queue& queue;
   boost::asio::thread_pool& blocking;  // synced spool commits run here
-  observe::EdgeMetrics& metrics;
+  EdgeMetrics& metrics;
 };
 
 class Server {

@@ -102,6 +102,15 @@ Reply NeedsSmtpUtf8() {
   return MakeReply(553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter");
 }
 Reply StorageFull() { return MakeReply(452, "4.3.1", "Insufficient system storage"); }
+Reply BufferFull() {
+  return MakeReply(452, "4.3.1", "Insufficient system resources for this message now; try again later");
+}
+Reply SessionTimeLimit() {
+  return MakeReply(421, "4.4.2", "Session time limit exceeded, closing transmission channel");
+}
+Reply NoDescriptors() {
+  return MakeReply(421, "4.3.2", "System resources exhausted; try again later, closing transmission channel");
+}
 Reply StorageError() { return MakeReply(451, "4.3.0", "Temporary storage failure; try again later"); }
 
 Reply ForLookup(std::string_view address, const directory::LookupResult& r) {

@@ -62,7 +62,10 @@ Reply TooManyConnections();       // 421 4.7.0
 Reply ShuttingDown();             // 421 4.3.2
 Reply BareLineEnding();           // 550 5.6.0
 Reply TextLineTooLong();          // 554 5.6.0
-Reply StorageFull();              // 452 4.3.1
+Reply StorageFull();              // 452 4.3.1: the spool is short of space
+Reply BufferFull();               // 452 4.3.1: no memory for this message's content now
+Reply SessionTimeLimit();         // 421 4.4.2: the whole session took too long
+Reply NoDescriptors();            // 421 4.3.2: out of file descriptors
 Reply StorageError();             // 451 4.3.0
 Reply TlsRequired();              // 530 5.7.0
 Reply ForestSaturatedClose();     // 421 4.3.2, as the hosted service said it

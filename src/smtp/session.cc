@@ -93,6 +93,27 @@ std::vector<Action> Session::Resume(const TlsResult& r) {
   return std::move(out_);
 }
 
+std::vector<Action> Session::Resume(const AdmitResult& r) {
+  if (waiting_ != Waiting::kAdmit) return {};
+  waiting_ = Waiting::kNothing;
+  if (r.refusal.code == 0) {
+    state_ = State::kMail;
+    Emit(replies::SenderOk());
+  } else {
+    envelope_ = Envelope{};  // a temporary refusal: not counted as a client error
+    Emit(r.refusal);
+  }
+  Pump();
+  return std::move(out_);
+}
+
+void Session::DropContent(Reply refusal) {
+  if (!in_data() || content_refusal_.code != 0) return;
+  content_refusal_ = std::move(refusal);
+  body_.clear();
+  body_.shrink_to_fit();
+}
+
 std::vector<Action> Session::Shutdown() {
   if (!closed_) CloseWith(replies::ShuttingDown());
   return std::move(out_);
@@ -119,7 +140,7 @@ void Session::ResetTransaction() {
   chunked_ = false;
   body_.clear();
   line_check_.Reset();
-  oversize_ = false;
+  content_refusal_ = Reply{};
   if (state_ != State::kConnected) state_ = State::kGreeted;
 }
 
@@ -170,9 +191,10 @@ bool Session::PumpCommand() {
 
 void Session::AppendContent(std::string_view bytes) {
   line_check_.Feed(bytes);
-  if (oversize_) return;
+  if (content_refusal_.code != 0) return;
   if (body_.size() + bytes.size() > options_->max_message_size) {
-    oversize_ = true;  // keep reading to the end, but keep nothing
+    // Keep reading to the end, but keep nothing.
+    content_refusal_ = replies::SizeExceeded();
     body_.clear();
     body_.shrink_to_fit();
     return;
@@ -237,9 +259,10 @@ void Session::FinishChunk() {
   }
   if (chunk_last_) {
     FinishContent();
-  } else if (oversize_) {
+  } else if (content_refusal_.code != 0) {
+    Reply r = std::move(content_refusal_);
     ResetTransaction();
-    Error(replies::SizeExceeded());
+    r.code >= 500 ? Error(std::move(r)) : Emit(std::move(r));
   } else {
     Emit(MakeReply(250, "2.0.0", fmt::format("{} octets received", body_.size())));
   }
@@ -247,20 +270,21 @@ void Session::FinishChunk() {
 
 void Session::FinishContent() {
   line_check_.Finish();
-  const bool oversize = oversize_;
+  Reply refusal = std::move(content_refusal_);
   bool bare = line_check_.bare_line_ending();
   bool long_line = line_check_.long_line();
-  if (!oversize && bare && options_->bare_line_endings == BareLineEndings::kNormalize) {
+  if (refusal.code == 0 && bare && options_->bare_line_endings == BareLineEndings::kNormalize) {
     body_ = NormalizeLineEndings(body_);
     LineCheck again(options_->max_text_line);
     again.Feed(body_);
     bare = false;
     long_line = again.long_line();
+    // A bare CR or LF grows into CRLF: the limit holds for what is stored.
+    if (body_.size() > options_->max_message_size) refusal = replies::SizeExceeded();
   }
   at_line_start_ = true;
-  Reply refusal;
-  if (oversize) {
-    refusal = replies::SizeExceeded();
+  if (refusal.code != 0) {
+    // Refused while it arrived (size, memory) or after normalizing.
   } else if (bare) {
     refusal = replies::BareLineEnding();
   } else if (long_line) {

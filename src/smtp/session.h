@@ -49,9 +49,18 @@ struct StoreMessage {     // answer with Resume(StoreResult)
   Envelope envelope;
   std::string body;       // as received: CRLF lines, dot-stuffing undone
 };
+struct AdmitMail {        // answer with Resume(AdmitResult): may a transaction start?
+  size_t declared_size = 0;  // the SIZE parameter (RFC 1870), 0 when not given
+};
 struct StartTls {};       // send pending replies, handshake, then Resume(TlsResult)
 struct Close {};          // send pending replies, then close the connection
-using Action = std::variant<Reply, LookupRecipient, StoreMessage, StartTls, Close>;
+using Action = std::variant<Reply, LookupRecipient, StoreMessage, StartTls, Close, AdmitMail>;
+
+// The driver's verdict on AdmitMail: a refusal (e.g. 452 4.3.1 while the
+// spool is short of space), or code 0 to let the transaction start.
+struct AdmitResult {
+  Reply refusal;
+};
 
 struct StoreResult {
   Status status;
@@ -80,6 +89,7 @@ class Session {
   std::vector<Action> Resume(const directory::LookupResult& result);
   std::vector<Action> Resume(const StoreResult& result);
   std::vector<Action> Resume(const TlsResult& result);
+  std::vector<Action> Resume(const AdmitResult& result);
   // The server is going away: 421 4.3.2 and close.
   std::vector<Action> Shutdown();
 
@@ -92,10 +102,17 @@ class Session {
   // True while a transaction (MAIL accepted) is in progress.
   bool in_transaction() const { return state_ != State::kConnected && state_ != State::kGreeted; }
   bool tls_active() const { return tls_; }
+  // Bytes this session holds for the message being received (the body and
+  // unconsumed input, as allocated): what the edge's memory budget charges.
+  size_t buffered_bytes() const { return body_.capacity() + in_.capacity(); }
+  // The driver could not find memory for this message: drop what is held,
+  // read the rest of the content without keeping it, and answer `refusal`
+  // at its end. The session stays in step with the client.
+  void DropContent(Reply refusal);
 
  private:
   enum class State { kConnected, kGreeted, kMail, kRcpt, kData, kChunk };
-  enum class Waiting { kNothing, kLookup, kStore, kTls };
+  enum class Waiting { kNothing, kLookup, kStore, kTls, kAdmit };
 
   // One row of the command table (STYLE.md §3).
   struct Command {
@@ -158,7 +175,7 @@ class Session {
   // Content state, for DATA and BDAT alike.
   std::string body_;
   LineCheck line_check_;
-  bool oversize_ = false;
+  Reply content_refusal_;      // set: keep nothing more, answer this at the end (size, memory)
   bool at_line_start_ = true;  // DATA: where a dot may be stuffing or the end
   size_t chunk_left_ = 0;      // BDAT: octets of the current chunk still to come
   bool chunk_last_ = false;

@@ -148,11 +148,13 @@ void Session::OnMail(std::string_view arg) {
     return Error(ToReply(SyntaxError::kUnknownParameter));  // no extensions after HELO
   }
   Envelope e;
+  size_t declared_size = 0;
   for (const auto& [key, value] : path.params) {
     if (key == "SIZE") {
       auto size = ParseSize(value);
       if (!size) return Error(ToReply(SyntaxError::kBadParameter));
       if (*size > options_->max_message_size) return Error(replies::SizeExceeded());
+      declared_size = *size;
     } else if (key == "BODY") {
       if (EqualsNoCase(value, "8BITMIME")) {
         e.body_8bit = true;
@@ -181,8 +183,10 @@ void Session::OnMail(std::string_view arg) {
   e.helo = helo_;
   e.esmtp = esmtp_;
   envelope_ = std::move(e);
-  state_ = State::kMail;
-  Emit(replies::SenderOk());
+  // The driver decides whether a transaction may start now (spool space):
+  // the reply to MAIL waits for Resume(AdmitResult).
+  waiting_ = Waiting::kAdmit;
+  out_.emplace_back(AdmitMail{declared_size});
 }
 
 void Session::OnRcpt(std::string_view arg) {

@@ -232,7 +232,9 @@ TEST(Session, InputWaitsWhileLookupOutstanding) {
   Session s(opts, ClientInfo{"192.0.2.1"});
   s.Start();
   std::string_view head = "EHLO c\r\nMAIL FROM:<a@b.example>\r\n";
-  s.Feed(std::span<const char>(head.data(), head.size()));
+  auto admit = s.Feed(std::span<const char>(head.data(), head.size()));
+  ASSERT_TRUE(std::holds_alternative<AdmitMail>(admit.back()));
+  s.Resume(AdmitResult{});
   std::string_view rest = "RCPT TO:<a@ours.example>\r\nNOOP\r\n";
   auto actions = s.Feed(std::span<const char>(rest.data(), rest.size()));
   ASSERT_EQ(actions.size(), 1u);

@@ -47,6 +47,8 @@ class Driver {
   std::vector<std::string> looked_up;
   bool closed = false;
   Status store_status;
+  Reply admit_refusal;                 // code 0: every MAIL is admitted
+  std::vector<size_t> admitted_sizes;  // SIZE of each MAIL that asked
   bool tls_ok = true;
   int tls_handshakes = 0;
 
@@ -61,6 +63,9 @@ class Driver {
       } else if (std::holds_alternative<StartTls>(a)) {
         ++tls_handshakes;
         Run(session_.Resume(TlsResult{tls_ok}));
+      } else if (auto* m = std::get_if<AdmitMail>(&a)) {
+        admitted_sizes.push_back(m->declared_size);
+        Run(session_.Resume(AdmitResult{admit_refusal}));
       } else if (auto* s = std::get_if<StoreMessage>(&a)) {
         stored.push_back(std::move(*s));
         Run(session_.Resume(StoreResult{store_status, store_status.ok() ? "QID1" : ""}));

@@ -6,9 +6,9 @@
 #include <optional>
 #include <string>
 
-#include "observe/admin.h"
+#include "admin/admin.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 
 struct ApiRequest {
   std::string method;  // "GET", "POST"
@@ -42,4 +42,4 @@ std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st);
 std::optional<ApiResponse> HandleFlightGet(const ApiRequest& r, AdminStages st);
 std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st);
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

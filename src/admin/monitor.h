@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "observe/admin.h"
-#include "observe/alerts.h"
-#include "observe/webhook.h"
+#include "admin/admin.h"
+#include "admin/alerts.h"
+#include "admin/webhook.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 
 // Copies the figures of this moment out of the stages.
 Sample TakeSample(AdminStages st, int64_t now_ms);
@@ -60,4 +60,4 @@ class Monitor {
   std::deque<Notice> recent_;  // the last notices, newest last
 };
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

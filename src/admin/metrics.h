@@ -3,10 +3,10 @@
 
 #include <string>
 
-#include "observe/admin.h"
+#include "admin/admin.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 
 std::string RenderMetrics(AdminStages stages);
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

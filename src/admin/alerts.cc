@@ -1,12 +1,12 @@
-#include "observe/alerts.h"
+#include "admin/alerts.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "observe/edge_metrics.h"
+#include "server/edge_metrics.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 using namespace std::chrono_literals;
@@ -58,7 +58,7 @@ double CommitP99(const Window& w) {
   for (size_t i = 0; i < delta.size(); ++i) {
     seen += delta[i];
     if (seen * 100 >= total * 99) {
-      return i < std::size(kCommitBucketsMs) ? kCommitBucketsMs[i] : 2 * kCommitBucketsMs[std::size(kCommitBucketsMs) - 1];
+      return i < std::size(server::kCommitBucketsMs) ? server::kCommitBucketsMs[i] : 2 * server::kCommitBucketsMs[std::size(server::kCommitBucketsMs) - 1];
     }
   }
   return 0;
@@ -206,4 +206,4 @@ std::vector<Alert> AlertEngine::Active() const {
   return out;
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

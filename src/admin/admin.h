@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "observe/alerts.h"
+#include "admin/alerts.h"
 
 namespace sluice::directory {
 class Directory;
@@ -19,10 +19,12 @@ class Queue;
 namespace sluice::delivery {
 class Delivery;
 }
-
-namespace sluice::observe {
-
+namespace sluice::server {
 class EdgeMetrics;
+}
+
+namespace sluice::admin {
+
 class Monitor;
 
 struct AdminOptions {
@@ -98,7 +100,7 @@ struct AdminStages {
   directory::Directory& directory;
   queue::Queue& queue;
   delivery::Delivery& delivery;
-  EdgeMetrics& edge;
+  server::EdgeMetrics& edge;
   const Monitor* monitor = nullptr;  // alerts and history; set by the admin server
   ConfigControl* config = nullptr;   // versions and reload; null in tests
   FlightControl* flight = nullptr;   // staged rollout; null in tests
@@ -113,4 +115,4 @@ class AdminServer {
 
 std::unique_ptr<AdminServer> MakeAdminServer(AdminOptions options, AdminStages stages);
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

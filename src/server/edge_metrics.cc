@@ -1,6 +1,6 @@
-#include "observe/edge_metrics.h"
+#include "server/edge_metrics.h"
 
-namespace sluice::observe {
+namespace sluice::server {
 
 void EdgeMetrics::OnReply(const std::string& text) {
   if (text.size() < 3) return;
@@ -34,4 +34,4 @@ EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   return s;
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::server

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sluice::observe {
+namespace sluice::admin {
 
 struct EmbeddedFile {
   const char* path;  // "/index.html"
@@ -20,4 +20,4 @@ const std::vector<EmbeddedFile>& DashboardFiles();
 // The file served for a GET of `target` ("/" is the page), or nullptr.
 const EmbeddedFile* DashboardFile(const std::string& target);
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

@@ -4,10 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "observe/admin_api.h"
+#include "admin/admin_api.h"
 #include "queue/queue.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 using nlohmann::json;
@@ -193,4 +193,4 @@ std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st) 
   return JsonResponse(200, json{{"ok", true}, {"messages", n.value()}});
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

@@ -1,4 +1,4 @@
-#include "observe/webhook.h"
+#include "admin/webhook.h"
 
 #include <fmt/format.h>
 
@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common/timed_stream.h"
-#include "observe/log.h"
+#include "common/log.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 namespace asio = boost::asio;
@@ -179,12 +179,12 @@ asio::awaitable<void> Webhook::Run() {
       stats_.pending = pending_.size();
     }
     if (s.ok()) {
-      Event("webhook sent").With("webhook", o_.name).With("attempts", static_cast<int64_t>(attempts)).Info();
+      log::Event("webhook sent").With("webhook", o_.name).With("attempts", static_cast<int64_t>(attempts)).Info();
     } else if (done) {
-      Event("webhook dropped a notice").With("webhook", o_.name).With("error", s.message())
+      log::Event("webhook dropped a notice").With("webhook", o_.name).With("error", s.message())
           .With("attempts", static_cast<int64_t>(attempts)).Error();
     } else {
-      Event("webhook failed, will retry").With("webhook", o_.name).With("error", s.message())
+      log::Event("webhook failed, will retry").With("webhook", o_.name).With("error", s.message())
           .With("retry_in_ms", static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()))
           .Warn();
     }
@@ -239,4 +239,4 @@ asio::awaitable<Status> Webhook::Send(std::string body) {
   co_return Status::Ok();
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

@@ -1,7 +1,7 @@
 // HTTP/1.1 for the admin API over Boost.Beast, one coroutine per
 // connection, on a thread of its own so it answers while the SMTP edge is
 // saturated.
-#include "observe/admin.h"
+#include "admin/admin.h"
 
 #include <fmt/format.h>
 
@@ -17,11 +17,11 @@
 #include <thread>
 
 #include "common/listen.h"
-#include "observe/admin_api.h"
-#include "observe/log.h"
-#include "observe/monitor.h"
+#include "admin/admin_api.h"
+#include "common/log.h"
+#include "admin/monitor.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 namespace asio = boost::asio;
@@ -53,7 +53,7 @@ class BeastAdmin final : public AdminServer {
     asio::co_spawn(io_, Accept(), asio::detached);
     monitor_.Start(io_);
     thread_ = std::thread([this] { io_.run(); });
-    Event("admin listening")
+    log::Event("admin listening")
         .With("address", fmt::format("{}:{}", o_.address, o_.port))
         .With("tls", tls_ ? "yes" : "no")
         .Info();
@@ -120,7 +120,7 @@ class BeastAdmin final : public AdminServer {
       res.body() = std::move(out.body);
       res.prepare_payload();
       if (in.method == "POST") {
-        Event("admin call").With("target", in.target).With("status", static_cast<int64_t>(out.status)).Info();
+        log::Event("admin call").With("target", in.target).With("status", static_cast<int64_t>(out.status)).Info();
       }
       co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       if (ec || !res.keep_alive()) co_return;
@@ -142,4 +142,4 @@ std::unique_ptr<AdminServer> MakeAdminServer(AdminOptions options, AdminStages s
   return std::make_unique<BeastAdmin>(std::move(options), stages);
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

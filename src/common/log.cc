@@ -1,4 +1,4 @@
-#include "observe/log.h"
+#include "common/log.h"
 
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <atomic>
 
-namespace sluice::observe {
+namespace sluice::log {
 namespace {
 
 bool g_json = false;
@@ -15,7 +15,7 @@ std::atomic<int64_t> g_config_version{0};
 
 }  // namespace
 
-Status InitLogging(const std::string& level, const std::string& format) {
+Status Init(const std::string& level, const std::string& format) {
   auto logger = spdlog::stderr_logger_mt("sluice");
   spdlog::set_default_logger(logger);
   g_json = format == "json";
@@ -109,4 +109,4 @@ void Event::Warn() const {
 }
 void Event::Error() const { spdlog::error(g_json ? Render().substr(1) : Render()); }
 
-}  // namespace sluice::observe
+}  // namespace sluice::log

@@ -9,10 +9,10 @@
 
 #include "common/status.h"
 
-namespace sluice::observe {
+namespace sluice::log {
 
 // Sets up the process-wide logger; format is "text" or "json".
-Status InitLogging(const std::string& level, const std::string& format);
+Status Init(const std::string& level, const std::string& format);
 
 // The version of the config in force, added to every line as "config"
 // (unless the line names its own, as a session does with the version it
@@ -42,4 +42,4 @@ class Event {
 // JSON string escaping, shared with anything else that writes JSON by hand.
 std::string JsonEscape(std::string_view s);
 
-}  // namespace sluice::observe
+}  // namespace sluice::log

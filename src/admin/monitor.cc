@@ -1,15 +1,15 @@
-#include "observe/monitor.h"
+#include "admin/monitor.h"
 
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "delivery/delivery.h"
 #include "directory/directory.h"
-#include "observe/edge_metrics.h"
-#include "observe/log.h"
+#include "server/edge_metrics.h"
+#include "common/log.h"
 #include "queue/queue.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 using nlohmann::json;
@@ -112,7 +112,7 @@ void Monitor::Tick(int64_t now_ms) {
     }
   }
   for (const auto& n : notices) {
-    Event(n.firing ? "alert firing" : "alert resolved")
+    log::Event(n.firing ? "alert firing" : "alert resolved")
         .With("alert", n.alert.rule)
         .With("instance", n.alert.instance)
         .With("severity", n.alert.severity)
@@ -209,4 +209,4 @@ json Monitor::HistoryJson() const {
   return {{"step_ms", kHistoryStepMs}, {"points", points}};
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

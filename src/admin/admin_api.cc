@@ -1,6 +1,6 @@
 // Routes of the admin API. Errors are JSON: {"error": "..."} with a status
 // that says whose fault it was (400 bad input, 401/403 auth, 404 unknown).
-#include "observe/admin_api.h"
+#include "admin/admin_api.h"
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
@@ -10,12 +10,12 @@
 
 #include "delivery/delivery.h"
 #include "directory/directory.h"
-#include "observe/dashboard.h"
-#include "observe/metrics.h"
-#include "observe/monitor.h"
+#include "admin/dashboard.h"
+#include "admin/metrics.h"
+#include "admin/monitor.h"
 #include "queue/queue.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 using nlohmann::json;
@@ -267,4 +267,4 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   return Error(404, "no such resource: " + t);
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace sluice::observe {
+namespace sluice::server {
 
 inline constexpr double kCommitBucketsMs[] = {0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000};
 
@@ -38,4 +38,4 @@ class EdgeMetrics {
   double commit_sum_ms_ = 0;
 };
 
-}  // namespace sluice::observe
+}  // namespace sluice::server

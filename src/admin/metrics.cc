@@ -1,14 +1,14 @@
-#include "observe/metrics.h"
+#include "admin/metrics.h"
 
 #include <fmt/format.h>
 
 #include "delivery/delivery.h"
 #include "directory/directory.h"
-#include "observe/edge_metrics.h"
-#include "observe/monitor.h"
+#include "server/edge_metrics.h"
+#include "admin/monitor.h"
 #include "queue/queue.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 // Writes one family: HELP, TYPE, then its samples.
@@ -121,7 +121,7 @@ std::string RenderMetrics(AdminStages st) {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < edge.commit_buckets.size(); ++i) {
       cumulative += edge.commit_buckets[i];
-      std::string le = i < std::size(kCommitBucketsMs) ? fmt::format("{}", kCommitBucketsMs[i] / 1000.0) : "+Inf";
+      std::string le = i < std::size(server::kCommitBucketsMs) ? fmt::format("{}", server::kCommitBucketsMs[i] / 1000.0) : "+Inf";
       f.Sample("le=\"" + le + "\"", static_cast<double>(cumulative), "_bucket");
     }
     f.Sample("", edge.commit_sum_ms / 1000.0, "_sum");
@@ -210,4 +210,4 @@ std::string RenderMetrics(AdminStages st) {
   return out;
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

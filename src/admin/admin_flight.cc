@@ -2,9 +2,9 @@
 // /api/v1/flight/{start,promote,rollback}.
 #include <nlohmann/json.hpp>
 
-#include "observe/admin_api.h"
+#include "admin/admin_api.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 using nlohmann::json;
@@ -64,4 +64,4 @@ std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st)
   return ErrorResponse(404, "no such resource: " + t);
 }
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

@@ -1,12 +1,12 @@
-#include "observe/alerts.h"
+#include "admin/alerts.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "observe/webhook.h"
+#include "admin/webhook.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 namespace {
 
 using namespace std::chrono_literals;
@@ -187,4 +187,4 @@ TEST(Webhook, ParsesUrls) {
 }
 
 }  // namespace
-}  // namespace sluice::observe
+}  // namespace sluice::admin

@@ -13,9 +13,9 @@
 #include <string>
 
 #include "common/status.h"
-#include "observe/alerts.h"
+#include "admin/alerts.h"
 
-namespace sluice::observe {
+namespace sluice::admin {
 
 struct Url {
   bool tls = false;
@@ -59,4 +59,4 @@ class Webhook {
   bool stopped_ = false;
 };
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin

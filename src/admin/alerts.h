@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace sluice::observe {
+namespace sluice::admin {
 
 // One rule from [[alerts.rule]]. `kind` says what is measured (AlertKinds()),
 // per instance: a forest, a destination, or the whole service.
@@ -124,4 +124,4 @@ class AlertEngine {
   std::map<std::pair<std::string, std::string>, Alert> active_;  // (rule, instance)
 };
 
-}  // namespace sluice::observe
+}  // namespace sluice::admin
