@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -68,20 +69,51 @@ class BeastAdmin final : public AdminServer {
   }
 
  private:
+  // Never gives up: an accept error (out of descriptors while SMTP is
+  // flooded) is retried after a pause, so the API, the dashboard and the
+  // health checks answer again as soon as descriptors are back.
   asio::awaitable<void> Accept() {
-    while (true) {
+    while (acceptor_.is_open()) {
       boost::system::error_code ec;
       tcp::socket s = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec) {
+        if (auto held_back = accept_log_.Allow()) {
+          log::Event("admin accept failed").With("error", ec.message())
+              .With("suppressed", static_cast<int64_t>(*held_back)).Warn();
+        }
+        asio::steady_timer pause(io_, std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      // Its own connections are capped too: past the cap a client is
+      // closed at once rather than holding a descriptor.
+      if (open_ >= kMaxConnections) {
+        s.close(ec);
+        continue;
+      }
+      ++open_;  // given back when the connection's coroutine ends
       if (tls_) {
         asio::co_spawn(io_, ServeTls(std::move(s)), asio::detached);
       } else {
-        asio::co_spawn(io_, Serve(beast::tcp_stream(std::move(s))), asio::detached);
+        asio::co_spawn(io_, ServePlain(std::move(s)), asio::detached);
       }
     }
   }
 
+  struct Counted {
+    size_t& open;
+    ~Counted() { --open; }
+  };
+
+  asio::awaitable<void> ServePlain(tcp::socket socket) {
+    Counted counted{open_};
+    auto serve = Serve(beast::tcp_stream(std::move(socket)));
+    co_await std::move(serve);
+  }
+
   asio::awaitable<void> ServeTls(tcp::socket socket) {
+    Counted counted{open_};
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
     boost::system::error_code ec;
@@ -127,8 +159,11 @@ class BeastAdmin final : public AdminServer {
     }
   }
 
+  static constexpr size_t kMaxConnections = 64;  // counted in control/descriptors.cc
   AdminOptions o_;
   AdminStages st_;
+  size_t open_ = 0;  // connections being served; on the admin thread only
+  log::RateLimit accept_log_{std::chrono::seconds(1)};
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
   std::unique_ptr<asio::ssl::context> tls_;

@@ -22,6 +22,9 @@ class Delivery;
 namespace sluice::server {
 class EdgeMetrics;
 }
+namespace sluice::spool {
+class Spool;
+}
 
 namespace sluice::admin {
 
@@ -101,6 +104,7 @@ struct AdminStages {
   queue::Queue& queue;
   delivery::Delivery& delivery;
   server::EdgeMetrics& edge;
+  spool::Spool* spool = nullptr;     // space and state; null in tests
   const Monitor* monitor = nullptr;  // alerts and history; set by the admin server
   ConfigControl* config = nullptr;   // versions and reload; null in tests
   FlightControl* flight = nullptr;   // staged rollout; null in tests

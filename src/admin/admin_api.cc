@@ -14,6 +14,7 @@
 #include "admin/metrics.h"
 #include "admin/monitor.h"
 #include "queue/queue.h"
+#include "spool/spool.h"
 
 namespace sluice::admin {
 namespace {
@@ -74,6 +75,12 @@ json ForestsJson(AdminStages st) {
   return out;
 }
 
+json SpoolJson(const spool::SpoolHealth& h) {
+  return {{"state", spool::ToString(h.state)}, {"reason", h.reason}, {"free_bytes", h.free_bytes},
+          {"total_bytes", h.total_bytes}, {"used_bytes", h.used_bytes}, {"min_free_bytes", h.min_free},
+          {"reserve_bytes", h.reserve_bytes}};
+}
+
 // The service at a glance, for people and for the dashboard's banner:
 // "incident" when mail is being turned away or cannot leave, "degraded"
 // when something is close to it, with the reasons.
@@ -96,6 +103,16 @@ json StatusJson(AdminStages st) {
   for (const auto& d : st.delivery.Stats()) {
     if (d.breaker != "closed") degraded.push_back(fmt::format("destination {} is {}: {}", d.name, d.breaker, d.last_trouble));
   }
+  json spool = nullptr;
+  if (st.spool) {
+    const spool::SpoolHealth h = st.spool->Health();
+    if (h.state == spool::SpoolState::kLow) {
+      degraded.push_back("spool low on space, new mail refused with 452 4.3.1: " + h.reason);
+    } else if (h.state != spool::SpoolState::kOk) {
+      incident.push_back(fmt::format("spool {}, new mail refused: {}", spool::ToString(h.state), h.reason));
+    }
+    spool = SpoolJson(h);
+  }
   auto q = st.queue.Stats();
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
@@ -110,7 +127,8 @@ json StatusJson(AdminStages st) {
   return {{"health", !incident.empty() ? "incident" : !degraded.empty() ? "degraded" : "healthy"},
           {"reasons", reasons},
           {"queue", {{"messages", q.messages}, {"ready", q.ready}, {"deferred", q.deferred}, {"hold", q.hold},
-                     {"oldest_age_seconds", oldest}}}};
+                     {"oldest_age_seconds", oldest}}},
+          {"spool", spool}};
 }
 
 // Liveness (this process answers) and readiness (it can take mail now):
@@ -122,6 +140,12 @@ json HealthJson(AdminStages st) {
     if (!f.replicas.empty() && OpenReplicas(f) == f.replicas.size()) {
       reasons.push_back(fmt::format("forest {}: every replica's breaker is open", f.name));
     }
+  }
+  // A spool that cannot take mail makes the node not ready, so a load
+  // balancer sends new senders to a peer with room.
+  if (st.spool) {
+    const spool::SpoolHealth h = st.spool->Health();
+    if (h.state != spool::SpoolState::kOk) reasons.push_back(fmt::format("spool {}: {}", spool::ToString(h.state), h.reason));
   }
   return {{"status", "ok"}, {"live", true}, {"ready", reasons.empty()}, {"reasons", reasons}};
 }

@@ -77,6 +77,7 @@ const std::vector<std::pair<std::string, std::string>>& AlertKinds() {
       {"destination_breaker", "1 while a destination's breaker is open, per destination"},
       {"destination_failure_rate", "deferred and failed deliveries per minute, per destination"},
       {"spool_commit_latency", "99th percentile of spool commit time over the last minute in ms"},
+      {"spool_state", "the spool's state: 0 ok, 1 low (under min_free), 2 full, 3 failing; mail is refused above 0"},
   };
   return kinds;
 }
@@ -93,6 +94,7 @@ std::vector<AlertRule> DefaultAlertRules() {
   r.push_back({"queue-stuck", "queue_oldest_age", "", 900, 0s, 60s, "warning"});
   r.push_back({"destination-down", "destination_breaker", "", 0, 0s, 10s, "warning"});
   r.push_back({"spool-slow", "spool_commit_latency", "", 250, 60s, 60s, "critical"});
+  r.push_back({"spool-full", "spool_state", "", 0, 0s, 10s, "critical"});
   return r;
 }
 
@@ -121,6 +123,8 @@ std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
     out[""] = static_cast<double>(now.queue_messages);
   } else if (k == "spool_commit_latency") {
     out[""] = CommitP99(w);
+  } else if (k == "spool_state") {
+    out[""] = now.spool_state;
   }
   for (const auto& f : now.forests) {
     const ForestSample* old = Named(then.forests, f.name);

@@ -53,6 +53,8 @@ struct Sample {
   uint64_t queue_messages = 0, queue_deferred = 0;
   int64_t oldest_age_s = 0;
   std::vector<uint64_t> commit_buckets;  // commits per bucket of kCommitBucketsMs, then +Inf, since start
+  int spool_state = 0;                   // 0 ok, 1 low, 2 full, 3 error (spool::SpoolState)
+  std::string spool_reason;
 };
 
 // The last minute of samples, for rates and windowed percentiles.

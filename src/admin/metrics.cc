@@ -7,6 +7,7 @@
 #include "server/edge_metrics.h"
 #include "admin/monitor.h"
 #include "queue/queue.h"
+#include "spool/spool.h"
 
 namespace sluice::admin {
 namespace {
@@ -126,6 +127,72 @@ std::string RenderMetrics(AdminStages st) {
     }
     f.Sample("", edge.commit_sum_ms / 1000.0, "_sum");
     f.Sample("", static_cast<double>(cumulative), "_count");
+  }
+  {
+    Family f(&out, "sluice_smtp_sessions", "gauge", "SMTP sessions open now.");
+    f.Sample("", static_cast<double>(edge.open_sessions));
+  }
+  {
+    Family f(&out, "sluice_smtp_session_limit", "gauge",
+             "Sessions allowed at once: max_connections, or fewer when file descriptors would not suffice.");
+    f.Sample("", static_cast<double>(edge.session_limit));
+  }
+  {
+    Family f(&out, "sluice_smtp_stress", "gauge", "1 while open sessions are above the stress threshold (timeouts shortened).");
+    f.Sample("", edge.stressed ? 1 : 0);
+  }
+  {
+    Family f(&out, "sluice_smtp_stress_entries_total", "counter", "Times the edge went under stress.");
+    f.Sample("", static_cast<double>(edge.stress_entries));
+  }
+  {
+    Family f(&out, "sluice_smtp_timeouts_total", "counter",
+             "Sessions closed by a deadline (421 4.4.2), by deadline and whether under stress.");
+    for (const char* kind : {"command", "data", "session"}) {
+      for (bool stressed : {false, true}) {
+        auto it = edge.timeouts.find({kind, stressed});
+        f.Sample(fmt::format("deadline=\"{}\",stress=\"{}\"", kind, stressed ? "yes" : "no"),
+                 it == edge.timeouts.end() ? 0.0 : static_cast<double>(it->second));
+      }
+    }
+  }
+  {
+    Family f(&out, "sluice_smtp_buffered_bytes", "gauge", "Message content held in memory across SMTP sessions.");
+    f.Sample("", static_cast<double>(edge.buffered_bytes));
+  }
+  {
+    Family f(&out, "sluice_smtp_buffer_limit_bytes", "gauge", "The budget for message content in memory ([limits] max_buffered_bytes).");
+    f.Sample("", static_cast<double>(edge.buffered_limit));
+  }
+  {
+    Family f(&out, "sluice_smtp_buffer_waits_total", "counter", "Times a session stopped reading because the content budget was spent.");
+    f.Sample("", static_cast<double>(edge.buffer_waits));
+  }
+  {
+    Family f(&out, "sluice_smtp_buffer_refusals_total", "counter", "Messages refused with 452 4.3.1 for want of memory.");
+    f.Sample("", static_cast<double>(edge.buffer_refusals));
+  }
+  {
+    Family f(&out, "sluice_smtp_accept_errors_total", "counter", "accept(2) failures, such as running out of file descriptors.");
+    f.Sample("", static_cast<double>(edge.accept_errors));
+  }
+  if (st.spool) {
+    const spool::SpoolHealth h = st.spool->Health();
+    {
+      Family f(&out, "sluice_spool_bytes", "gauge",
+               "The spool's file system: free and total bytes, the spool's own files, min_free and the reserve held.");
+      f.Sample("kind=\"free\"", static_cast<double>(h.free_bytes));
+      f.Sample("kind=\"total\"", static_cast<double>(h.total_bytes));
+      f.Sample("kind=\"used\"", static_cast<double>(h.used_bytes));
+      f.Sample("kind=\"min_free\"", static_cast<double>(h.min_free));
+      f.Sample("kind=\"reserve\"", static_cast<double>(h.reserve_bytes));
+    }
+    {
+      Family f(&out, "sluice_spool_state", "gauge", "1 for the spool's state: ok, low (under min_free), full or error.");
+      for (auto state : {spool::SpoolState::kOk, spool::SpoolState::kLow, spool::SpoolState::kFull, spool::SpoolState::kError}) {
+        f.Sample(fmt::format("state=\"{}\"", spool::ToString(state)), h.state == state ? 1 : 0);
+      }
+    }
   }
   auto destinations = st.delivery.Stats();
   auto dest = [](const delivery::DestinationStats& d) { return fmt::format("destination=\"{}\"", d.name); };

@@ -6,6 +6,7 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "server/edge_metrics.h"
+#include "spool/spool.h"
 #include "common/log.h"
 #include "queue/queue.h"
 
@@ -66,6 +67,11 @@ Sample TakeSample(AdminStages st, int64_t now_ms) {
   s.queue_messages = q.messages;
   s.queue_deferred = q.deferred;
   s.oldest_age_s = q.oldest_unix ? now_ms / 1000 - q.oldest_unix : 0;
+  if (st.spool) {
+    spool::SpoolHealth h = st.spool->Health();
+    s.spool_state = static_cast<int>(h.state);
+    s.spool_reason = std::move(h.reason);
+  }
   return s;
 }
 

@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "app/admin_client.h"
+#include "common/descriptors.h"
+#include "control/descriptors.h"
 #include "control/config.h"
 #include "control/flight.h"
 #include "control/reload.h"
@@ -39,6 +41,9 @@ bool Load(const std::string& path, control::Config* config, directory::SeedData*
 int CheckConfig(const std::string& path) {
   control::Config config;
   if (!Load(path, &config, nullptr)) return 1;
+  // What `serve` would get: the limit raised to its hard ceiling.
+  const auto plan = control::PlanDescriptors(config, RaiseDescriptorLimit().soft);
+  if (!plan.fits()) std::fprintf(stderr, "%s: warning: limits.max_connections: %s\n", path.c_str(), plan.Explain().c_str());
   std::printf("%s: ok\n", path.c_str());
   return 0;
 }
@@ -63,6 +68,10 @@ int Serve(const std::string& path) {
   directory::SeedData seed;
   if (!Load(path, &config, &seed)) return 1;
   log::Init(config.log.level, config.log.format);
+  const DescriptorLimit fds = RaiseDescriptorLimit();
+  const auto plan = control::PlanDescriptors(config, fds.soft);
+  config.server.session_cap = plan.sessions;
+  if (!plan.fits()) log::Event("descriptor limit").With("warning", plan.Explain()).Warn();
 
   // Block the stop signals in every thread; the main thread waits for them.
   sigset_t stop;
@@ -108,6 +117,7 @@ int Serve(const std::string& path) {
   if (config.admin.enabled) {
     admin::AdminStages stages{*dir, *queue, *delivery, edge_metrics};
     stages.config = &reloader;
+    stages.spool = spool.value().get();
     stages.flight = flight.get();
     admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {

@@ -67,6 +67,17 @@ Event& Event::With(std::string_view key, double value) {
   return *this;
 }
 
+std::optional<uint64_t> RateLimit::Allow() {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t next = next_ns_.load(std::memory_order_relaxed);
+  if (now < next || !next_ns_.compare_exchange_strong(next, now + std::chrono::nanoseconds(every_).count())) {
+    held_back_.fetch_add(1, std::memory_order_relaxed);
+    return std::nullopt;
+  }
+  return held_back_.exchange(0, std::memory_order_relaxed);
+}
+
 void SetConfigVersion(int64_t version) { g_config_version = version; }
 
 std::string Event::Render() const {

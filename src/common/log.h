@@ -2,6 +2,10 @@
 // always with the queue id. JSON lines for collectors, text for a terminal.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,5 +45,20 @@ class Event {
 
 // JSON string escaping, shared with anything else that writes JSON by hand.
 std::string JsonEscape(std::string_view s);
+
+// One line per interval for a condition that can repeat thousands of times
+// a second (accept failures under descriptor exhaustion): Allow() says yes
+// at most once per interval, with how many were held back since the last
+// yes. Thread-safe, lock-free.
+class RateLimit {
+ public:
+  explicit RateLimit(std::chrono::milliseconds every) : every_(every) {}
+  std::optional<uint64_t> Allow();
+
+ private:
+  const std::chrono::milliseconds every_;
+  std::atomic<int64_t> next_ns_{0};
+  std::atomic<uint64_t> held_back_{0};
+};
 
 }  // namespace sluice::log

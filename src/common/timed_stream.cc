@@ -40,6 +40,10 @@ void TimedStream::Cancel() {
   socket_.cancel(ignored);
 }
 
+void TimedStream::CancelRead() {
+  if (reading_) Cancel();
+}
+
 void TimedStream::Close() {
   boost::system::error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -56,7 +60,9 @@ asio::awaitable<size_t> TimedStream::ReadSome(char* data, size_t size, Duration 
     co_return n;
   }
   Arm(timeout);
+  reading_ = true;
   size_t n = co_await ReadRaw(data, size, ec);
+  reading_ = false;
   Disarm();
   if (timed_out_) ec = asio::error::timed_out;
   co_return n;

@@ -54,6 +54,9 @@ class TimedStream {
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   // Ends the operation in progress with operation_aborted (not a timeout).
   void Cancel();
+  // The same, only if that operation is a ReadSome: a write in progress
+  // (a reply going out) is never cut short.
+  void CancelRead();
   void Close();
 
  private:
@@ -70,6 +73,7 @@ class TimedStream {
   std::shared_ptr<bool> alive_;  // guards late timer callbacks
   uint64_t generation_ = 0;
   bool timed_out_ = false;
+  bool reading_ = false;  // inside ReadSome's read
   std::string rbuf_;  // bytes read past the last line
 };
 

@@ -169,6 +169,7 @@ LoadResult LoadConfig(const std::string& path) {
   LoadResult r;
   Config& c = r.config;
   c.source = path;
+  bool min_free_set = false;
   toml::table root;
   if (!ParseTomlFile(path, &root, &r.errors)) return r;
   {
@@ -183,6 +184,16 @@ LoadResult LoadConfig(const std::string& path) {
       s.Duration("command_timeout", &c.server.command_timeout);
       s.Duration("data_timeout", &c.server.data_timeout);
       s.Duration("tls_handshake_timeout", &c.server.tls_handshake_timeout);
+      s.Int("min_data_rate", &c.server.min_data_rate, 1, size_t{1} << 30);
+      s.Duration("max_session_time", &c.server.max_session_time);
+      s.Double("stress_threshold", &c.server.stress_threshold, 0.1, 1);
+      s.Duration("stress_timeout", &c.server.stress_timeout);
+      for (auto [key, value] : {std::pair{"command_timeout", c.server.command_timeout},
+                                {"data_timeout", c.server.data_timeout},
+                                {"max_session_time", c.server.max_session_time},
+                                {"stress_timeout", c.server.stress_timeout}}) {
+        if (value.count() < 1) s.Error(key, "must be at least 1s");
+      }
       s.Duration("shutdown_grace", &c.server.shutdown_grace);
       s.Int("blocking_threads", &c.blocking_threads, 1, 256);
     });
@@ -218,6 +229,8 @@ LoadResult LoadConfig(const std::string& path) {
       s.Int("max_connections_per_ip", &c.server.max_connections_per_ip, 1, 1'000'000);
       s.Int("max_command_line", &c.session.max_command_line, 512, 65536);
       s.Int("max_text_line", &c.session.max_text_line, 1000, 1'000'000);
+      s.Size("max_buffered_bytes", &c.server.max_buffered_bytes, 1 << 20, uint64_t{1} << 40);
+      s.Duration("buffer_wait", &c.server.buffer_wait);
     });
     t.Table("smtp", [&](TomlTable& s) {
       std::string bare = "reject";
@@ -231,7 +244,12 @@ LoadResult LoadConfig(const std::string& path) {
       s.Bool("smtputf8", &c.session.smtputf8);
       s.Bool("dsn", &c.session.dsn);
     });
-    t.Table("spool", [&](TomlTable& s) { s.String("path", &c.spool.path); });
+    t.Table("spool", [&](TomlTable& s) {
+      s.String("path", &c.spool.path);
+      min_free_set = s.Has("min_free");
+      s.Size("min_free", &c.spool.min_free, 1 << 20, uint64_t{1} << 50);
+      s.Size("reserve", &c.spool.reserve, 0, uint64_t{1} << 40);
+    });
     t.Table("directory", [&](TomlTable& s) {
       std::string backend = "sqlite";
       s.String("backend", &backend);
@@ -338,6 +356,9 @@ LoadResult LoadConfig(const std::string& path) {
       }
     });
   }
+  // Room for a few messages of the largest size, as Postfix's smtpd asks
+  // for 1.5 × message_size_limit above queue_minfree.
+  if (!min_free_set) c.spool.min_free = std::max<uint64_t>(c.spool.min_free, 3 * uint64_t{c.session.max_message_size});
   c.session.hostname = c.hostname;
   c.queue.hostname = c.hostname;
   c.admin.hostname = c.hostname;

@@ -11,6 +11,8 @@
 #include "common/log.h"
 #include "server/server.h"
 #include "spool/spool.h"
+#include "common/descriptors.h"
+#include "control/descriptors.h"
 
 namespace sluice::control {
 namespace {
@@ -186,6 +188,7 @@ admin::ReloadReport Reloader::Reload() {
   const int64_t version = info_.version + 1;
   server::ServerOptions so = next.server;
   so.config_version = version;
+  so.session_cap = PlanDescriptors(next, CurrentDescriptorLimit().soft).sessions;
   if (so.workers != config_.server.workers) next.server.workers = config_.server.workers;
   std::vector<std::string> server_restart;
   auto session = std::make_shared<const smtp::SessionOptions>(next.session);
@@ -202,6 +205,7 @@ admin::ReloadReport Reloader::Reload() {
   b.listeners.clear();
   a.workers = b.workers;
   a.config_version = b.config_version;
+  a.session_cap = b.session_cap;  // from the descriptor limit, not the file
   if (!(a == b) || !(n.session == config_.session)) report.applied.push_back("smtp settings (new sessions)");
   for (const auto& f : next.directory.forests) {
     const auto* old = FindForest(config_, f.name);

@@ -1,13 +1,17 @@
 #include "server/connection.h"
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <deque>
 #include <optional>
 
+#include "common/log.h"
 #include "common/offload.h"
 #include "common/timed_stream.h"
 #include "directory/directory.h"
+#include "server/deadlines.h"
 #include "server/edge_metrics.h"
-#include "common/log.h"
 #include "queue/queue.h"
 #include "smtp/received.h"
 #include "spool/spool.h"
@@ -66,6 +70,41 @@ class IpSlot {
   size_t count_;
 };
 
+// Enters and leaves stress as sessions cross the high-water mark, with a
+// tenth of it as hysteresis so the edge does not flap; logs each change.
+// `leaving`: the calling session is on its way out.
+void UpdateStress(EdgeState& state, const ServerOptions& o, EdgeMetrics& metrics, bool leaving = false) {
+  const double high = o.stress_threshold * static_cast<double>(state.session_limit.load());
+  const double n = static_cast<double>(state.sessions.load()) - (leaving ? 1 : 0);
+  if (n > high && !state.stressed.exchange(true)) {
+    metrics.OnStress(true);
+    log::Event("edge under stress").With("sessions", static_cast<int64_t>(n))
+        .With("timeout_s", static_cast<int64_t>(o.stress_timeout.count())).Warn();
+    if (state.wake_reads) state.wake_reads();  // idle sessions take the shorter deadline now
+  } else if (n < 0.9 * high && state.stressed.exchange(false)) {
+    metrics.OnStress(false);
+    log::Event("edge stress over").With("sessions", static_cast<int64_t>(n)).Info();
+  }
+}
+
+// This session's share of the content budget, given back on every path out.
+class BudgetShare {
+ public:
+  BudgetShare(BodyBudget& b, EdgeMetrics& m) : budget_(b), metrics_(m) {}
+  ~BudgetShare() { Set(0); }
+  void Set(size_t bytes) {
+    if (bytes == held_) return;
+    budget_.Charge(static_cast<int64_t>(bytes) - static_cast<int64_t>(held_));
+    held_ = bytes;
+    metrics_.buffered_bytes.store(budget_.used(), std::memory_order_relaxed);
+  }
+
+ private:
+  BodyBudget& budget_;
+  EdgeMetrics& metrics_;
+  size_t held_ = 0;
+};
+
 // Registers a stream with its worker for the lifetime of the connection.
 struct Registered {
   WorkerConnections& w;
@@ -83,7 +122,13 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
   const ListenerContext& listener = *held;
   const ServerOptions& options = *listener.options;
   Count open(state.sessions);
+  struct Gauge {
+    EdgeMetrics& m;
+    explicit Gauge(EdgeMetrics& x) : m(x) { ++m.open_sessions; }
+    ~Gauge() { --m.open_sessions; }
+  } gauge(stages.metrics);
   stages.metrics.OnConnection();
+  UpdateStress(state, options, stages.metrics);
   boost::system::error_code ec;
   auto peer = socket.remote_endpoint(ec);
   const std::string client = ec ? "unknown" : peer.address().to_string();
@@ -91,12 +136,19 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
   TimedStream stream(std::move(socket));
   Registered registered(worker, &stream);
   IpSlot ip_slot(state, client);
+  struct Unstress {
+    EdgeState& s;
+    const ServerOptions& o;
+    EdgeMetrics& m;
+    ~Unstress() { UpdateStress(s, o, m, /*leaving=*/true); }
+  } unstress{state, options, stages.metrics};
 
   // Over a connection limit: say so (RFC 5321 §3.1 allows 421 as the
   // greeting) and close, before any other work.
-  if (state.sessions > options.max_connections || ip_slot.count() > options.max_connections_per_ip) {
+  const size_t limit = state.session_limit.load();
+  if (state.sessions > limit || ip_slot.count() > options.max_connections_per_ip) {
     log::Event("connection refused").With("client", client).With("reason",
-        state.sessions > options.max_connections ? "max_connections" : "max_connections_per_ip").Warn();
+        state.sessions > limit ? "max_connections" : "max_connections_per_ip").Warn();
     const std::string refusal = smtp::replies::TooManyConnections().text;
     stages.metrics.OnReply(refusal);
     co_await stream.WriteAll(refusal, std::chrono::seconds(5), ec);
@@ -106,6 +158,10 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
 
   const std::string& hostname = listener.session->hostname;
   smtp::Session session(listener.session, smtp::ClientInfo{client});
+  DeadlineOptions limits{options.command_timeout, options.data_timeout, options.min_data_rate,
+                         options.max_session_time, options.stress_timeout};
+  Deadlines deadlines(limits, std::chrono::steady_clock::now());
+  BudgetShare share(state.budget, stages.metrics);
 
   std::deque<smtp::Action> todo;
   auto take = [&todo](std::vector<smtp::Action> actions) {
@@ -122,10 +178,14 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
   take(session.Start());
   // Small while the session idles (10,000 idle connections should not
   // cost 16 KiB each); grown when a read fills it, as a message streams in.
-  std::vector<char> buf(2 * 1024);
+  constexpr size_t kIdleBuffer = 2 * 1024;
+  std::vector<char> buf(kIdleBuffer);
+  // What the session holds for its message, charged to the edge's budget.
+  auto holding = [&] { return session.buffered_bytes() + (buf.size() > kIdleBuffer ? buf.size() : 0); };
   // Held from end of data until the reply has been written, so a shutdown
   // does not cut off a 250 that a synced commit earned.
   std::optional<Count> storing;
+  bool was_in_data = false;
   bool done = false;
   while (!done) {
     while (!todo.empty() && !done) {
@@ -133,6 +193,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
       todo.pop_front();
       if (auto* reply = std::get_if<smtp::Reply>(&action)) {
         out += reply->text;
+        deadlines.Answered(std::chrono::steady_clock::now());
         stages.metrics.OnReply(reply->text.substr(reply->text.rfind('\n', reply->text.size() - 2) + 1));
         if (reply->code >= 400 && reply->code != 421) {
           log::Event("smtp reply").With("client", client)
@@ -142,6 +203,16 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         auto op = stages.directory.Resolve(lookup->address);  // see Offload on temporaries
         directory::LookupResult r = co_await std::move(op);
         take(session.Resume(r));
+      } else if (auto* admit = std::get_if<smtp::AdmitMail>(&action)) {
+        // Disk space first, as Postfix's smtpd checks queue_minfree at MAIL.
+        Status space = stages.spool.Admit(admit->declared_size);
+        smtp::AdmitResult verdict;
+        if (space.code() == Status::Code::kNoSpace) {
+          verdict.refusal = smtp::replies::StorageFull();
+        } else if (!space.ok()) {
+          verdict.refusal = smtp::replies::StorageError();
+        }
+        take(session.Resume(verdict));
       } else if (auto* store = std::get_if<smtp::StoreMessage>(&action)) {
         storing.emplace(state.storing);
         if (!co_await flush()) break;  // earlier replies go out while we sync
@@ -185,9 +256,8 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           m.envelope = std::move(store->envelope);
           stages.queue.Submit(std::move(m));
         }
+        store->body = std::string();  // committed: no longer held
         take(session.Resume(smtp::StoreResult{s, id}));
-      } else if (std::holds_alternative<smtp::AdmitMail>(action)) {
-        take(session.Resume(smtp::AdmitResult{}));
       } else if (std::holds_alternative<smtp::StartTls>(action)) {
         bool ok = listener.tls != nullptr;
         if (ok) ok = co_await flush();
@@ -213,13 +283,55 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
       take(session.Shutdown());
       continue;
     }
-    auto timeout = session.in_data() ? options.data_timeout : options.command_timeout;
-    size_t n = co_await stream.ReadSome(buf.data(), buf.size(), timeout, ec);
-    if (ec == asio::error::operation_aborted && state.draining) continue;  // woken to shut down
+    auto now = std::chrono::steady_clock::now();
+    const bool in_data = session.in_data();
+    if (in_data && !was_in_data) deadlines.DataStarted(now);
+    was_in_data = in_data;
+    share.Set(holding());
+    // Over the content budget: stop reading (the client's TCP window
+    // closes) until other sessions release, then give up the message.
+    if (session.keeping_content() && state.budget.Over(buf.size())) {
+      stages.metrics.OnBufferWait();
+      const auto until = now + options.buffer_wait;
+      asio::steady_timer pause(stream.socket().get_executor());
+      while (state.budget.Over(buf.size()) && std::chrono::steady_clock::now() < until && !state.draining) {
+        pause.expires_after(std::chrono::milliseconds(20));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (state.budget.Over(buf.size())) {
+        session.DropContent(smtp::replies::BufferFull());
+        buf.resize(kIdleBuffer);
+        buf.shrink_to_fit();
+        share.Set(holding());
+        stages.metrics.OnBufferRefused();
+        log::Event("message buffer full").With("client", client)
+            .With("buffered", static_cast<int64_t>(state.budget.used()))
+            .With("limit", static_cast<int64_t>(state.budget.limit())).Warn();
+      }
+      now = std::chrono::steady_clock::now();
+    }
+    const bool stressed = state.stressed.load(std::memory_order_relaxed);
+    const Deadlines::Next next = deadlines.NextRead(now, in_data, stressed);
+    size_t n = 0;
+    if (next.timeout > Deadlines::Clock::duration::zero()) {
+      n = co_await stream.ReadSome(buf.data(), buf.size(), next.timeout, ec);
+    } else {
+      ec = asio::error::timed_out;
+    }
+    // Woken to shut down, or to take the shorter deadlines of stress.
+    if (ec == asio::error::operation_aborted && (state.draining || state.stressed.load() != stressed)) continue;
     if (ec) {
       if (ec == asio::error::timed_out) {
         // RFC 5321 §4.5.3.2: say why before closing.
-        out = smtp::replies::CommandTimeout().text;
+        const char* kind = next.kind == Deadlines::Kind::kSession ? "session"
+                           : next.kind == Deadlines::Kind::kData  ? "data"
+                                                                  : "command";
+        stages.metrics.OnTimeout(kind, stressed);
+        out = next.kind == Deadlines::Kind::kSession ? smtp::replies::SessionTimeLimit().text
+                                                     : smtp::replies::CommandTimeout().text;
+        stages.metrics.OnReply(out);
+        log::Event("smtp timeout").With("client", client).With("deadline", kind)
+            .With("stress", stressed ? "yes" : "no").Info();
         co_await flush();
       }
       if (session.in_transaction()) {
@@ -227,8 +339,12 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
       }
       break;
     }
+    if (in_data) deadlines.DataRead(std::chrono::steady_clock::now(), n);
     take(session.Feed(std::span<const char>(buf.data(), n)));
-    if (n == buf.size() && buf.size() < 64 * 1024) buf.resize(std::min<size_t>(buf.size() * 4, 64 * 1024));
+    // Grow the buffer while a message streams in, unless memory is tight.
+    if (n == buf.size() && buf.size() < 64 * 1024 && !state.budget.Over(4 * buf.size())) {
+      buf.resize(std::min<size_t>(buf.size() * 4, 64 * 1024));
+    }
   }
   stream.Close();
 }

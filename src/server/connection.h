@@ -6,12 +6,15 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/descriptors.h"
+#include "server/body_budget.h"
 #include "server/server.h"
 
 namespace sluice {
@@ -22,7 +25,17 @@ namespace sluice::server {
 
 // State shared by every connection of one server, on every worker.
 struct EdgeState {
+  explicit EdgeState(uint64_t buffer_limit) : budget(buffer_limit) {}
   std::atomic<size_t> sessions{0};  // open connections
+  // max_connections, or fewer when file descriptors would not suffice
+  // (set by the server at start, from the descriptor limit).
+  std::atomic<size_t> session_limit{10'000};
+  std::atomic<bool> stressed{false};  // sessions above stress_threshold × session_limit
+  BodyBudget budget;                  // message content held across sessions
+  // Interrupts every session's read on every worker, so that each one
+  // recomputes its deadline (entering stress shortens them). Set by the
+  // server; callable from any worker.
+  std::function<void()> wake_reads;
   std::atomic<size_t> storing{0};   // messages between end of data and the reply
   std::atomic<bool> draining{false};  // shutting down: idle sessions get 421
   std::atomic<bool> forced{false};    // grace is over: every session gets 421
@@ -36,6 +49,7 @@ struct EdgeState {
 // Touched only on that worker's thread.
 struct WorkerConnections {
   std::unordered_set<TimedStream*> streams;
+  SpareDescriptor spare;  // answers a connection when descriptors run out
 };
 
 // What a listener gives its connections.

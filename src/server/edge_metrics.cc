@@ -22,15 +22,30 @@ void EdgeMetrics::OnCommit(double ms) {
   commit_sum_ms_ += ms;
 }
 
+void EdgeMetrics::OnTimeout(const char* kind, bool stressed) {
+  std::lock_guard lock(mu_);
+  ++timeouts_[{kind, stressed}];
+}
+
 EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   Snapshot s;
   s.connections = connections_.load();
   s.queued = queued_.load();
   s.failed = failed_.load();
+  s.buffer_waits = buffer_waits_.load();
+  s.buffer_refusals = buffer_refusals_.load();
+  s.accept_errors = accept_errors_.load();
+  s.stress_entries = stress_entries_.load();
+  s.stressed = stressed_.load();
+  s.open_sessions = open_sessions.load();
+  s.buffered_bytes = buffered_bytes.load();
+  s.buffered_limit = buffered_limit.load();
+  s.session_limit = session_limit.load();
   std::lock_guard lock(mu_);
   s.replies = replies_;
   s.commit_buckets = commit_buckets_;
   s.commit_sum_ms = commit_sum_ms_;
+  s.timeouts = timeouts_;
   return s;
 }
 

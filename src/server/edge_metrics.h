@@ -21,17 +21,40 @@ class EdgeMetrics {
   // its code and enhanced code.
   void OnReply(const std::string& text);
   void OnCommit(double ms);
+  // A session closed by a deadline: "command", "data" or "session"; and
+  // whether the edge was under stress (its timeouts shortened).
+  void OnTimeout(const char* kind, bool stressed);
+  void OnBufferWait() { buffer_waits_.fetch_add(1, std::memory_order_relaxed); }
+  void OnBufferRefused() { buffer_refusals_.fetch_add(1, std::memory_order_relaxed); }
+  void OnAcceptError() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
+  void OnStress(bool on) {
+    stressed_.store(on, std::memory_order_relaxed);
+    if (on) stress_entries_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Gauges the edge keeps current.
+  std::atomic<int64_t> open_sessions{0};
+  std::atomic<uint64_t> buffered_bytes{0};
+  std::atomic<uint64_t> buffered_limit{0};
+  std::atomic<uint64_t> session_limit{0};  // max_connections, or less when descriptors are short
 
   struct Snapshot {
     uint64_t connections = 0, queued = 0, failed = 0;
     std::map<std::pair<std::string, std::string>, uint64_t> replies;  // (code, enhanced) → count
     std::vector<uint64_t> commit_buckets;                            // per bound, then +Inf
     double commit_sum_ms = 0;
+    std::map<std::pair<std::string, bool>, uint64_t> timeouts;  // (kind, stressed) → count
+    uint64_t buffer_waits = 0, buffer_refusals = 0, accept_errors = 0, stress_entries = 0;
+    bool stressed = false;
+    int64_t open_sessions = 0;
+    uint64_t buffered_bytes = 0, buffered_limit = 0, session_limit = 0;
   };
   Snapshot snapshot();
 
  private:
   std::atomic<uint64_t> connections_{0}, queued_{0}, failed_{0};
+  std::atomic<uint64_t> buffer_waits_{0}, buffer_refusals_{0}, accept_errors_{0}, stress_entries_{0};
+  std::atomic<bool> stressed_{false};
+  std::map<std::pair<std::string, bool>, uint64_t> timeouts_;  // GUARDED_BY(mu_)
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> replies_;
   std::vector<uint64_t> commit_buckets_ = std::vector<uint64_t>(std::size(kCommitBucketsMs) + 1);

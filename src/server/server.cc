@@ -18,10 +18,14 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "common/listen.h"
-#include "common/timed_stream.h"
 #include "common/log.h"
+#include "common/timed_stream.h"
 #include "server/connection.h"
+#include "server/edge_metrics.h"
 #include "server/tls.h"
 
 namespace sluice::server {
@@ -84,7 +88,18 @@ void OnEachWorker(std::vector<std::unique_ptr<Worker>>& workers, F f) {
 class EdgeServer final : public Server {
  public:
   EdgeServer(ServerOptions o, std::shared_ptr<const smtp::SessionOptions> session, Stages stages)
-      : o_(std::make_shared<const ServerOptions>(std::move(o))), session_(std::move(session)), stages_(stages) {}
+      : o_(std::make_shared<const ServerOptions>(std::move(o))), session_(std::move(session)), stages_(stages),
+        state_(o_->max_buffered_bytes > 0 ? o_->max_buffered_bytes : DefaultBodyBudget()) {
+    SetSessionLimit(*o_);
+    stages_.metrics.buffered_limit = state_.budget.limit();
+    state_.wake_reads = [this] {
+      for (auto& w : workers_) {
+        asio::post(w->io, [c = &w->connections] {
+          for (TimedStream* s : c->streams) s->CancelRead();
+        });
+      }
+    };
+  }
 
   ~EdgeServer() override {
     Stop();
@@ -163,6 +178,7 @@ class EdgeServer final : public Server {
     }
     listeners_ = std::move(next);
     o_ = o;
+    SetSessionLimit(*o_);
     session_ = session;
     return Status::Ok();
   }
@@ -196,6 +212,76 @@ class EdgeServer final : public Server {
   }
 
  private:
+  void SetSessionLimit(const ServerOptions& o) {
+    const size_t limit = o.session_cap > 0 ? std::min(o.max_connections, o.session_cap) : o.max_connections;
+    planned_limit_ = limit;
+    state_.session_limit = limit;
+    stages_.metrics.session_limit = limit;
+  }
+
+  static int64_t NowNs() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // A limit lowered by descriptor exhaustion goes back to the planned one
+  // after 30 s without it. Cheap: two atomic loads per accepted connection.
+  void RestoreSessionLimit() {
+    const size_t planned = planned_limit_.load(std::memory_order_relaxed);
+    if (state_.session_limit.load(std::memory_order_relaxed) >= planned) return;
+    if (NowNs() - last_exhausted_ns_.load() < std::chrono::nanoseconds(std::chrono::seconds(30)).count()) return;
+    state_.session_limit = planned;
+    stages_.metrics.session_limit = planned;
+    log::Event("session limit restored").With("limit", static_cast<int64_t>(planned)).Info();
+  }
+
+  // accept(2) failed: out of descriptors (EMFILE, ENFILE) or another error.
+  // With the spare descriptor the waiting client still hears why (421
+  // 4.3.2), so the backlog drains instead of spinning; without it, wait a
+  // little. Logs at most once a second.
+  asio::awaitable<void> AcceptFailed(tcp::acceptor& acceptor, WorkerConnections& w, const boost::system::error_code& err) {
+    stages_.metrics.OnAcceptError();
+    const bool exhausted = err == asio::error::no_descriptors || err.value() == ENFILE;
+    bool answered = false;
+    if (exhausted) {
+      // The limit is where descriptors ran out, whatever the plan said: new
+      // sessions are turned away (and closed at once) below it from now on,
+      // so the slots that free up go to the spare and to sessions held.
+      const size_t sessions = state_.sessions.load();
+      const size_t lowered = std::max<size_t>(1, sessions > 2 ? sessions - 2 : 1);
+      if (lowered < state_.session_limit.load()) {
+        state_.session_limit = lowered;
+        stages_.metrics.session_limit = lowered;
+        log::Event("session limit lowered").With("limit", static_cast<int64_t>(lowered))
+            .With("reason", "out of file descriptors").Warn();
+      }
+      last_exhausted_ns_ = NowNs();
+      if (!w.spare.held()) w.spare.Take();
+    }
+    if (exhausted && w.spare.held()) {
+      w.spare.Release();
+      int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        const std::string reply = smtp::replies::NoDescriptors().text;
+        ssize_t sent = ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)sent;  // best effort: the client may already be gone
+        ::close(fd);
+        stages_.metrics.OnReply(reply);
+        answered = true;
+      }
+      w.spare.Take();
+    }
+    if (auto held_back = accept_log_.Allow()) {
+      log::Event("accept failed").With("error", err.message()).With("answered_421", answered ? "yes" : "no")
+          .With("suppressed", static_cast<int64_t>(*held_back)).Warn();
+    }
+    if (!answered || !w.spare.held()) {
+      boost::system::error_code ec;
+      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(exhausted ? 20 : 100));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
   static Result<std::shared_ptr<asio::ssl::context>> LoadTls(const ServerOptions& o) {
     if (o.tls_cert.empty()) return std::shared_ptr<asio::ssl::context>();
     return LoadServerTls(o.tls_cert, o.tls_key);
@@ -265,7 +351,7 @@ class EdgeServer final : public Server {
         boost::system::error_code ec;
         l->acceptors[i]->close(ec);
       }
-      for (TimedStream* s : workers_[i]->connections.streams) s->Cancel();
+      for (TimedStream* s : workers_[i]->connections.streams) s->CancelRead();  // a reply being written finishes
     });
   }
 
@@ -275,18 +361,20 @@ class EdgeServer final : public Server {
       tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec == asio::error::operation_aborted || state_.draining || !acceptor.is_open()) co_return;
-        // EMFILE and friends: back off briefly rather than spin.
-        log::Event("accept failed").With("error", ec.message()).Warn();
-        asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
-        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        auto failed = AcceptFailed(acceptor, connections, ec);  // see common/offload.h on temporaries
+        co_await std::move(failed);
         continue;
       }
+      RestoreSessionLimit();
       asio::co_spawn(acceptor.get_executor(),
                      RunConnection(std::move(socket), listener.current(), stages_, state_, connections),
                      asio::detached);
     }
   }
 
+  log::RateLimit accept_log_{std::chrono::seconds(1)};
+  std::atomic<size_t> planned_limit_{0};      // from the config and the descriptor plan
+  std::atomic<int64_t> last_exhausted_ns_{0};  // the last accept that ran out of descriptors
   std::mutex reconfigure_mu_;  // Reconfigure and Stop, from the main thread
   std::shared_ptr<const ServerOptions> o_;
   std::shared_ptr<const smtp::SessionOptions> session_;
@@ -298,6 +386,12 @@ class EdgeServer final : public Server {
 };
 
 }  // namespace
+
+uint64_t DefaultBodyBudget() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return uint64_t{1} << 30;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 8;
+}
 
 std::unique_ptr<Server> MakeServer(ServerOptions options,
                                    std::shared_ptr<const smtp::SessionOptions> session,

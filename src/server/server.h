@@ -43,7 +43,27 @@ struct ServerOptions {
   std::chrono::seconds command_timeout{300};  // RFC 5321 §4.5.3.2.7
   std::chrono::seconds data_timeout{600};     // RFC 5321 §4.5.3.2.6, per data block
   std::chrono::seconds tls_handshake_timeout{30};
+  // Deadlines that hold whatever the client trickles (Postfix's
+  // smtpd_per_record_deadline): a command line must be complete within
+  // command_timeout of the last reply; DATA and BDAT start with
+  // data_timeout, and each read of N bytes earns N / min_data_rate seconds
+  // more, never beyond data_timeout ahead; the whole session ends after
+  // max_session_time. Each expiry is a 421 4.4.2 and a close.
+  size_t min_data_rate = 500;                      // bytes per second
+  std::chrono::seconds max_session_time{3600};
+  // Under stress (open sessions above stress_threshold × max_connections)
+  // both timeouts shrink to stress_timeout, as Postfix does.
+  double stress_threshold = 0.8;
+  std::chrono::seconds stress_timeout{10};
+  // Message content buffered across all sessions. A session over the
+  // budget stops reading (TCP backpressure) for up to buffer_wait, then its
+  // message is refused with 452 4.3.1. 0: an eighth of physical memory.
+  uint64_t max_buffered_bytes = 0;
+  std::chrono::seconds buffer_wait{30};
   size_t max_connections = 10'000;            // above it: 421 4.7.0 and close
+  // The sessions the descriptor limit leaves room for, after what the
+  // spool, queue, forests and admin need (control/descriptors.h); 0: no cap.
+  size_t session_cap = 0;
   size_t max_connections_per_ip = 100;        // from one client address
   std::chrono::seconds shutdown_grace{30};    // transactions in progress may finish
   std::string tls_cert;                       // PEM chain; empty: no STARTTLS

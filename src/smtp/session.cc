@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace sluice::smtp {
@@ -137,6 +138,7 @@ void Session::ResetTransaction() {
   pending_rcpt_.clear();
   pending_dsn_ = {};
   rcpt_attempts_ = 0;
+  declared_size_ = 0;
   chunked_ = false;
   body_.clear();
   line_check_.Reset();
@@ -198,6 +200,17 @@ void Session::AppendContent(std::string_view bytes) {
     body_.clear();
     body_.shrink_to_fit();
     return;
+  }
+  // Grow the body without doubling past a megabyte, so that what the edge
+  // charges to its memory budget is what the message needs: the declared
+  // SIZE at once, or half again as it grows.
+  const size_t need = body_.size() + bytes.size();
+  if (need > body_.capacity()) {
+    const size_t have = body_.capacity();
+    size_t cap = declared_size_ >= need ? declared_size_ + 64
+                 : have >= (size_t{1} << 20) ? have + have / 2
+                                              : 2 * have;
+    body_.reserve(std::max(need, std::min(cap, options_->max_message_size)));
   }
   body_.append(bytes);
 }

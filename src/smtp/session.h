@@ -109,6 +109,8 @@ class Session {
   // read the rest of the content without keeping it, and answer `refusal`
   // at its end. The session stays in step with the client.
   void DropContent(Reply refusal);
+  // True while message content is arriving and being kept (not refused).
+  bool keeping_content() const { return in_data() && content_refusal_.code == 0; }
 
  private:
   enum class State { kConnected, kGreeted, kMail, kRcpt, kData, kChunk };
@@ -170,6 +172,7 @@ class Session {
   std::string pending_rcpt_;   // RCPT TO mailbox awaiting its lookup
   RecipientDsn pending_dsn_;
   size_t rcpt_attempts_ = 0;   // RCPT commands that reached a lookup
+  size_t declared_size_ = 0;   // MAIL's SIZE parameter: the body is reserved for it
   bool chunked_ = false;       // the transaction uses BDAT, so DATA is out
 
   // Content state, for DATA and BDAT alike.

@@ -183,6 +183,7 @@ void Session::OnMail(std::string_view arg) {
   e.helo = helo_;
   e.esmtp = esmtp_;
   envelope_ = std::move(e);
+  declared_size_ = declared_size;
   // The driver decides whether a transaction may start now (spool space):
   // the reply to MAIL waits for Resume(AdmitResult).
   waiting_ = Waiting::kAdmit;

@@ -12,12 +12,21 @@
 
 #include "common/envelope.h"
 #include "common/status.h"
+#include "spool/space.h"
 
 namespace sluice::spool {
 
 struct SpoolOptions {
   std::string path = "var/spool";
   bool sync = true;  // off only in unit tests that do not test durability
+  // Below this many free bytes on the spool's file system new mail gets
+  // 452 4.3.1 (Postfix's queue_minfree); the config raises it to three
+  // messages of the largest size.
+  uint64_t min_free = 64ull << 20;
+  // A ballast file kept on the spool's file system and given back when it
+  // fills, so the spool can still open, record deliveries and remove mail
+  // when something else took the last byte. 0: none.
+  uint64_t reserve = 32ull << 20;
   bool operator==(const SpoolOptions&) const = default;  // a reload applies what changed
 };
 
@@ -50,10 +59,19 @@ class Spool {
   virtual Status PutMeta(const std::string& name, std::string_view value) = 0;
   // kNotFound when there is no such record.
   virtual Result<std::string> GetMeta(const std::string& name) = 0;
+
+  // May a transaction of `bytes` (0: unknown) start? Cheap (no I/O but a
+  // statvfs every 20 ms); asked at MAIL. kNoSpace: 452 4.3.1; kIoError:
+  // the store is failing, 451 4.3.0.
+  virtual Status Admit(uint64_t /*bytes*/) { return Status::Ok(); }
+  // Space and state, for metrics, the status API and alerts. Cheap.
+  virtual SpoolHealth Health() { return {}; }
 };
 
-// Opens (creating if needed) the RocksDB spool at options.path.
-Result<std::unique_ptr<Spool>> OpenSpool(const SpoolOptions& options);
+// Opens (creating if needed) the RocksDB spool at options.path. `probe`
+// measures the file system's space (default: statvfs of the path); tests
+// pass their own.
+Result<std::unique_ptr<Spool>> OpenSpool(const SpoolOptions& options, SpaceProbe probe = nullptr);
 
 // A new queue id: unique on this node, sortable by time of creation.
 // Cheap: no I/O; thread-safe.

@@ -126,7 +126,8 @@ class Sluice:
     """One sluice daemon with its own temp dir, config, spool and maildirs."""
 
     def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None, tls=False,
-                 server_extra="", directory_extra="", seed_extra="", destinations_extra="", admin_extra=""):
+                 server_extra="", directory_extra="", seed_extra="", destinations_extra="", admin_extra="",
+                 spool_path=None, spool_extra=""):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
         self.submission_port = free_port()
@@ -161,7 +162,8 @@ listen = ["127.0.0.1:%(port)d"]
 workers = 2
 %(server_extra)s
 [spool]
-path = "%(dir)s/spool"
+path = "%(spool)s"
+%(spool_extra)s
 [directory]
 path = "%(dir)s/directory.db"
 seed = "%(dir)s/directory.toml"
@@ -200,15 +202,23 @@ format = "json"
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
        "server_extra": server_extra, "directory_extra": directory_extra,
        "destinations_extra": destinations_extra, "admin_extra": admin_extra,
-       "admin": self.admin_port, "token": self.token})
+       "admin": self.admin_port, "token": self.token,
+       "spool": spool_path or os.path.join(self.dir, "spool"), "spool_extra": spool_extra})
         self.proc = None
 
-    def start(self):
+    def start(self, nofile=None):
+        """Starts the daemon; `nofile` lowers its descriptor limit (soft and hard)."""
         self.logf = open(self.log_path, "a")
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        preexec = None
+        if nofile:
+            import resource
+
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         self.proc = subprocess.Popen([SLUICE_BIN, "serve", "--config", self.config],
-                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env)
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env, preexec_fn=preexec)
         _started.append(self.proc)
         wait_port(self.port, proc=self.proc)
         wait_port(self.admin_port, proc=self.proc)  # the admin API starts after the edge
