@@ -4,6 +4,7 @@ BUILD      ?= build
 TEST_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= session address reply config admin_request
 JOBS       ?= $(shell nproc)
 CONFIG     ?= examples/sluice.toml
 
@@ -38,7 +39,7 @@ fuzz-build: deps
 # A long fuzzing run: FUZZ_SECONDS per target. Crashes land in $(FUZZ_BUILD)/crash-*;
 # once fixed, copy them to fuzz/regressions/<target>/.
 fuzz: fuzz-build
-	@cd $(FUZZ_BUILD) && for t in session address; do \
+	@cd $(FUZZ_BUILD) && for t in $(FUZZ_TARGETS); do \
 	  ./fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 -artifact_prefix=crash-$$t- \
 	    corpus/$$t ../fuzz/corpus/$$t || exit 1; done
 

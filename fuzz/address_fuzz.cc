@@ -3,6 +3,9 @@
 #include <string>
 
 #include "smtp/address.h"
+#include "mail/address.h"
+#include "mail/text.h"
+#include "mail/xtext.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sluice::smtp;
@@ -14,15 +17,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // What the parser accepts is a valid mailbox (or the null path), and
     // canonicalization keeps its length.
     if (!p->address.empty()) {
-      if (!IsValidMailbox(p->address, utf8)) std::abort();
-      if (CanonicalAddress(p->address).size() != p->address.size()) std::abort();
-      if (utf8 && !IsValidUtf8(p->address)) std::abort();
+      if (!sluice::mail::IsValidMailbox(p->address, utf8)) std::abort();
+      if (sluice::mail::CanonicalAddress(p->address).size() != p->address.size()) std::abort();
+      if (utf8 && !sluice::mail::IsValidUtf8(p->address)) std::abort();
     }
     for (const auto& [k, v] : p->params) {
       if (k.empty()) std::abort();
     }
   }
-  IsValidXtext(arg);
-  IsValidDomain(arg, utf8);
+  if (sluice::mail::IsValidXtext(arg) && sluice::mail::DecodeXtext(arg).size() > arg.size()) std::abort();
+  if (sluice::mail::IsSafeXtext(arg) && sluice::mail::HasControl(sluice::mail::DecodeXtext(arg))) std::abort();
+  sluice::mail::IsValidDomain(arg, utf8);
   return 0;
 }

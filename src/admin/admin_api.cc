@@ -13,6 +13,7 @@
 #include "admin/dashboard.h"
 #include "admin/metrics.h"
 #include "admin/monitor.h"
+#include "admin/requests.h"
 #include "queue/queue.h"
 #include "spool/spool.h"
 
@@ -177,16 +178,12 @@ ApiResponse FromStatus(const Status& s) {
 
 // Parses a JSON object body, or says precisely why not.
 bool ParseBody(const ApiRequest& r, json* out, ApiResponse* error) {
-  try {
-    *out = json::parse(r.body);
-  } catch (const json::parse_error& e) {
-    *error = Error(400, fmt::format("malformed JSON: {}", e.what()));
+  auto parsed = ParseObject(r.body);
+  if (!parsed.ok()) {
+    *error = Error(400, parsed.status().message());
     return false;
   }
-  if (!out->is_object()) {
-    *error = Error(400, "the body must be a JSON object");
-    return false;
-  }
+  *out = std::move(parsed).value();
   return true;
 }
 
@@ -258,35 +255,23 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   }
   if (std::regex_match(t, m, kMove)) {
     if (!ParseBody(r, &body, &bad)) return bad;
-    if (!body.contains("forest") || !body["forest"].is_string()) {
-      return Error(400, "\"forest\" (a string) is required");
-    }
-    return FromStatus(st.directory.MoveTenant(m[1], body["forest"].get<std::string>()));
+    auto forest = ParseMove(body);
+    if (!forest.ok()) return FromStatus(forest.status());
+    return FromStatus(st.directory.MoveTenant(m[1], forest.value()));
   }
   const bool forest_limit = std::regex_match(t, m, kLimit);
   if (forest_limit || std::regex_match(t, m, kDestinationLimit)) {
     if (!ParseBody(r, &body, &bad)) return bad;
-    if (!body.contains("limit") || !body["limit"].is_number_unsigned() || body["limit"].get<uint64_t>() < 1 ||
-        body["limit"].get<uint64_t>() > 100'000) {
-      return Error(400, "\"limit\" (an integer from 1 to 100000) is required");
-    }
-    const size_t limit = body["limit"].get<size_t>();
-    return FromStatus(forest_limit ? st.directory.SetForestLimit(m[1], limit) : st.delivery.SetConcurrency(m[1], limit));
+    auto limit = ParseLimit(body);
+    if (!limit.ok()) return FromStatus(limit.status());
+    return FromStatus(forest_limit ? st.directory.SetForestLimit(m[1], limit.value())
+                                   : st.delivery.SetConcurrency(m[1], limit.value()));
   }
   if (std::regex_match(t, m, kFault)) {
     if (!ParseBody(r, &body, &bad)) return bad;
-    directory::FaultOptions f;
-    try {
-      f.latency = std::chrono::milliseconds(body.value("latency_ms", 0));
-      f.error_rate = body.value("error_rate", 0.0);
-      f.hang = body.value("hang", false);
-    } catch (const json::exception& e) {
-      return Error(400, fmt::format("bad fault: {}", e.what()));
-    }
-    if (f.error_rate < 0 || f.error_rate > 1 || f.latency.count() < 0) {
-      return Error(400, "error_rate must be in [0, 1] and latency_ms non-negative");
-    }
-    return FromStatus(st.directory.SetForestFault(m[1], f));
+    auto fault = ParseFault(body);
+    if (!fault.ok()) return FromStatus(fault.status());
+    return FromStatus(st.directory.SetForestFault(m[1], fault.value()));
   }
   return Error(404, "no such resource: " + t);
 }

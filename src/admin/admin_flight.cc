@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_api.h"
+#include "admin/requests.h"
 
 namespace sluice::admin {
 namespace {
@@ -53,11 +54,9 @@ std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st)
     json body;
     ApiResponse bad;
     if (!ParseBody(r, &body, &bad)) return bad;
-    if (!body.contains("candidate") || !body["candidate"].is_string() || !body.contains("share") ||
-        !body["share"].is_number_integer()) {
-      return ErrorResponse(400, "\"candidate\" (the path of a config file) and \"share\" (percent) are required");
-    }
-    return Reply(st.flight->Start(body["candidate"].get<std::string>(), body["share"].get<int>()), 422);
+    auto start = ParseFlightStart(body);
+    if (!start.ok()) return ErrorResponse(400, start.status().message());
+    return Reply(st.flight->Start(start.value().candidate, start.value().share), 422);
   }
   if (t == "/api/v1/flight/promote") return Reply(st.flight->Promote(), 409);
   if (t == "/api/v1/flight/rollback") return Reply(st.flight->Rollback(), 409);

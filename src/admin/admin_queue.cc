@@ -5,64 +5,13 @@
 #include <regex>
 
 #include "admin/admin_api.h"
+#include "admin/requests.h"
 #include "queue/queue.h"
 
 namespace sluice::admin {
 namespace {
 
 using nlohmann::json;
-
-const char* kStates[] = {"ready", "deferred", "hold", "active"};
-
-std::string UrlDecode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out.push_back(' ');
-    } else if (s[i] == '%' && i + 2 < s.size() &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out.push_back(static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// The filter as a JSON object: from a POST body, or from the query string.
-std::optional<std::string> ReadFilter(const json& j, queue::Filter* f) {
-  try {
-    for (const auto& [key, value] : j.items()) {
-      if (key == "ids") {
-        f->ids = value.get<std::vector<std::string>>();
-      } else if (key == "state") {
-        f->state = value.get<std::string>();
-        if (std::find(std::begin(kStates), std::end(kStates), f->state) == std::end(kStates)) {
-          return fmt::format("state \"{}\" is not one of ready, deferred, hold, active", f->state);
-        }
-      } else if (key == "tenant") {
-        f->tenant = value.get<std::string>();
-      } else if (key == "destination") {
-        f->destination = value.get<std::string>();
-      } else if (key == "sender") {
-        f->sender = value.get<std::string>();
-      } else if (key == "rcpt") {
-        f->rcpt = value.get<std::string>();
-      } else if (key == "min_age") {
-        int64_t s = value.get<int64_t>();
-        if (s < 0) return std::string("min_age must not be negative");
-        f->min_age = std::chrono::seconds(s);
-      } else if (key != "all") {
-        return fmt::format("unknown filter \"{}\" (ids, state, tenant, destination, sender, rcpt, min_age, all)", key);
-      }
-    }
-  } catch (const json::exception&) {
-    return std::string("filters are strings, ids a list of strings, min_age whole seconds");
-  }
-  return std::nullopt;
-}
 
 bool Empty(const queue::Filter& f) {
   return f.ids.empty() && f.state.empty() && f.tenant.empty() && f.destination.empty() && f.sender.empty() &&
@@ -105,30 +54,10 @@ std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st) {
                                   {"dsn_sent", q.dsn_sent}, {"hold_policies", HoldsJson(st.queue.Holds())}});
   }
   if (t == "/api/v1/queue/messages") {
-    json filter = json::object();
-    size_t start = 0;
-    while (start < r.query.size()) {
-      size_t amp = r.query.find('&', start);
-      if (amp == std::string::npos) amp = r.query.size();
-      std::string pair = r.query.substr(start, amp - start);
-      start = amp + 1;
-      size_t eq = pair.find('=');
-      std::string key = UrlDecode(pair.substr(0, eq)), value = eq == std::string::npos ? "" : UrlDecode(pair.substr(eq + 1));
-      if (key == "min_age") {
-        char* end = nullptr;
-        long long v = std::strtoll(value.c_str(), &end, 10);
-        if (value.empty() || *end) return ErrorResponse(400, "min_age must be whole seconds");
-        filter[key] = v;
-      } else if (key == "id") {
-        filter["ids"].push_back(value);
-      } else if (!key.empty()) {
-        filter[key] = value;
-      }
-    }
-    queue::Filter f;
-    if (auto bad = ReadFilter(filter, &f)) return ErrorResponse(400, *bad);
+    auto f = ParseFilterQuery(r.query);
+    if (!f.ok()) return ErrorResponse(400, f.status().message());
     json out = json::array();
-    for (const auto& m : st.queue.List(f)) out.push_back(MessageJson(m, now));
+    for (const auto& m : st.queue.List(f.value())) out.push_back(MessageJson(m, now));
     return JsonResponse(200, out);
   }
   static const std::regex kOne("^/api/v1/queue/messages/([0-9A-F]{18})$");
@@ -162,24 +91,18 @@ std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st) 
   ApiResponse bad;
   if (t == "/api/v1/queue/holds") {
     if (!ParseBody(r, &body, &bad)) return bad;
-    queue::HoldPolicy h;
-    bool on = true;
-    try {
-      h.kind = body.at("kind").get<std::string>();
-      h.name = body.at("name").get<std::string>();
-      h.reason = body.value("reason", "");
-      on = body.value("hold", true);
-    } catch (const json::exception&) {
-      return ErrorResponse(400, "\"kind\" (tenant or destination) and \"name\" are required strings; \"hold\" is a boolean");
-    }
-    return FromStatus(st.queue.SetHold(h, on));
+    auto hold = ParseHold(body);
+    if (!hold.ok()) return FromStatus(hold.status());
+    return FromStatus(st.queue.SetHold(hold.value().policy, hold.value().on));
   }
   if (!std::regex_match(t, m, kAction)) return std::nullopt;
   if (!ParseBody(r, &body, &bad)) return bad;
-  queue::Filter f;
-  if (auto problem = ReadFilter(body, &f)) return ErrorResponse(400, *problem);
+  bool all = false;
+  auto parsed = ParseFilter(body, &all);
+  if (!parsed.ok()) return ErrorResponse(400, parsed.status().message());
+  const queue::Filter& f = parsed.value();
   // Acting on the whole queue must be meant: postsuper asks for ALL too.
-  if (Empty(f) && !(body.contains("all") && body["all"] == true)) {
+  if (Empty(f) && !all) {
     return ErrorResponse(400, "no message selected: give ids or a filter, or \"all\": true");
   }
   const std::string verb = m[1];

@@ -167,23 +167,23 @@ TEST(Webhook, BodiesForEachFormat) {
 }
 
 TEST(Webhook, ParsesUrls) {
-  auto a = ParseUrl("http://127.0.0.1:9000/hook?x=1");
+  auto a = sluice::ParseUrl("http://127.0.0.1:9000/hook?x=1");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a.value().host, "127.0.0.1");
   EXPECT_EQ(a.value().port, 9000);
   EXPECT_EQ(a.value().path, "/hook?x=1");
-  auto b = ParseUrl("https://hooks.example.com");
+  auto b = sluice::ParseUrl("https://hooks.example.com");
   ASSERT_TRUE(b.ok());
   EXPECT_TRUE(b.value().tls);
   EXPECT_EQ(b.value().port, 443);
   EXPECT_EQ(b.value().path, "/");
-  auto c = ParseUrl("http://[::1]:8080/x");
+  auto c = sluice::ParseUrl("http://[::1]:8080/x");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c.value().host, "::1");
-  EXPECT_FALSE(ParseUrl("ftp://x/").ok());
-  EXPECT_FALSE(ParseUrl("http://x:99999/").ok());
-  EXPECT_FALSE(ParseUrl("http://user:pw@x/").ok());
-  EXPECT_FALSE(ParseUrl("http:///path").ok());
+  EXPECT_FALSE(sluice::ParseUrl("ftp://x/").ok());
+  EXPECT_FALSE(sluice::ParseUrl("http://x:99999/").ok());
+  EXPECT_FALSE(sluice::ParseUrl("http://user:pw@x/").ok());
+  EXPECT_FALSE(sluice::ParseUrl("http:///path").ok());
 }
 
 }  // namespace

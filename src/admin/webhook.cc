@@ -33,45 +33,6 @@ std::string Headline(const Notice& n, const std::string& host) {
 
 }  // namespace
 
-Result<Url> ParseUrl(const std::string& url) {
-  Url u;
-  std::string rest;
-  if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else if (url.rfind("https://", 0) == 0) {
-    u.tls = true;
-    rest = url.substr(8);
-  } else {
-    return Status::InvalidArgument(fmt::format("\"{}\" is not an http:// or https:// URL", url));
-  }
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  u.path = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (authority.find('@') != std::string::npos) {
-    return Status::InvalidArgument("credentials in a webhook URL are not supported; put a token in the path");
-  }
-  size_t colon = authority.rfind(':');
-  size_t bracket = authority.rfind(']');
-  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
-    try {
-      size_t used = 0;
-      int port = std::stoi(authority.substr(colon + 1), &used);
-      if (used != authority.size() - colon - 1 || port < 1 || port > 65535) throw std::out_of_range("port");
-      u.port = static_cast<uint16_t>(port);
-    } catch (const std::exception&) {
-      return Status::InvalidArgument(fmt::format("\"{}\" has no valid port", url));
-    }
-    authority.resize(colon);
-  } else {
-    u.port = u.tls ? 443 : 80;
-  }
-  if (authority.size() > 2 && authority.front() == '[' && authority.back() == ']') {
-    authority = authority.substr(1, authority.size() - 2);
-  }
-  if (authority.empty()) return Status::InvalidArgument(fmt::format("\"{}\" has no host", url));
-  u.host = authority;
-  return u;
-}
 
 std::string WebhookBody(const std::string& format, const Notice& n, const std::string& host) {
   const Alert& a = n.alert;

@@ -13,18 +13,10 @@
 #include <string>
 
 #include "common/status.h"
+#include "common/url.h"
 #include "admin/alerts.h"
 
 namespace sluice::admin {
-
-struct Url {
-  bool tls = false;
-  std::string host;
-  uint16_t port = 0;
-  std::string path;  // with the query, "/" at least
-};
-// Parses an http(s) URL; an error names what is wrong with it.
-Result<Url> ParseUrl(const std::string& url);
 
 // The body a webhook of `format` receives for a notice. `host` names this Sluice.
 std::string WebhookBody(const std::string& format, const Notice& n, const std::string& host);

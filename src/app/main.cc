@@ -70,7 +70,6 @@ int Serve(const std::string& path) {
   log::Init(config.log.level, config.log.format);
   const DescriptorLimit fds = RaiseDescriptorLimit();
   const auto plan = control::PlanDescriptors(config, fds.soft);
-  config.server.session_cap = plan.sessions;
   if (!plan.fits()) log::Event("descriptor limit").With("warning", plan.Explain()).Warn();
 
   // Block the stop signals in every thread; the main thread waits for them.
@@ -104,7 +103,9 @@ int Serve(const std::string& path) {
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
   auto session = std::make_shared<const smtp::SessionOptions>(config.session);
   server::EdgeMetrics edge_metrics;
-  auto server = server::MakeServer(config.server, session,
+  server::ServerOptions edge = config.server;
+  edge.session_cap = plan.sessions;  // a fact of this process, not of the config
+  auto server = server::MakeServer(edge, session,
                                    server::Stages{*dir, *spool.value(), *queue, blocking, edge_metrics});
   if (Status s = server->Start(); !s.ok()) {
     queue->Stop(std::chrono::seconds(0));

@@ -160,6 +160,8 @@ void ReadForest(TomlTable& s, directory::ForestOptions* f) {
 
 }  // namespace
 
+LoadResult LoadConfigTable(const toml::table& root, const std::string& path);
+
 std::string ConfigError::ToString() const {
   std::string where = line > 0 ? fmt::format("{}:{}", file, line) : file;
   return key.empty() ? fmt::format("{}: {}", where, what) : fmt::format("{}: {}: {}", where, key, what);
@@ -167,11 +169,23 @@ std::string ConfigError::ToString() const {
 
 LoadResult LoadConfig(const std::string& path) {
   LoadResult r;
+  toml::table root;
+  if (!ParseTomlFile(path, &root, &r.errors)) return r;
+  return LoadConfigTable(root, path);
+}
+
+LoadResult LoadConfigText(std::string_view text, const std::string& path) {
+  LoadResult r;
+  toml::table root;
+  if (!ParseTomlText(text, path, &root, &r.errors)) return r;
+  return LoadConfigTable(root, path);
+}
+
+LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
+  LoadResult r;
   Config& c = r.config;
   c.source = path;
   bool min_free_set = false;
-  toml::table root;
-  if (!ParseTomlFile(path, &root, &r.errors)) return r;
   {
     TomlTable t(root, "", path, &r.errors);
     t.Table("server", [&](TomlTable& s) {

@@ -82,6 +82,10 @@ struct LoadResult {
   bool ok() const { return errors.empty(); }
 };
 LoadResult LoadConfig(const std::string& path);
+// The same for text already read (a fuzzer, a test); `path` names it in
+// errors and anchors nothing else. Checks that touch files (certificates,
+// CA files) still read them.
+LoadResult LoadConfigText(std::string_view text, const std::string& path);
 
 // Reads the directory seed file (examples/directory.toml).
 struct SeedResult {

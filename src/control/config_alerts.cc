@@ -52,7 +52,7 @@ void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.Duration("retry_max", &w->retry_max);
   if (w->url.empty()) {
     t.Error("url", "a webhook needs a url");
-  } else if (auto u = admin::ParseUrl(w->url); !u.ok()) {
+  } else if (auto u = ParseUrl(w->url); !u.ok()) {
     t.Error("url", u.status().message());
   } else if (!w->ca_file.empty() && !u.value().tls) {
     t.Error("ca_file", "only https:// webhooks use a ca_file");

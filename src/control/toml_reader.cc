@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 namespace sluice::control {
@@ -265,16 +267,22 @@ void TomlTable::TableArray(const char* key, const std::function<void(TomlTable&)
 }
 
 bool ParseTomlFile(const std::string& path, toml::table* out, std::vector<ConfigError>* errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors->push_back({path, 0, "", "cannot open file"});
+    return false;
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return ParseTomlText(text, path, out, errors);
+}
+
+bool ParseTomlText(std::string_view text, const std::string& path, toml::table* out,
+                   std::vector<ConfigError>* errors) {
   try {
-    *out = toml::parse_file(path);
+    *out = toml::parse(text, path);
     return true;
   } catch (const toml::parse_error& e) {
-    std::string what(e.description());
-    if (what.find("File could not be opened") != std::string::npos) {
-      errors->push_back({path, 0, "", "cannot open file"});
-    } else {
-      errors->push_back({path, static_cast<int>(e.source().begin.line), "", "syntax: " + what});
-    }
+    errors->push_back({path, static_cast<int>(e.source().begin.line), "", "syntax: " + std::string(e.description())});
     return false;
   }
 }

@@ -60,5 +60,8 @@ class TomlTable {
 
 // Parses a TOML file, reporting a syntax error with its line.
 bool ParseTomlFile(const std::string& path, toml::table* out, std::vector<ConfigError>* errors);
+// The same for text already read; `path` names it in errors.
+bool ParseTomlText(std::string_view text, const std::string& path, toml::table* out,
+                   std::vector<ConfigError>* errors);
 
 }  // namespace sluice::control

@@ -8,7 +8,7 @@
 
 #include "common/offload.h"
 #include "delivery/delivery.h"
-#include "smtp/address.h"
+#include "mail/address.h"
 
 namespace sluice::delivery {
 namespace {
@@ -26,7 +26,7 @@ class MxDelivery final : public Delivery {
     // Recipients by domain, as positions in job.recipients.
     std::map<std::string, std::vector<size_t>> by_domain;
     for (size_t k = 0; k < job.recipients.size(); ++k) {
-      by_domain[smtp::DomainOf(job.envelope->routes[job.recipients[k]].address)].push_back(k);
+      by_domain[mail::DomainOf(job.envelope->routes[job.recipients[k]].address)].push_back(k);
     }
     for (const auto& [domain, positions] : by_domain) {
       auto lookup = Lookup(domain);

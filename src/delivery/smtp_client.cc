@@ -12,6 +12,7 @@
 #include "common/timed_stream.h"
 #include "delivery/delivery.h"
 #include "delivery/throttle.h"
+#include "mail/reply_line.h"
 #include "common/log.h"
 
 namespace sluice::delivery {
@@ -25,23 +26,31 @@ struct ServerReply {
   std::vector<std::string> lines;  // the text of each line, without the code
 };
 
+// One whole reply, within one deadline for all of its lines (a next hop
+// that trickles continuation lines does not get the timeout again per
+// line) and within ReplyLimits (an endless reply is cut off). Code 0: no
+// valid reply; `text` says why.
 asio::awaitable<ServerReply> ReadReply(TimedStream& s, std::chrono::seconds timeout,
                                        boost::system::error_code& ec) {
-  ServerReply r;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  mail::ReplyReader reader;
   while (true) {
-    std::string line = co_await s.ReadLine(timeout, 4096, ec);
-    if (ec) co_return ServerReply{0, fmt::format("connection lost: {}", ec.message()), {}};
-    if (line.size() < 3 || !std::isdigit(static_cast<unsigned char>(line[0])) ||
-        !std::isdigit(static_cast<unsigned char>(line[1])) ||
-        !std::isdigit(static_cast<unsigned char>(line[2])) ||
-        (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
-      co_return ServerReply{0, fmt::format("malformed reply: {}", line.substr(0, 80)), {}};
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      ec = asio::error::timed_out;
+      co_return ServerReply{0, "connection lost: reply timed out", {}};
     }
-    int code = std::stoi(line.substr(0, 3));
-    if (r.code == 0) r.code = code;
-    r.lines.push_back(line.size() > 4 ? line.substr(4) : std::string());
-    r.text += r.text.empty() ? line : " " + line.substr(std::min<size_t>(4, line.size()));
-    if (line.size() == 3 || line[3] == ' ') co_return r;
+    std::string line = co_await s.ReadLine(left, 4096, ec);
+    if (ec) co_return ServerReply{0, fmt::format("connection lost: {}", ec.message()), {}};
+    switch (reader.Add(line)) {
+      case mail::ReplyReader::State::kMore: continue;
+      case mail::ReplyReader::State::kDone:
+        co_return ServerReply{reader.code(), reader.text(), reader.lines()};
+      case mail::ReplyReader::State::kMalformed:
+      case mail::ReplyReader::State::kTooLong:
+        ec = asio::error::message_size;  // the connection is not read again
+        co_return ServerReply{0, reader.error(), {}};
+    }
   }
 }
 

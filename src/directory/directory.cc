@@ -6,7 +6,7 @@
 #include <shared_mutex>
 
 #include "common/log.h"
-#include "smtp/address.h"
+#include "mail/address.h"
 
 namespace sluice::directory {
 namespace {
@@ -52,7 +52,7 @@ class Router final : public Directory {
     bool flight = false, lane = false;
     {
       std::shared_lock lock(mu_);
-      auto d = placement_.domain_tenant.find(smtp::DomainOf(address));
+      auto d = placement_.domain_tenant.find(mail::DomainOf(address));
       if (d == placement_.domain_tenant.end()) co_return LookupResult::No(Reason::kUnknownDomain);
       flight = groups_ && groups_->InFlight(d->second);
       auto t = placement_.tenant_forest.find(d->second);

@@ -5,7 +5,7 @@
 #include <cctype>
 #include <regex>
 
-#include "smtp/address.h"
+#include "mail/xtext.h"
 #include "smtp/received.h"
 
 namespace sluice::queue {
@@ -131,7 +131,7 @@ std::string MakeDsn(const DsnInput& in) {
                      "Content-Type: message/{}delivery-status\r\n\r\n", boundary, global ? "global-" : "");
   out += fmt::format("Reporting-MTA: dns; {}\r\n", in.reporting_mta);
   out += fmt::format("X-Sluice-Queue-ID: {}\r\n", in.queue_id);
-  if (!e.dsn_envid.empty()) out += fmt::format("Original-Envelope-Id: {}\r\n", smtp::DecodeXtext(e.dsn_envid));
+  if (!e.dsn_envid.empty()) out += fmt::format("Original-Envelope-Id: {}\r\n", mail::DecodeXtext(e.dsn_envid));
   out += fmt::format("Arrival-Date: {}\r\n", smtp::Rfc5322Date(e.received_unix));
   const char* addr_type = global ? "utf-8" : "rfc822";
   for (const auto& r : in.recipients) {
@@ -139,7 +139,7 @@ std::string MakeDsn(const DsnInput& in) {
     const std::string orcpt = r.index < e.dsn.size() ? e.dsn[r.index].orcpt : std::string();
     if (size_t semi = orcpt.find(';'); semi != std::string::npos) {
       out += fmt::format("Original-Recipient: {};{}\r\n", orcpt.substr(0, semi),
-                         smtp::DecodeXtext(orcpt.substr(semi + 1)));
+                         mail::DecodeXtext(orcpt.substr(semi + 1)));
     }
     out += fmt::format("Final-Recipient: {}; {}\r\n", addr_type, e.routes[r.index].address);
     out += fmt::format("Action: {}\r\n", ActionName(r.action));

@@ -1,4 +1,5 @@
 #include "smtp/address.h"
+#include "mail/address.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +10,7 @@ TEST(Address, ValidMailboxes) {
   for (const char* m : {"a@b.example", "first.last@sub.domain.example", "a+tag@b.example",
                         "\"quoted local\"@b.example", "\"a\\\"b\"@c.example", "user@[192.0.2.1]",
                         "user@[IPv6:2001:db8::1]", "x@localhost"}) {
-    EXPECT_TRUE(IsValidMailbox(m)) << m;
+    EXPECT_TRUE(mail::IsValidMailbox(m)) << m;
   }
 }
 
@@ -18,10 +19,10 @@ TEST(Address, InvalidMailboxes) {
                         "a.@b.example", "a b@c.example", "a@-b.example", "a@b-.example",
                         "a@b..example", "a@[unterminated", "\"unterminated@b.example",
                         "a@b@c.example"}) {
-    EXPECT_FALSE(IsValidMailbox(m)) << m;
+    EXPECT_FALSE(mail::IsValidMailbox(m)) << m;
   }
-  EXPECT_FALSE(IsValidMailbox(std::string(65, 'a') + "@b.example"));
-  EXPECT_FALSE(IsValidMailbox("a@" + std::string(64, 'b') + ".example"));
+  EXPECT_FALSE(mail::IsValidMailbox(std::string(65, 'a') + "@b.example"));
+  EXPECT_FALSE(mail::IsValidMailbox("a@" + std::string(64, 'b') + ".example"));
 }
 
 TEST(Address, ParsesParameters) {
@@ -58,7 +59,7 @@ TEST(Address, RejectsMalformedArguments) {
 }
 
 TEST(Address, CanonicalLowercasesDomainOnly) {
-  EXPECT_EQ(CanonicalAddress("Alice@ACME.Example"), "Alice@acme.example");
+  EXPECT_EQ(mail::CanonicalAddress("Alice@ACME.Example"), "Alice@acme.example");
 }
 
 }  // namespace

@@ -8,18 +8,14 @@
 
 #include "smtp/address.h"
 #include "smtp/session.h"
+#include "mail/address.h"
+#include "mail/ascii.h"
+#include "mail/xtext.h"
 
 namespace sluice::smtp {
 namespace {
 
-bool EqualsNoCase(std::string_view a, const char* b) {
-  size_t n = std::strlen(b);
-  if (a.size() != n) return false;
-  for (size_t i = 0; i < n; ++i) {
-    if (std::toupper(static_cast<unsigned char>(a[i])) != b[i]) return false;
-  }
-  return true;
-}
+using mail::EqualsNoCase;
 
 // Commands are printable US-ASCII (RFC 5321 §2.4); NUL and controls always
 // get a clear 500, 8-bit octets too unless the command may carry UTF-8.
@@ -70,12 +66,7 @@ bool ValidOrcpt(const std::string& v) {
     unsigned char c = v[i];
     if (!std::isalnum(c) && c != '-') return false;
   }
-  return IsValidXtext(std::string_view(v).substr(semi + 1));
-}
-
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
+  return mail::IsSafeXtext(std::string_view(v).substr(semi + 1));
 }
 
 }  // namespace
@@ -168,9 +159,9 @@ void Session::OnMail(std::string_view arg) {
       if (!EqualsNoCase(value, "FULL") && !EqualsNoCase(value, "HDRS")) {
         return Error(ToReply(SyntaxError::kBadParameter));
       }
-      e.dsn_ret = Upper(value);
+      e.dsn_ret = mail::Uppered(value);
     } else if (key == "ENVID" && options_->dsn && e.dsn_envid.empty()) {
-      if (value.size() > 100 || !IsValidXtext(value)) return Error(ToReply(SyntaxError::kBadParameter));
+      if (value.size() > 100 || !mail::IsSafeXtext(value)) return Error(ToReply(SyntaxError::kBadParameter));
       e.dsn_envid = value;
     } else {
       return Error(ToReply(SyntaxError::kUnknownParameter));
@@ -206,7 +197,7 @@ void Session::OnRcpt(std::string_view arg) {
   for (const auto& [key, value] : path.params) {
     if (key == "NOTIFY" && options_->dsn && dsn.notify.empty()) {
       if (!ValidNotify(value)) return Error(ToReply(SyntaxError::kBadParameter));
-      dsn.notify = Upper(value);
+      dsn.notify = mail::Uppered(value);
     } else if (key == "ORCPT" && options_->dsn && dsn.orcpt.empty()) {
       if (value.size() > 500 || !ValidOrcpt(value)) return Error(ToReply(SyntaxError::kBadParameter));
       dsn.orcpt = value;
@@ -221,7 +212,7 @@ void Session::OnRcpt(std::string_view arg) {
   pending_rcpt_ = std::move(path.address);
   pending_dsn_ = std::move(dsn);
   waiting_ = Waiting::kLookup;
-  out_.emplace_back(LookupRecipient{CanonicalAddress(pending_rcpt_)});
+  out_.emplace_back(LookupRecipient{mail::CanonicalAddress(pending_rcpt_)});
 }
 
 // The reply a content command (DATA or BDAT) gets when the transaction is

@@ -153,11 +153,15 @@ TEST(Dsn, ParametersAreValidatedAndKept) {
       {"MAIL FROM:<a@b.example> RET=BOGUS\r\n", "501 5.5.4"},
       {"MAIL FROM:<a@b.example> ENVID=has=equals\r\n", "501 5.5.4"},
       {"MAIL FROM:<a@b.example> RET=FULL RET=HDRS\r\n", "555 5.5.4"},
+      // xtext that decodes to CR LF would forge DSN header fields.
+      {"MAIL FROM:<a@b.example> ENVID=x+0D+0AAction:+20failed\r\n", "501 5.5.4"},
+      {"MAIL FROM:<a@b.example> ENVID=nul+00\r\n", "501 5.5.4"},
       {"MAIL FROM:<a@b.example> RET=hdrs ENVID=QQ+2B123\r\n", "250 2.1.0"},
       {"RCPT TO:<x@ours.example> NOTIFY=NEVER,SUCCESS\r\n", "501 5.5.4"},
       {"RCPT TO:<x@ours.example> NOTIFY=SOMETIMES\r\n", "501 5.5.4"},
       {"RCPT TO:<x@ours.example> ORCPT=noxtext\r\n", "501 5.5.4"},
       {"RCPT TO:<x@ours.example> ORCPT=rfc822;a+2\r\n", "501 5.5.4"},
+      {"RCPT TO:<x@ours.example> ORCPT=rfc822;a+0D+0AAction:+20failed\r\n", "501 5.5.4"},
       {"RCPT TO:<x@ours.example> NOTIFY=success,DELAY ORCPT=rfc822;X+40ours.example\r\n", "250 2.1.5"},
       {"RCPT TO:<y@ours.example> NOTIFY=NEVER\r\n", "250 2.1.5"},
   };
