@@ -180,9 +180,9 @@ TEST(RocksSpoolSpace, BallastIsHeldAndGivenBackWhenTheDiskFills) {
   ASSERT_TRUE(opened.ok());
   Spool& spool = *opened.value();
   const std::string ballast = o.path + "/sluice-reserve";
-  EXPECT_TRUE(Eventually([&] { return std::filesystem::exists(ballast); }));
+  EXPECT_TRUE(Eventually([&] { return spool.Health().reserve_bytes == kMiB; }));
+  ASSERT_TRUE(std::filesystem::exists(ballast));
   EXPECT_EQ(std::filesystem::file_size(ballast), kMiB);
-  EXPECT_EQ(spool.Health().reserve_bytes, kMiB);
   *disk.free = 2 * kMiB;  // under twice the floor
   EXPECT_TRUE(Eventually([&] { return !std::filesystem::exists(ballast); }));
   EXPECT_EQ(spool.Health().reserve_bytes, 0u);

@@ -1,7 +1,8 @@
 """The health dashboard in a real browser: Debian's chromium, driven by
 playwright-core from npm (tests/integration/browser). The page loads with no
 console error or failed request, shows every forest, turns na-1 red while
-a stopped slapd saturates it, and shows a running flight with its gates. The screenshot is kept as an artifact
+a stopped slapd saturates it, shows a running flight with its gates and
+the spool's state and space. The screenshot is kept as an artifact
 in tests/artifacts/."""
 import json
 import os
@@ -60,6 +61,8 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(seen["banner"], "banner incident")
         self.assertEqual(seen["charts"], 2)
         self.assertGreaterEqual(seen["destinations"], 4)
+        self.assertEqual(seen["spool"], "ok")  # the spool's state and space beside the queue
+        self.assertTrue(any(f.endswith("min free") for f in seen["spool_figures"]), seen["spool_figures"])
         self.assertEqual(seen["flight"], "running")
         self.assertIn("Running at 10 %", seen["flight_summary"])
         self.assertEqual(seen["flight_gates"], ["deferral_rate", "lookup_latency_ms", "delivery_failure_rate"])

@@ -133,6 +133,28 @@ function renderQueue(q) {
     fig("held", q.hold), fig("oldest", age(q.oldest_age_seconds)));
 }
 
+function mib(bytes) {
+  return bytes >= 10 * 1048576 ? Math.round(bytes / 1048576) + " MiB" : (bytes / 1048576).toFixed(1) + " MiB";
+}
+
+function renderSpool(sp) {
+  const box = document.getElementById("spool");
+  if (!sp) {
+    box.replaceChildren(el("div", { class: "muted" }, "not reported"));
+    return;
+  }
+  box.dataset.state = sp.state;
+  const fig = (label, value) => {
+    const d = el("div", {}, label);
+    d.prepend(el("b", {}, value));
+    return d;
+  };
+  box.replaceChildren(fig("state", sp.state), fig("free", mib(sp.free_bytes)),
+    fig("min free", mib(sp.min_free_bytes)), fig("used by spool", mib(sp.used_bytes)),
+    fig("reserve", mib(sp.reserve_bytes)));
+  box.title = sp.reason || "";
+}
+
 function renderDestinations(dests) {
   const rows = dests.map((d) => {
     const cls = d.breaker === "open" ? "open" : d.breaker !== "closed" ? "throttled" : "";
@@ -196,6 +218,7 @@ async function poll() {
     renderBanner(status);
     renderForests(forests, history);
     renderQueue(status.queue);
+    renderSpool(status.spool);
     renderDestinations(dests);
     renderAlerts(alerts);
     renderFlight(flight);

@@ -33,6 +33,8 @@ try {
     Object.fromEntries(cs.map((c) => [c.dataset.forest, c.dataset.state])));
   seen.charts = await page.$$eval(".chart svg", (s) => s.length);
   seen.destinations = await page.$$eval("#destinations tbody tr", (r) => r.length);
+  seen.spool = await page.$eval("#spool", (s) => s.dataset.state);
+  seen.spool_figures = await page.$$eval("#spool div", (ds) => ds.map((d) => d.textContent));
   seen.flight = await page.$eval("#flight", (f) => f.dataset.state);
   seen.flight_summary = await page.$eval("#flight-summary", (s) => s.textContent);
   seen.flight_gates = await page.$$eval("#flight-gates tbody tr", (rs) => rs.map((r) => r.dataset.gate));
