@@ -95,7 +95,7 @@ int Serve(const std::string& path) {
   control::ApplyPlacement(*dir, config.placement);  // [placement] over the catalog
 
   boost::asio::thread_pool blocking(config.blocking_threads);
-  auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, blocking);
+  auto delivery = delivery::MakeDelivery(config.destinations, config.hostname);
   queue::NotifyRouter router = [d = dir.get(), fallback = config.queue.notify_destination](std::string a) {
     return RouteNotice(d, fallback, std::move(a));
   };

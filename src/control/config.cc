@@ -97,8 +97,10 @@ void ReadDestination(const std::string& name, TomlTable& t, Config* c) {
     d.port = type == "lmtp" ? 24 : 25;
     d.dns = c->dns;
     if (type == "mx") {
+      t.Int("max_mx_hosts", &d.max_mx_hosts, 1, 50);
       t.Int("max_mx_addresses", &d.max_mx_addresses, 1, 100);
       t.Duration("dns_cache_ttl", &d.dns_cache_ttl);
+      t.Duration("dns_negative_ttl", &d.dns_negative_ttl);
     } else {
       t.String("host", &d.host);
     }
@@ -288,6 +290,8 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
       }
       s.Duration("timeout", &c.dns.timeout);
       s.Int("tries", &c.dns.tries, 1, 10);
+      s.Duration("deadline", &c.dns.deadline);
+      if (c.dns.deadline.count() < 100) s.Error("deadline", "must be at least 100ms");
     });
     t.NamedTables("destinations", [&](const std::string& name, TomlTable& d) {
       ReadDestination(name, d, &c);

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <boost/asio/thread_pool.hpp>
 #include <map>
 
 #include "delivery/delivery.h"
@@ -9,8 +10,12 @@ namespace {
 
 class Router final : public Delivery {
  public:
-  explicit Router(std::map<std::string, std::unique_ptr<Delivery>> by_name)
-      : by_name_(std::move(by_name)) {}
+  Router(std::map<std::string, std::unique_ptr<Delivery>> by_name, std::unique_ptr<boost::asio::thread_pool> files)
+      : files_(std::move(files)), by_name_(std::move(by_name)) {}
+  ~Router() override {
+    by_name_.clear();
+    files_->join();
+  }
 
   boost::asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) override {
     const std::string& name = job.envelope->routes[job.recipients.front()].destination;
@@ -44,6 +49,7 @@ class Router final : public Delivery {
   }
 
  private:
+  std::unique_ptr<boost::asio::thread_pool> files_;  // Maildir writes: never the spool's pool
   std::map<std::string, std::unique_ptr<Delivery>> by_name_;
 };
 
@@ -62,19 +68,21 @@ Outcome FromReply(int code, std::string text) {
   return o;
 }
 
-std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations,
-                                       std::string hostname, boost::asio::thread_pool& blocking) {
+std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations, std::string hostname,
+                                       size_t file_threads) {
+  auto files = std::make_unique<boost::asio::thread_pool>(file_threads);
+  auto& blocking = *files;
   std::map<std::string, std::unique_ptr<Delivery>> by_name;
   for (auto& d : destinations) {
     std::string name = d.name;
     switch (d.kind) {
       case DestinationKind::kMaildir: by_name[name] = MakeMaildirDelivery(std::move(d), blocking); break;
-      case DestinationKind::kMx: by_name[name] = MakeMxDelivery(std::move(d), hostname, blocking); break;
+      case DestinationKind::kMx: by_name[name] = MakeMxDelivery(std::move(d), hostname); break;
       case DestinationKind::kSmtp:
       case DestinationKind::kLmtp: by_name[name] = MakeSmtpDelivery(std::move(d), hostname); break;
     }
   }
-  return std::make_unique<Router>(std::move(by_name));
+  return std::make_unique<Router>(std::move(by_name), std::move(files));
 }
 
 }  // namespace sluice::delivery

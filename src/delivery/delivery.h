@@ -47,8 +47,10 @@ struct DestinationOptions {
   // kMx: the recipient domain's MX hosts on `port`, each with its own
   // connections and throttle.
   DnsOptions dns;
+  size_t max_mx_hosts = 5;         // MX hosts looked up per domain and attempt
   size_t max_mx_addresses = 5;     // addresses tried per domain and attempt
   std::chrono::seconds dns_cache_ttl{60};
+  std::chrono::seconds dns_negative_ttl{300};  // a domain whose DNS failed is not asked again before this
   bool operator==(const DestinationOptions&) const = default;  // a reload applies what changed
 };
 
@@ -110,15 +112,15 @@ class Delivery {
   }
 };
 
-// Routes each job to its destination by name. `blocking` runs file I/O.
-std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations,
-                                       std::string hostname, boost::asio::thread_pool& blocking);
+// Routes each job to its destination by name. File I/O (Maildir) runs on a
+// pool of `file_threads` of the delivery stage's own, never on the spool's.
+std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations, std::string hostname,
+                                       size_t file_threads = 4);
 
 // The building blocks, also used directly by tests.
 std::unique_ptr<Delivery> MakeMaildirDelivery(DestinationOptions options,
                                               boost::asio::thread_pool& blocking);
 std::unique_ptr<Delivery> MakeSmtpDelivery(DestinationOptions options, std::string hostname);
-std::unique_ptr<Delivery> MakeMxDelivery(DestinationOptions options, std::string hostname,
-                                         boost::asio::thread_pool& blocking);
+std::unique_ptr<Delivery> MakeMxDelivery(DestinationOptions options, std::string hostname);
 
 }  // namespace sluice::delivery

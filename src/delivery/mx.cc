@@ -3,10 +3,10 @@
 // own pool and throttle, smtp_client.cc) per address.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
-#include "common/offload.h"
 #include "delivery/delivery.h"
 #include "mail/address.h"
 
@@ -18,8 +18,8 @@ namespace asio = boost::asio;
 
 class MxDelivery final : public Delivery {
  public:
-  MxDelivery(DestinationOptions o, std::string hostname, asio::thread_pool& blocking)
-      : o_(std::move(o)), hostname_(std::move(hostname)), blocking_(blocking) {}
+  MxDelivery(DestinationOptions o, std::string hostname)
+      : o_(std::move(o)), hostname_(std::move(hostname)), resolver_(o_.dns) {}
 
   asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) override {
     std::vector<Outcome> out(job.recipients.size());
@@ -45,8 +45,8 @@ class MxDelivery final : public Delivery {
         Job sub = job;
         sub.recipients.clear();
         for (size_t k : left) sub.recipients.push_back(job.recipients[k]);
-        Delivery& d = HopFor(hop);
-        auto attempt = d.Deliver(sub);
+        std::shared_ptr<Delivery> d = HopFor(hop);  // kept while in use, even if pruned meanwhile
+        auto attempt = d->Deliver(sub);
         std::vector<Outcome> got = co_await std::move(attempt);
         bool all_deferred = true;
         for (size_t j = 0; j < left.size(); ++j) {
@@ -64,15 +64,15 @@ class MxDelivery final : public Delivery {
 
   void CloseIdle() override {
     std::lock_guard lock(mu_);
-    for (auto& [key, d] : hops_) d->CloseIdle();
+    for (auto& [key, h] : hops_) h.delivery->CloseIdle();
   }
 
   // Every next hop of this destination, and those made later.
   Status SetConcurrency(const std::string&, size_t limit) override {
     std::lock_guard lock(mu_);
     o_.max_concurrency = limit;
-    for (auto& [key, d] : hops_) {
-      for (const auto& s : d->Stats()) d->SetConcurrency(s.name, limit);
+    for (auto& [key, h] : hops_) {
+      for (const auto& s : h.delivery->Stats()) h.delivery->SetConcurrency(s.name, limit);
     }
     return Status::Ok();
   }
@@ -80,8 +80,8 @@ class MxDelivery final : public Delivery {
   std::vector<DestinationStats> Stats() override {
     std::lock_guard lock(mu_);
     std::vector<DestinationStats> out;
-    for (auto& [key, d] : hops_) {
-      for (auto& s : d->Stats()) {
+    for (auto& [key, h] : hops_) {
+      for (auto& s : h.delivery->Stats()) {
         s.kind = "mx";
         out.push_back(std::move(s));
       }
@@ -95,6 +95,9 @@ class MxDelivery final : public Delivery {
     std::chrono::steady_clock::time_point until;
   };
 
+  // Answers for dns_cache_ttl, failures (a domain whose DNS does not
+  // answer) for dns_negative_ttl: a hostile domain costs one resolution per
+  // negative TTL, not one per message.
   asio::awaitable<MxAnswer> Lookup(std::string domain) {
     auto now = std::chrono::steady_clock::now();
     {
@@ -102,42 +105,69 @@ class MxDelivery final : public Delivery {
       auto it = cache_.find(domain);
       if (it != cache_.end() && it->second.until > now) co_return it->second.answer;
     }
-    auto resolve = Offload(blocking_, [this, domain] { return ResolveMx(o_.dns, domain, o_.max_mx_addresses); });
+    auto resolve = resolver_.Resolve(domain, MxLimits{o_.max_mx_hosts, o_.max_mx_addresses});
     MxAnswer answer = co_await std::move(resolve);
-    // Failures are remembered briefly, answers for the cache's TTL.
-    auto ttl = answer.kind == MxAnswer::Kind::kTryLater ? std::chrono::seconds(5) : o_.dns_cache_ttl;
+    auto ttl = answer.kind == MxAnswer::Kind::kTryLater ? o_.dns_negative_ttl : o_.dns_cache_ttl;
     std::lock_guard lock(mu_);
+    if (cache_.size() >= kMaxCached) Prune(now);
     cache_[domain] = {answer, std::chrono::steady_clock::now() + ttl};
     co_return answer;
   }
 
-  Delivery& HopFor(const NextHop& hop) {
-    std::lock_guard lock(mu_);
-    auto& d = hops_[hop.address];
-    if (!d) {
-      DestinationOptions h = o_;
-      h.kind = DestinationKind::kSmtp;
-      h.name = fmt::format("{}/{}[{}]", o_.name, hop.host, hop.address);
-      h.host = hop.address;
-      if (h.tls_server_name.empty()) h.tls_server_name = hop.host;  // verify the MX name, not the address
-      d = MakeSmtpDelivery(std::move(h), hostname_);
-    }
-    return *d;
+  // Drops expired answers, and if that is not enough the half that expires
+  // soonest. REQUIRES: mu_ held.
+  void Prune(std::chrono::steady_clock::time_point now) {
+    std::erase_if(cache_, [&](const auto& kv) { return kv.second.until <= now; });
+    if (cache_.size() < kMaxCached) return;
+    std::vector<std::chrono::steady_clock::time_point> until;
+    for (const auto& [d, c] : cache_) until.push_back(c.until);
+    std::nth_element(until.begin(), until.begin() + until.size() / 2, until.end());
+    const auto cut = until[until.size() / 2];
+    std::erase_if(cache_, [&](const auto& kv) { return kv.second.until <= cut; });
   }
 
+  // One next hop per address, made on first use and forgotten after
+  // kHopIdle without one, so a flood of one-off domains does not keep
+  // their hosts (and throttles) for ever.
+  std::shared_ptr<Delivery> HopFor(const NextHop& hop) {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now - pruned_ > std::chrono::minutes(1)) {
+      pruned_ = now;
+      std::erase_if(hops_, [&](const auto& kv) { return now - kv.second.used > kHopIdle; });
+    }
+    Hop& h = hops_[hop.address];
+    h.used = now;
+    if (!h.delivery) {
+      DestinationOptions o = o_;
+      o.kind = DestinationKind::kSmtp;
+      o.name = fmt::format("{}/{}[{}]", o_.name, hop.host, hop.address);
+      o.host = hop.address;
+      if (o.tls_server_name.empty()) o.tls_server_name = hop.host;  // verify the MX name, not the address
+      h.delivery = MakeSmtpDelivery(std::move(o), hostname_);
+    }
+    return h.delivery;
+  }
+
+  struct Hop {
+    std::shared_ptr<Delivery> delivery;
+    std::chrono::steady_clock::time_point used;
+  };
+  static constexpr size_t kMaxCached = 10'000;  // domains
   DestinationOptions o_;
   std::string hostname_;
-  asio::thread_pool& blocking_;
+  Resolver resolver_;
   std::mutex mu_;
   std::map<std::string, Cached> cache_;
-  std::map<std::string, std::unique_ptr<Delivery>> hops_;  // by address
+  static constexpr std::chrono::minutes kHopIdle{10};
+  std::map<std::string, Hop> hops_;  // by address
+  std::chrono::steady_clock::time_point pruned_{};
 };
 
 }  // namespace
 
-std::unique_ptr<Delivery> MakeMxDelivery(DestinationOptions options, std::string hostname,
-                                         asio::thread_pool& blocking) {
-  return std::make_unique<MxDelivery>(std::move(options), std::move(hostname), blocking);
+std::unique_ptr<Delivery> MakeMxDelivery(DestinationOptions options, std::string hostname) {
+  return std::make_unique<MxDelivery>(std::move(options), std::move(hostname));
 }
 
 }  // namespace sluice::delivery
