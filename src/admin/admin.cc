@@ -33,7 +33,7 @@ using asio::ip::tcp;
 class BeastAdmin final : public AdminServer {
  public:
   BeastAdmin(AdminOptions o, AdminStages st)
-      : o_(std::move(o)), st_(st), acceptor_(io_), monitor_(o_.alerts, st, o_.hostname) {
+      : o_(std::move(o)), st_(st), acceptor_(io_), metrics_acceptor_(io_), monitor_(o_.alerts, st, o_.hostname) {
     st_.monitor = &monitor_;
   }
   ~BeastAdmin() override { Stop(); }
@@ -51,7 +51,13 @@ class BeastAdmin final : public AdminServer {
     if (Status s = BindAcceptor(acceptor_, o_.address, o_.port, /*reuse_port=*/false); !s.ok()) {
       return Status::IoError("admin: " + s.message());
     }
-    asio::co_spawn(io_, Accept(), asio::detached);
+    if (o_.metrics_port != 0) {
+      if (Status s = BindAcceptor(metrics_acceptor_, o_.metrics_address, o_.metrics_port, false); !s.ok()) {
+        return Status::IoError("admin metrics listener: " + s.message());
+      }
+      asio::co_spawn(io_, Accept(metrics_acceptor_, /*metrics_only=*/true), asio::detached);
+    }
+    asio::co_spawn(io_, Accept(acceptor_, /*metrics_only=*/false), asio::detached);
     monitor_.Start(io_);
     thread_ = std::thread([this] { io_.run(); });
     log::Event("admin listening")
@@ -72,11 +78,11 @@ class BeastAdmin final : public AdminServer {
   // Never gives up: an accept error (out of descriptors while SMTP is
   // flooded) is retried after a pause, so the API, the dashboard and the
   // health checks answer again as soon as descriptors are back.
-  asio::awaitable<void> Accept() {
-    while (acceptor_.is_open()) {
+  asio::awaitable<void> Accept(tcp::acceptor& acceptor, bool metrics_only) {
+    while (acceptor.is_open()) {
       boost::system::error_code ec;
-      tcp::socket s = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      tcp::socket s = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       if (ec) {
         if (auto held_back = accept_log_.Allow()) {
           log::Event("admin accept failed").With("error", ec.message())
@@ -93,10 +99,10 @@ class BeastAdmin final : public AdminServer {
         continue;
       }
       ++open_;  // given back when the connection's coroutine ends
-      if (tls_) {
+      if (tls_ && !metrics_only) {
         asio::co_spawn(io_, ServeTls(std::move(s)), asio::detached);
       } else {
-        asio::co_spawn(io_, ServePlain(std::move(s)), asio::detached);
+        asio::co_spawn(io_, ServePlain(std::move(s), metrics_only), asio::detached);
       }
     }
   }
@@ -106,9 +112,9 @@ class BeastAdmin final : public AdminServer {
     ~Counted() { --open; }
   };
 
-  asio::awaitable<void> ServePlain(tcp::socket socket) {
+  asio::awaitable<void> ServePlain(tcp::socket socket, bool metrics_only) {
     Counted counted{open_};
-    auto serve = Serve(beast::tcp_stream(std::move(socket)));
+    auto serve = Serve(beast::tcp_stream(std::move(socket)), metrics_only);
     co_await std::move(serve);
   }
 
@@ -125,8 +131,9 @@ class BeastAdmin final : public AdminServer {
   }
 
   // One HTTP/1.1 connection, plain or TLS: requests in order, keep-alive.
+  // `metrics_only`: it came in on the metrics listener.
   template <class Stream>
-  asio::awaitable<void> Serve(Stream stream) {
+  asio::awaitable<void> Serve(Stream stream, bool metrics_only = false) {
     beast::flat_buffer buffer;
     while (true) {
       http::request_parser<http::string_body> parser;
@@ -137,15 +144,20 @@ class BeastAdmin final : public AdminServer {
       if (ec) co_return;
       const auto& req = parser.get();
       ApiRequest in{std::string(req.method_string()), std::string(req.target()), req.body(),
-                    std::string(req[http::field::authorization]), {}};
+                    std::string(req[http::field::authorization]), {}, metrics_only};
       size_t q = in.target.find('?');
       if (q != std::string::npos) {
         in.query = in.target.substr(q + 1);
         in.target.resize(q);
       }
-      ApiResponse out = HandleApi(in, o_, st_);
+      // A name this listener does not answer to: a page on another site
+      // that had its name re-pointed at us (DNS rebinding). HTTP 421.
+      const bool host_ok = metrics_only || HostAllowed(std::string(req[http::field::host]), o_.port, o_.hosts);
+      ApiResponse out = host_ok ? HandleApi(in, o_, st_)
+                                : ErrorResponse(421, "this admin API does not answer to the host name in the request");
       http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
       res.set(http::field::server, "sluice");
+      for (const auto& [name, value] : SecurityHeaders()) res.set(name, value);
       res.set(http::field::content_type, out.content_type);
       res.set(http::field::cache_control, "no-store");
       res.keep_alive(req.keep_alive());
@@ -166,6 +178,7 @@ class BeastAdmin final : public AdminServer {
   log::RateLimit accept_log_{std::chrono::seconds(1)};
   asio::io_context io_{1};
   tcp::acceptor acceptor_;
+  tcp::acceptor metrics_acceptor_;  // open only with [admin] metrics_listen
   std::unique_ptr<asio::ssl::context> tls_;
   Monitor monitor_;  // after io_: its timers go before the loop does
   std::thread thread_;

@@ -33,7 +33,18 @@ class Monitor;
 struct AdminOptions {
   std::string address = "127.0.0.1";  // loopback unless the operator says otherwise
   uint16_t port = 8025;
-  std::string token;                  // empty: mutating calls are refused (403)
+  // Every call but health, /metrics and the dashboard's static files needs
+  // a bearer token: `token` for anything, `read_token` for reads only.
+  // Without either, reads of mail data are refused (403) and so are changes.
+  std::string token;
+  std::string read_token;
+  // Host header values accepted besides IP literals and localhost (the
+  // DNS-rebinding defence): the names operators use for this listener.
+  std::vector<std::string> hosts;
+  // A second listener serving only /metrics and health, without a token
+  // (for a Prometheus or a load balancer off loopback). Port 0: none.
+  std::string metrics_address;
+  uint16_t metrics_port = 0;
   bool enabled = true;
   std::string tls_cert, tls_key;  // PEM; when set the admin API speaks only HTTPS
   AlertOptions alerts;   // [alerts]: evaluated by the admin server's monitor

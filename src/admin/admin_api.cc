@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 
 #include <nlohmann/json.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <regex>
 
 #include "delivery/delivery.h"
@@ -14,6 +15,8 @@
 #include "admin/metrics.h"
 #include "admin/monitor.h"
 #include "admin/requests.h"
+#include "common/log.h"
+#include "mail/ascii.h"
 #include "queue/queue.h"
 #include "spool/spool.h"
 
@@ -26,10 +29,19 @@ ApiResponse Json(int status, const json& j) { return JsonResponse(status, j); }
 ApiResponse Error(int status, const std::string& what) { return ErrorResponse(status, what); }
 
 // Constant-time comparison, so the token cannot be guessed byte by byte.
-bool Authorized(const ApiRequest& r, const AdminOptions& o) {
-  const std::string want = "Bearer " + o.token;
-  return !o.token.empty() && r.authorization.size() == want.size() &&
-         CRYPTO_memcmp(r.authorization.data(), want.data(), want.size()) == 0;
+// Constant time: the comparison says nothing of how much of a guess was right.
+bool Matches(const std::string& authorization, const std::string& token) {
+  const std::string want = "Bearer " + token;
+  return !token.empty() && authorization.size() == want.size() &&
+         CRYPTO_memcmp(authorization.data(), want.data(), want.size()) == 0;
+}
+
+enum class Access { kNone, kRead, kFull };
+
+Access AccessOf(const ApiRequest& r, const AdminOptions& o) {
+  if (Matches(r.authorization, o.token)) return Access::kFull;
+  if (Matches(r.authorization, o.read_token)) return Access::kRead;
+  return Access::kNone;
 }
 
 // Replicas whose breaker is not closed: all of them means the forest cannot answer.
@@ -165,7 +177,12 @@ static json ConfigJson(const ConfigInfo& c) {
   return {{"version", c.version}, {"hash", c.hash}, {"source", c.source}, {"loaded_unix", c.loaded_unix}};
 }
 
-ApiResponse JsonResponse(int status, const json& j) { return {status, "application/json", j.dump(2) + "\n"}; }
+// Invalid UTF-8 (a peer's reply stored before it was sanitized, a tenant
+// name) becomes U+FFFD instead of an exception that would leave the
+// request without an answer.
+ApiResponse JsonResponse(int status, const json& j) {
+  return {status, "application/json", j.dump(2, ' ', false, json::error_handler_t::replace) + "\n"};
+}
 ApiResponse ErrorResponse(int status, const std::string& what) { return JsonResponse(status, json{{"error", what}}); }
 
 ApiResponse FromStatus(const Status& s) {
@@ -187,9 +204,13 @@ bool ParseBody(const ApiRequest& r, json* out, ApiResponse* error) {
   return true;
 }
 
-ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
+namespace {
+
+ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
   std::smatch m;
   const std::string& t = r.target;
+  // Open to anyone who reaches the listener: liveness, readiness, the
+  // figures, and the dashboard's files (which hold no data).
   if (r.method == "GET") {
     if (t == "/metrics") return {200, "text/plain; version=0.0.4", RenderMetrics(st)};
     if (t == "/api/v1/health") return Json(200, HealthJson(st));
@@ -197,6 +218,20 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
       json h = HealthJson(st);
       return Json(h["ready"].get<bool>() ? 200 : 503, h);
     }
+    if (r.metrics_only) return Error(404, "this listener serves /metrics and /api/v1/health only");
+    if (const EmbeddedFile* f = DashboardFile(t)) return {200, f->content_type, std::string(f->body)};
+  }
+  if (r.metrics_only) return Error(404, "this listener serves /metrics and /api/v1/health only");
+  // Everything else shows mail data (envelopes, replies, addresses) or
+  // changes state: it needs a token.
+  const Access access = AccessOf(r, o);
+  if (access == Access::kNone) {
+    if (o.token.empty() && o.read_token.empty()) {
+      return Error(403, "no [admin] token is configured: the API tells nothing and changes nothing without one");
+    }
+    return Error(401, r.authorization.empty() ? "a bearer token is required" : "the bearer token is not valid");
+  }
+  if (r.method == "GET") {
     if (t == "/api/v1/status") {
       json out = StatusJson(st);
       if (st.config) out["config"] = ConfigJson(st.config->Current());
@@ -214,7 +249,6 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
       if (!st.monitor) return Error(503, "no history is kept in this process");
       return Json(200, st.monitor->HistoryJson());
     }
-    if (const EmbeddedFile* f = DashboardFile(t)) return {200, f->content_type, std::string(f->body)};
     if (t == "/api/v1/forests") return Json(200, ForestsJson(st));
     if (t == "/api/v1/destinations") {
       json out = json::array();
@@ -234,9 +268,7 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
   if (r.method != "POST") return Error(405, "method not allowed: " + r.method);
 
   // Everything below changes state.
-  if (o.token.empty()) return Error(403, "changes are disabled: no [admin] token is configured");
-  if (r.authorization.empty()) return Error(401, "a bearer token is required");
-  if (!Authorized(r, o)) return Error(401, "the bearer token is not valid");
+  if (access != Access::kFull) return Error(403, "this token may only read");
   json body;
   ApiResponse bad;
   static const std::regex kMove("^/api/v1/tenants/([^/]+)/move$");
@@ -274,6 +306,52 @@ ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st
     return FromStatus(st.directory.SetForestFault(m[1], fault.value()));
   }
   return Error(404, "no such resource: " + t);
+}
+
+}  // namespace
+
+ApiResponse HandleApi(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
+  try {
+    return Route(r, o, st);
+  } catch (const std::exception& e) {
+    log::Event("admin handler failed").With("target", r.target).With("error", e.what()).Error();
+    return Error(500, std::string("internal error: ") + e.what());
+  }
+}
+
+bool HostAllowed(std::string_view host, uint16_t port, const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    if (mail::EqualsNoCase(host, n) || mail::EqualsNoCase(host, fmt::format("{}:{}", n, port))) return true;
+  }
+  std::string_view name = host, port_part;
+  if (!host.empty() && host.front() == '[') {  // "[v6]" or "[v6]:port"
+    const size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    name = host.substr(1, close - 1);
+    std::string_view rest = host.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    if (!rest.empty()) port_part = rest.substr(1);
+  } else if (size_t colon = host.find(':'); colon != std::string_view::npos) {
+    name = host.substr(0, colon);
+    port_part = host.substr(colon + 1);
+  }
+  if (!port_part.empty() && port_part != std::to_string(port)) return false;
+  if (mail::EqualsNoCase(name, "localhost")) return true;
+  if (name.empty()) return false;
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(std::string(name), ec);
+  return !ec;  // an IP literal cannot be rebound to another address
+}
+
+const std::vector<std::pair<std::string, std::string>>& SecurityHeaders() {
+  static const std::vector<std::pair<std::string, std::string>> h = {
+      {"Content-Security-Policy",
+       "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"X-Frame-Options", "DENY"},
+      {"Referrer-Policy", "no-referrer"},
+  };
+  return h;
 }
 
 }  // namespace sluice::admin

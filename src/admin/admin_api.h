@@ -16,6 +16,7 @@ struct ApiRequest {
   std::string body;
   std::string authorization;  // the Authorization header
   std::string query;          // after '?' in the target, still URL-encoded
+  bool metrics_only = false;  // came in on the metrics listener: /metrics and health only
 };
 
 struct ApiResponse {
@@ -24,7 +25,17 @@ struct ApiResponse {
   std::string body;
 };
 
+// Never throws: a handler's exception is a 500 with a JSON body.
 ApiResponse HandleApi(const ApiRequest& request, const AdminOptions& options, AdminStages stages);
+
+// The DNS-rebinding defence: a browser tricked into calling the admin API
+// sends the attacker's host name. Accepted: an IP literal or "localhost"
+// (with `port`, or none), or one of `names`.
+bool HostAllowed(std::string_view host, uint16_t port, const std::vector<std::string>& names);
+
+// Headers every admin response carries: no sniffing, no framing, a
+// Content-Security-Policy that allows only the dashboard's own files.
+const std::vector<std::pair<std::string, std::string>>& SecurityHeaders();
 
 // Shared by the route files (admin_api.cc, admin_queue.cc).
 ApiResponse JsonResponse(int status, const nlohmann::json& body);

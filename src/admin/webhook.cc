@@ -43,7 +43,7 @@ std::string WebhookBody(const std::string& format, const Notice& n, const std::s
                                               {"fields", json::array({{{"title", "severity"}, {"value", a.severity}, {"short", true}},
                                                                       {{"title", "since"}, {"value", Iso8601(a.since_ms)}, {"short", true}}})},
                                               {"footer", "sluice " + a.Id()}}})}}
-        .dump();
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   if (format == "teams") {
     // The connector card that Teams' incoming webhooks render.
@@ -55,7 +55,7 @@ std::string WebhookBody(const std::string& format, const Notice& n, const std::s
                 {"sections", json::array({{{"facts", json::array({{{"name", "severity"}, {"value", a.severity}},
                                                                    {{"name", "since"}, {"value", Iso8601(a.since_ms)}},
                                                                    {{"name", "id"}, {"value", a.Id()}}})}}})}}
-        .dump();
+        .dump(-1, ' ', false, json::error_handler_t::replace);
   }
   json body = {{"id", a.Id()},
                {"status", n.firing ? "firing" : "resolved"},
@@ -69,7 +69,7 @@ std::string WebhookBody(const std::string& format, const Notice& n, const std::s
                {"since", Iso8601(a.since_ms)},
                {"at", Iso8601(n.at_ms)},
                {"host", host}};
-  return body.dump();
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Webhook::Webhook(asio::io_context& io, WebhookOptions o, std::string host)

@@ -346,6 +346,23 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
         }
       }
       s.String("token", &c.admin.token);
+      s.String("read_token", &c.admin.read_token);
+      s.StringList("hosts", &c.admin.hosts);
+      std::string metrics_listen;
+      s.String("metrics_listen", &metrics_listen);
+      if (!metrics_listen.empty()) {
+        server::ListenerOptions l;
+        if (ParseHostPort(metrics_listen, s, "metrics_listen", &l)) {
+          c.admin.metrics_address = l.address;
+          c.admin.metrics_port = l.port;
+        }
+      }
+      if (!c.admin.read_token.empty() && c.admin.read_token.size() < 16) {
+        s.Error("read_token", "must be at least 16 characters");
+      }
+      if (!c.admin.read_token.empty() && c.admin.read_token == c.admin.token) {
+        s.Error("read_token", "must differ from token");
+      }
       s.String("tls_cert", &c.admin.tls_cert);
       s.String("tls_key", &c.admin.tls_key);
       if (c.admin.tls_cert.empty() != c.admin.tls_key.empty()) {

@@ -269,7 +269,7 @@ void Flight::Step(const std::string& what, bool warn) {
   warn ? e.Warn() : e.Info();
   json state = ToJson(view_);
   state["origins"] = origins_;
-  if (Status s = spool_.PutMeta(kFlightMeta, state.dump()); !s.ok()) {
+  if (Status s = spool_.PutMeta(kFlightMeta, state.dump(-1, ' ', false, json::error_handler_t::replace)); !s.ok()) {
     log::Event("flight state not persisted").With("error", s.ToString()).Error();
   }
 }

@@ -62,7 +62,7 @@ class AdminTls(unittest.TestCase):
         self.assertIn("certificate verify failed", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1)
         r = subprocess.run([harness.SLUICECTL_BIN, "--admin", "https://127.0.0.1:%d" % self.s.admin_port,
-                            "--ca-file", self.cert, "forest", "status", "--json"],
+                            "--ca-file", self.cert, "--token", self.s.token, "forest", "status", "--json"],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)  # an anchor of one's own pins the certificate
         self.assertIn("na-1", [f["name"] for f in json.loads(r.stdout)])

@@ -38,7 +38,7 @@ class Dashboard(unittest.TestCase):
         os.makedirs(ARTIFACTS, exist_ok=True)
         self.start_flight()
         shot = os.path.join(ARTIFACTS, "dashboard-saturated.png")
-        url = "http://127.0.0.1:%d/" % self.sluice.admin_port
+        url = "http://127.0.0.1:%d/#token=%s" % (self.sluice.admin_port, self.sluice.token)
         browser = subprocess.Popen(["node", os.path.join(BROWSER, "dashboard_check.mjs"), url, shot, "na-1", "90"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -70,7 +70,7 @@ class Dashboard(unittest.TestCase):
         self.assertTrue(os.path.getsize(shot) > 10000)
 
     def test_assets_are_served_from_the_binary(self):
-        code, page = self.sluice.api("GET", "/")
+        code, page = self.sluice.api("GET", "/", token=False)  # the page holds no data
         self.assertEqual(code, 200)
         self.assertIn('<script src="/dashboard.js">', page)
         code, js = self.sluice.api("GET", "/dashboard.js")

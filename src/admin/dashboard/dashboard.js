@@ -20,11 +20,38 @@ function svgEl(tag, attrs) {
   return e;
 }
 
+// The admin API tells nothing without a bearer token (the read-only one
+// will do). It comes once in the address ("/#token=...", never sent to the
+// server, dropped from the address bar at once) or from the form, and is
+// kept for this tab only.
+const TOKEN_KEY = "sluice-admin-token";
+if (location.hash.startsWith("#token=")) {
+  sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(location.hash.slice(7)));
+  window.history.replaceState(null, "", location.pathname);
+}
+
+class NeedsToken extends Error {}
+
 async function getJson(path) {
-  const r = await fetch(path, { cache: "no-store" });
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  const r = await fetch(path, { cache: "no-store", headers });
+  if (r.status === 401 || r.status === 403) throw new NeedsToken(path + ": HTTP " + r.status);
   if (!r.ok) throw new Error(path + ": HTTP " + r.status);
   return r.json();
 }
+
+function askForToken(why) {
+  const form = document.getElementById("token-form");
+  form.hidden = false;
+  document.getElementById("token-why").textContent = why;
+}
+
+document.getElementById("token-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, document.getElementById("token").value);
+  document.getElementById("token-form").hidden = true;
+});
 
 function age(seconds) {
   if (seconds < 60) return seconds + "s";
@@ -224,6 +251,7 @@ async function poll() {
     renderFlight(flight);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
+    if (e instanceof NeedsToken) askForToken(String(e.message));
     const banner = document.getElementById("banner");
     banner.className = "banner unreachable";
     document.getElementById("health").textContent = "Admin API unreachable";
