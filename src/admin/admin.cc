@@ -41,8 +41,7 @@ class BeastAdmin final : public AdminServer {
   Status Start() override {
     if (!o_.tls_cert.empty()) {
       tls_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
-      tls_->set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                        asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      if (Status s = ApplyTlsPolicy(*tls_, o_.tls_policy); !s.ok()) return Status::IoError("admin: tls: " + s.message());
       boost::system::error_code ec;
       tls_->use_certificate_chain_file(o_.tls_cert, ec);
       if (!ec) tls_->use_private_key_file(o_.tls_key, asio::ssl::context::pem, ec);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tls_policy.h"
 #include "admin/alerts.h"
 
 namespace sluice::directory {
@@ -47,6 +48,7 @@ struct AdminOptions {
   uint16_t metrics_port = 0;
   bool enabled = true;
   std::string tls_cert, tls_key;  // PEM; when set the admin API speaks only HTTPS
+  TlsPolicy tls_policy;            // [tls] ciphers and version, as the edge
   AlertOptions alerts;   // [alerts]: evaluated by the admin server's monitor
   std::string hostname;  // names this Sluice in alert notices
   bool operator==(const AdminOptions&) const = default;  // a reload applies what changed

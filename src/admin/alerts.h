@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/tls_policy.h"
+
 namespace sluice::admin {
 
 // One rule from [[alerts.rule]]. `kind` says what is measured (AlertKinds()),
@@ -97,6 +99,7 @@ struct WebhookOptions {
   std::string url;             // http:// or https://
   std::string format = "json"; // json, slack, teams
   std::string ca_file;         // https: trust anchors; empty: the system's
+  TlsPolicy tls_policy;        // [tls]: the same policy as every other TLS context
   std::chrono::seconds timeout{5};
   size_t max_attempts = 10;    // then the notice is dropped (and logged)
   std::chrono::seconds retry_initial{1};

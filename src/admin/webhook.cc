@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/context.hpp>
+
+#include "common/tls_policy.h"
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
@@ -168,12 +170,17 @@ asio::awaitable<Status> Webhook::Send(std::string body) {
   std::unique_ptr<TimedStream> s = co_await std::move(connect);
   if (ec) co_return Status::IoError(fmt::format("connect {}:{}: {}", url_.host, url_.port, ec.message()));
   if (url_.tls) {
+    // The URL of a chat webhook is its secret: it goes only to a server
+    // whose certificate verifies and names the host (system store or
+    // ca_file), as sluicectl does.
     asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ApplyTlsPolicy(ctx, o_.tls_policy).ok();
     if (o_.ca_file.empty()) {
       ctx.set_default_verify_paths(ec);
     } else {
       ctx.load_verify_file(o_.ca_file, ec);
     }
+    ctx.set_verify_mode(asio::ssl::verify_peer);
     auto hs = s->Handshake(ctx, asio::ssl::stream_base::client, o_.timeout, ec, url_.host, url_.host);
     co_await std::move(hs);
     if (ec) {

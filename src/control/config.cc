@@ -231,6 +231,15 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
     t.Table("tls", [&](TomlTable& s) {
       s.String("cert", &c.server.tls_cert);
       s.String("key", &c.server.tls_key);
+      s.String("ciphers", &c.server.tls_policy.ciphers);
+      s.String("min_tls_version", &c.server.tls_policy.min_version);
+      boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
+      if (Status st = ApplyTlsPolicy(probe, c.server.tls_policy); !st.ok()) {
+        s.Error(c.server.tls_policy.min_version == "1.2" || c.server.tls_policy.min_version == "1.3" ? "ciphers"
+                                                                                                     : "min_tls_version",
+                st.message());
+        c.server.tls_policy = TlsPolicy{};  // checks below use a policy that loads
+      }
       if (c.server.tls_cert.empty() != c.server.tls_key.empty()) {
         s.Error(c.server.tls_cert.empty() ? "key" : "cert", "cert and key go together");
       } else if (Status st = server::CheckTls(c.server); !st.ok()) {
@@ -394,6 +403,10 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
   // Room for a few messages of the largest size, as Postfix's smtpd asks
   // for 1.5 × message_size_limit above queue_minfree.
   if (!min_free_set) c.spool.min_free = std::max<uint64_t>(c.spool.min_free, 3 * uint64_t{c.session.max_message_size});
+  // One TLS policy everywhere: outbound, admin and webhooks follow [tls].
+  for (auto& d : c.destinations) d.tls_policy = c.server.tls_policy;
+  c.admin.tls_policy = c.server.tls_policy;
+  for (auto& w : c.admin.alerts.webhooks) w.tls_policy = c.server.tls_policy;
   c.session.hostname = c.hostname;
   c.queue.hostname = c.hostname;
   c.admin.hostname = c.hostname;

@@ -13,6 +13,7 @@
 
 #include "common/envelope.h"
 #include "common/status.h"
+#include "common/tls_policy.h"
 #include "delivery/dns.h"
 
 namespace boost::asio {
@@ -44,6 +45,7 @@ struct DestinationOptions {
   bool tls_verify = true;          // only with kRequired
   std::string tls_ca_file;         // trust anchors; empty: the system's
   std::string tls_server_name;     // the name the certificate must carry; default host
+  TlsPolicy tls_policy;            // [tls] ciphers and version, as the edge
   // kMx: the recipient domain's MX hosts on `port`, each with its own
   // connections and throttle.
   DnsOptions dns;

@@ -100,8 +100,8 @@ class SmtpDelivery final : public Delivery {
         throttle_(ThrottleOptions{o_.max_concurrency, o_.backoff_min, o_.backoff_max}),
         slots_(o_.max_concurrency, 1'000'000, std::chrono::hours(1)),
         tls_ctx_(asio::ssl::context::tls_client) {
-    tls_ctx_.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
-                         asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    // Checked by the config already: an error here leaves OpenSSL's defaults.
+    ApplyTlsPolicy(tls_ctx_, o_.tls_policy).ok();
     if (verify()) {
       boost::system::error_code ec;
       if (o_.tls_ca_file.empty()) {

@@ -284,7 +284,7 @@ class EdgeServer final : public Server {
 
   static Result<std::shared_ptr<asio::ssl::context>> LoadTls(const ServerOptions& o) {
     if (o.tls_cert.empty()) return std::shared_ptr<asio::ssl::context>();
-    return LoadServerTls(o.tls_cert, o.tls_key);
+    return LoadServerTls(o.tls_cert, o.tls_key, o.tls_policy);
   }
 
   static Status CheckTlsNeed(const ListenerOptions& l, const std::shared_ptr<asio::ssl::context>& tls) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tls_policy.h"
 #include "smtp/session.h"
 
 namespace boost::asio {
@@ -68,6 +69,7 @@ struct ServerOptions {
   std::chrono::seconds shutdown_grace{30};    // transactions in progress may finish
   std::string tls_cert;                       // PEM chain; empty: no STARTTLS
   std::string tls_key;                        // PEM private key
+  TlsPolicy tls_policy;                       // [tls] ciphers, min_tls_version
   int64_t config_version = 0;                 // logged with each transaction of a session
   bool operator==(const ServerOptions&) const = default;  // a reload applies what changed
 };

@@ -10,11 +10,11 @@ namespace sluice::server {
 
 namespace ssl = boost::asio::ssl;
 
-Result<std::shared_ptr<ssl::context>> LoadServerTls(const std::string& cert, const std::string& key) {
+Result<std::shared_ptr<ssl::context>> LoadServerTls(const std::string& cert, const std::string& key,
+                                                     const TlsPolicy& policy) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                   ssl::context::single_dh_use);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::single_dh_use);
+  if (Status s = ApplyTlsPolicy(*ctx, policy); !s.ok()) return s;
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(cert, ec);
   if (ec) return Status::InvalidArgument(fmt::format("tls certificate {}: {}", cert, ec.message()));
@@ -28,7 +28,7 @@ Result<std::shared_ptr<ssl::context>> LoadServerTls(const std::string& cert, con
 
 Status CheckTls(const ServerOptions& options) {
   if (options.tls_cert.empty() && options.tls_key.empty()) return Status::Ok();
-  auto ctx = LoadServerTls(options.tls_cert, options.tls_key);
+  auto ctx = LoadServerTls(options.tls_cert, options.tls_key, options.tls_policy);
   return ctx.ok() ? Status::Ok() : ctx.status();
 }
 

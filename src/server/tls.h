@@ -6,11 +6,12 @@
 #include <string>
 
 #include "common/status.h"
+#include "common/tls_policy.h"
 
 namespace sluice::server {
 
-// TLS 1.2 or later; the key must match the certificate.
-Result<std::shared_ptr<boost::asio::ssl::context>> LoadServerTls(const std::string& cert,
-                                                                 const std::string& key);
+// Under `policy` (common/tls_policy.h); the key must match the certificate.
+Result<std::shared_ptr<boost::asio::ssl::context>> LoadServerTls(const std::string& cert, const std::string& key,
+                                                                 const TlsPolicy& policy);
 
 }  // namespace sluice::server
