@@ -4,7 +4,7 @@ BUILD      ?= build
 TEST_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= session address reply config admin_request
+FUZZ_TARGETS ?= session address reply dsn config admin_request
 JOBS       ?= $(shell nproc)
 CONFIG     ?= examples/sluice.toml
 

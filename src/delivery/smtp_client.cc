@@ -12,6 +12,7 @@
 #include "common/timed_stream.h"
 #include "delivery/delivery.h"
 #include "delivery/throttle.h"
+#include "mail/content.h"
 #include "mail/reply_line.h"
 #include "common/log.h"
 
@@ -54,20 +55,6 @@ asio::awaitable<ServerReply> ReadReply(TimedStream& s, std::chrono::seconds time
   }
 }
 
-// Dot-stuffs content (RFC 5321 §4.5.2) and adds the end-of-data line.
-std::string Stuffed(const std::string& content) {
-  std::string out;
-  out.reserve(content.size() + content.size() / 64 + 8);
-  bool line_start = true;
-  for (char c : content) {
-    if (line_start && c == '.') out.push_back('.');
-    out.push_back(c);
-    line_start = c == '\n';
-  }
-  if (!content.empty() && !line_start) out += "\r\n";
-  out += ".\r\n";
-  return out;
-}
 
 // An open connection to the next hop, greeted and ready for MAIL.
 struct Connection {
@@ -495,7 +482,7 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
     a.trouble_why = r.text;
     co_return a;
   }
-  const std::string data = Stuffed(*job.content);
+  const std::string data = mail::DotStuff(*job.content);
   co_await s.WriteAll(data, o_.reply_timeout, ec);
   // LMTP answers once per accepted recipient (RFC 2033 §4.2); SMTP once.
   for (size_t i = 0; i < (lmtp_ ? accepted.size() : 1); ++i) {

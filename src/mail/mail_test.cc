@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "mail/ascii.h"
+#include "mail/content.h"
 #include "mail/reply_line.h"
 #include "mail/text.h"
 #include "mail/xtext.h"
@@ -100,6 +101,26 @@ TEST(Xtext, ControlBytesAreNotSafe) {
   EXPECT_FALSE(IsValidXtext("a=b"));
   EXPECT_FALSE(IsValidXtext("a+4"));
   EXPECT_FALSE(IsValidXtext("a+4g"));
+}
+
+TEST(DotStuff, LinesEndInCrlfAndDotsAreDoubled) {
+  EXPECT_EQ(DotStuff("a\r\n.b\r\n"), "a\r\n..b\r\n.\r\n");
+  EXPECT_EQ(DotStuff("no end"), "no end\r\n.\r\n");
+  EXPECT_EQ(DotStuff(""), ".\r\n");
+  EXPECT_EQ(DotStuff(".\r\n"), "..\r\n.\r\n");
+  // A bare CR or LF becomes a line end of its own, and a dot after it is
+  // stuffed: "<CR>.<CR><LF>" cannot end the data early on the wire.
+  EXPECT_EQ(DotStuff("x\r.\r\nMAIL FROM:<evil>\r\n"), "x\r\n..\r\nMAIL FROM:<evil>\r\n.\r\n");
+  EXPECT_EQ(DotStuff("x\n.\n"), "x\r\n..\r\n.\r\n");
+  const std::string out = DotStuff("a\rb\nc\r\r\nd");
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == '\r') {
+      EXPECT_EQ(out[i + 1], '\n') << i;
+    }
+    if (out[i] == '\n') {
+      EXPECT_EQ(out[i - 1], '\r') << i;
+    }
+  }
 }
 
 TEST(Ascii, FoldingIsLocaleFree) {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <regex>
 
+#include "mail/text.h"
 #include "mail/xtext.h"
 #include "smtp/received.h"
 
@@ -37,16 +38,11 @@ bool NotifyHas(const std::string& notify, std::string_view word) {
   return false;
 }
 
-// Report fields are single lines under 998 octets (RFC 5322 §2.1.1): a
-// long multi-line reply is flattened and cut.
-std::string OneLine(std::string_view s, size_t max = 900) {
-  std::string out;
-  for (char c : s) {
-    if (out.size() >= max) break;
-    out.push_back(c == '\r' || c == '\n' ? ' ' : c);
-  }
-  return out;
-}
+// Report fields are single lines under 998 octets (RFC 5322 §2.1.1) of
+// printable text: whatever a peer or a sender put in a reply or a DSN
+// parameter, no control byte reaches the report (a CR LF there would forge
+// fields of its own).
+std::string OneLine(std::string_view s, size_t max = 900) { return mail::SafeText(s, max); }
 
 // The original's header section (up to the first empty line).
 std::string_view HeaderSection(std::string_view content) {
@@ -131,7 +127,7 @@ std::string MakeDsn(const DsnInput& in) {
                      "Content-Type: message/{}delivery-status\r\n\r\n", boundary, global ? "global-" : "");
   out += fmt::format("Reporting-MTA: dns; {}\r\n", in.reporting_mta);
   out += fmt::format("X-Sluice-Queue-ID: {}\r\n", in.queue_id);
-  if (!e.dsn_envid.empty()) out += fmt::format("Original-Envelope-Id: {}\r\n", mail::DecodeXtext(e.dsn_envid));
+  if (!e.dsn_envid.empty()) out += fmt::format("Original-Envelope-Id: {}\r\n", OneLine(mail::DecodeXtext(e.dsn_envid), 200));
   out += fmt::format("Arrival-Date: {}\r\n", smtp::Rfc5322Date(e.received_unix));
   const char* addr_type = global ? "utf-8" : "rfc822";
   for (const auto& r : in.recipients) {
@@ -139,7 +135,7 @@ std::string MakeDsn(const DsnInput& in) {
     const std::string orcpt = r.index < e.dsn.size() ? e.dsn[r.index].orcpt : std::string();
     if (size_t semi = orcpt.find(';'); semi != std::string::npos) {
       out += fmt::format("Original-Recipient: {};{}\r\n", orcpt.substr(0, semi),
-                         mail::DecodeXtext(orcpt.substr(semi + 1)));
+                         OneLine(mail::DecodeXtext(orcpt.substr(semi + 1)), 500));
     }
     out += fmt::format("Final-Recipient: {}; {}\r\n", addr_type, e.routes[r.index].address);
     out += fmt::format("Action: {}\r\n", ActionName(r.action));
