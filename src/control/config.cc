@@ -148,6 +148,7 @@ void ReadForest(TomlTable& s, directory::ForestOptions* f) {
   f->close_on_saturation = on_saturation == "close";
   s.Int("threads", &f->threads, 1, 1024);
   s.Int("cache_entries", &f->cache.max_entries, 0, 100'000'000);
+  s.Int("cache_negative_entries", &f->cache.max_negative_entries, 0, 100'000'000);
   s.Duration("cache_positive_ttl", &f->cache.positive_ttl);
   s.Duration("cache_negative_ttl", &f->cache.negative_ttl);
   s.Duration("cache_stale_for", &f->cache.stale_for);

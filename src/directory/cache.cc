@@ -6,7 +6,8 @@ std::optional<LookupResult> RecipientCache::Fresh(const std::string& address, Cl
   std::lock_guard lock(mu_);
   auto it = map_.find(address);
   if (it == map_.end() || it->second.expires <= now) return std::nullopt;
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
+  auto& lru = LruOf(it->second.positive);
+  lru.splice(lru.begin(), lru, it->second.lru);
   return it->second.result;
 }
 
@@ -18,30 +19,40 @@ std::optional<LookupResult> RecipientCache::Stale(const std::string& address, Cl
   return it->second.result;
 }
 
+void RecipientCache::Forget(std::unordered_map<std::string, Entry>::iterator it) {
+  LruOf(it->second.positive).erase(it->second.lru);
+  map_.erase(it);
+}
+
 void RecipientCache::Put(const std::string& address, const LookupResult& r, Clock::time_point now) {
-  if (r.found == Found::kTryLater || o_.max_entries == 0) return;
-  auto ttl = r.found == Found::kYes ? o_.positive_ttl : o_.negative_ttl;
+  if (r.found == Found::kTryLater) return;
+  const bool positive = r.found == Found::kYes;
+  const size_t max = positive ? o_.max_entries : o_.max_negative_entries;
+  if (max == 0) return;
+  auto ttl = positive ? o_.positive_ttl : o_.negative_ttl;
   std::lock_guard lock(mu_);
   auto it = map_.find(address);
   if (it != map_.end()) {
-    it->second.result = r;
-    it->second.expires = now + ttl;
-    lru_.splice(lru_.begin(), lru_, it->second.lru);
-    return;
+    if (it->second.positive == positive) {
+      it->second.result = r;
+      it->second.expires = now + ttl;
+      auto& lru = LruOf(positive);
+      lru.splice(lru.begin(), lru, it->second.lru);
+      return;
+    }
+    Forget(it);  // the answer changed kind: it moves to the other LRU
   }
-  if (map_.size() >= o_.max_entries) {
-    map_.erase(lru_.back());
-    lru_.pop_back();
-  }
-  lru_.push_front(address);
-  map_.emplace(address, Entry{r, now + ttl, lru_.begin()});
+  auto& lru = LruOf(positive);
+  if (lru.size() >= max) Forget(map_.find(lru.back()));
+  lru.push_front(address);
+  map_.emplace(address, Entry{r, now + ttl, lru.begin(), positive});
 }
 
 void RecipientCache::DropTenant(const std::string& tenant) {
   std::lock_guard lock(mu_);
   for (auto it = map_.begin(); it != map_.end();) {
     if (it->second.result.route.tenant == tenant) {
-      lru_.erase(it->second.lru);
+      LruOf(it->second.positive).erase(it->second.lru);
       it = map_.erase(it);
     } else {
       ++it;

@@ -78,10 +78,33 @@ TEST(RecipientCache, TtlsNegativeStaleAndBound) {
   EXPECT_TRUE(c.Stale("a@x", t0 + seconds(11)));   // expired, but stale allowed
   EXPECT_FALSE(c.Stale("a@x", t0 + seconds(71)));  // past stale_for
   EXPECT_FALSE(c.Stale("n@x", t0 + seconds(6)));   // negatives are never stale-served
-  c.Put("b@x", LookupResult::Yes(route), t0);      // evicts the least recently used
-  EXPECT_EQ(c.size(), 2u);
+  c.Put("b@x", LookupResult::Yes(route), t0);
+  c.Put("c@x", LookupResult::Yes(route), t0);      // evicts the least recently used positive
+  EXPECT_EQ(c.size(), 3u);                         // b, c and the negative n
+  EXPECT_FALSE(c.Fresh("a@x", t0));
   c.DropTenant("t");
   EXPECT_FALSE(c.Fresh("b@x", t0));
+}
+
+// Found in review: a flood of unknown recipients evicted known ones, and
+// serve-stale had nothing left to serve while the forest was down.
+TEST(RecipientCache, AFloodOfUnknownUsersLeavesKnownRecipients) {
+  CacheOptions o{100, seconds(10), seconds(5), seconds(3600)};
+  o.max_negative_entries = 50;
+  RecipientCache c(o);
+  auto t0 = Clock::now();
+  RecipientRoute route{"known@x", "t", "f", "local", ""};
+  for (int i = 0; i < 100; ++i) c.Put("known" + std::to_string(i) + "@x", LookupResult::Yes(route), t0);
+  for (int i = 0; i < 100'000; ++i) c.Put("nobody" + std::to_string(i) + "@x", LookupResult::No(Reason::kUnknownUser, "f"), t0);
+  EXPECT_EQ(c.size(), 150u);
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(c.Stale("known" + std::to_string(i) + "@x", t0 + seconds(60))) << i;
+  EXPECT_TRUE(c.Fresh("nobody99999@x", t0));   // the newest negatives are kept
+  EXPECT_FALSE(c.Fresh("nobody0@x", t0));
+  // An address that becomes known moves out of the negative LRU (and the
+  // positive one, full, gives up its least recently used).
+  c.Put("nobody99999@x", LookupResult::Yes(route), t0);
+  EXPECT_EQ(c.size(), 149u);
+  EXPECT_EQ(c.Fresh("nobody99999@x", t0)->found, Found::kYes);
 }
 
 TEST(Breaker, OpensAfterFailuresProbesAndCloses) {
