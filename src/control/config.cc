@@ -13,6 +13,8 @@
 
 #include "control/config_parts.h"
 #include "control/toml_reader.h"
+#include "mail/address.h"
+#include "mail/ascii.h"
 
 namespace sluice::control {
 namespace {
@@ -468,8 +470,24 @@ SeedResult LoadSeed(const std::string& path, const Config& config) {
       rt.StringList("aliases", &rcpt.aliases);
       rt.String("destination", &rcpt.destination);
       rt.String("mailbox", &rcpt.mailbox);
-      if (rcpt.address.find('@') == std::string::npos) {
+      // A tenant's recipients live in its own domains: an alias in another
+      // tenant's domain would take that tenant's mail.
+      auto own = [&](const std::string& a) {
+        const std::string d = mail::DomainOf(a);
+        return std::any_of(tenant.domains.begin(), tenant.domains.end(),
+                           [&](const std::string& x) { return mail::EqualsNoCase(x, d); });
+      };
+      if (!mail::IsValidMailbox(rcpt.address, /*utf8=*/true)) {
         rt.Error("address", fmt::format("\"{}\" is not an address", rcpt.address));
+      } else if (!own(rcpt.address)) {
+        rt.Error("address", fmt::format("{} is not in a domain of tenant {}", rcpt.address, tenant.name));
+      }
+      for (const auto& alias : rcpt.aliases) {
+        if (!mail::IsValidMailbox(alias, /*utf8=*/true)) {
+          rt.Error("aliases", fmt::format("\"{}\" is not an address", alias));
+        } else if (!own(alias)) {
+          rt.Error("aliases", fmt::format("{} is not in a domain of tenant {}", alias, tenant.name));
+        }
       }
       if (!rcpt.destination.empty()) check_destination(rt, rcpt.destination);
       tenant.recipients.push_back(std::move(rcpt));

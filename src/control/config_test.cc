@@ -173,6 +173,37 @@ destination = "nowhere"
   EXPECT_NE(all.find(":10: tenants[0].recipients[0].colour: unknown key"), std::string::npos) << all;
 }
 
+TEST(Config, SeedRecipientsLiveInTheirTenantsDomains) {
+  testing::TempDir dir;
+  auto c = LoadConfig(Write(dir, "c.toml", kMinimal));
+  ASSERT_TRUE(c.ok());
+  auto s = LoadSeed(Write(dir, "d.toml", R"(
+forests = ["na-1"]
+[[tenants]]
+name = "acme"
+forest = "na-1"
+domains = ["acme.example"]
+destination = "local"
+[[tenants]]
+name = "globex"
+forest = "na-1"
+domains = ["globex.example"]
+destination = "local"
+  [[tenants.recipients]]
+  address = "hank@globex.example"
+  aliases = ["ceo@ACME.example", "sales@Globex.example"]
+  [[tenants.recipients]]
+  address = "eve@acme.example"
+)"), c.config);
+  std::string all;
+  for (const auto& e : s.errors) all += e.ToString() + "\n";
+  EXPECT_NE(all.find(":15: tenants[1].recipients[0].aliases: ceo@ACME.example is not in a domain of tenant globex"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find(":17: tenants[1].recipients[1].address: eve@acme.example is not in a domain of tenant globex"),
+            std::string::npos) << all;
+  EXPECT_EQ(all.find("sales@"), std::string::npos) << all;  // its own domain, in any case
+}
+
 }  // namespace
 }  // namespace sluice::control
 

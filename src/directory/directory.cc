@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "mail/address.h"
+#include "mail/text.h"
 
 namespace sluice::directory {
 namespace {
@@ -50,10 +51,12 @@ class Router final : public Directory {
   asio::awaitable<LookupResult> Resolve(std::string address) override {
     Forest* forest = nullptr;
     bool flight = false, lane = false;
+    std::string tenant;
     {
       std::shared_lock lock(mu_);
       auto d = placement_.domain_tenant.find(mail::DomainOf(address));
       if (d == placement_.domain_tenant.end()) co_return LookupResult::No(Reason::kUnknownDomain);
+      tenant = d->second;
       flight = groups_ && groups_->InFlight(d->second);
       auto t = placement_.tenant_forest.find(d->second);
       if (t != placement_.tenant_forest.end()) {
@@ -65,8 +68,9 @@ class Router final : public Directory {
     if (forest == nullptr) co_return LookupResult::TryLater(Reason::kBackendError, "");
     const bool counting = groups_ && groups_->share() > 0;  // only a flight's gates read the counts
     const auto t0 = counting ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    auto op = forest->Lookup(std::move(address), lane);  // see common/offload.h on temporaries
+    auto op = forest->Lookup(address, tenant, lane);  // see common/offload.h on temporaries
     LookupResult r = co_await std::move(op);
+    if (r.found == Found::kYes) r = Checked(std::move(r), address, tenant);
     if (counting) {
       groups_->CountLookup(flight, r.found == Found::kTryLater,
                            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
@@ -140,6 +144,35 @@ class Router final : public Directory {
   }
 
  private:
+  // What a directory says becomes SMTP commands and file names: an entry
+  // of another tenant, or values no mailbox can have, are refused (a
+  // directory fault: 451 4.4.3, logged, never delivered somewhere else).
+  LookupResult Checked(LookupResult r, const std::string& address, const std::string& tenant) {
+    RecipientRoute& route = r.route;
+    const char* problem = nullptr;
+    if (!route.tenant.empty() && route.tenant != tenant) {
+      problem = "the entry belongs to another tenant";
+    } else if (!mail::IsValidMailbox(route.address, /*utf8=*/true)) {
+      problem = "its address is not a mailbox";
+    } else if (route.destination.empty() || mail::HasControl(route.destination) ||
+               route.destination.find(' ') != std::string::npos) {
+      problem = "its destination is not a name";
+    } else if (mail::HasControl(route.mailbox) || !mail::IsValidUtf8(route.mailbox)) {
+      problem = "its mailbox has control characters";
+    }
+    if (problem == nullptr) {
+      route.tenant = tenant;
+      return r;
+    }
+    if (auto held_back = refused_log_.Allow()) {
+      log::Event("directory entry refused").With("rcpt", address).With("tenant", tenant)
+          .With("entry_tenant", mail::SafeText(route.tenant, 100)).With("entry_address", mail::SafeText(route.address, 300))
+          .With("problem", problem).With("suppressed", static_cast<int64_t>(*held_back)).Warn();
+    }
+    if (route.tenant != tenant && !route.tenant.empty()) return LookupResult::No(Reason::kUnknownUser, r.forest);
+    return LookupResult::TryLater(Reason::kBackendError, r.forest);
+  }
+
   // Each group gets its share of the limit it runs under, so the two
   // compare fairly: flight = candidate × share, control = current × rest.
   void SplitLanes(const std::string& name) {  // REQUIRES: mu_ held
@@ -160,6 +193,7 @@ class Router final : public Directory {
   std::map<std::string, size_t> flight_limits_;
   int flight_share_ = 0;
   std::map<std::string, std::unique_ptr<Forest>> forests_;  // fixed after Init
+  log::RateLimit refused_log_{std::chrono::seconds(1)};
 };
 
 }  // namespace

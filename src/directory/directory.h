@@ -56,8 +56,11 @@ struct Placement {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // `address` is canonical (domain lower-cased).
-  virtual LookupResult Lookup(const std::string& address) = 0;
+  // `address` is canonical (domain lower-cased); `tenant` owns its domain
+  // by the catalog: only that tenant's entries may answer (another
+  // tenant's alias never takes its mail). Empty: the back end's own
+  // catalog decides.
+  virtual LookupResult Lookup(const std::string& address, const std::string& tenant) = 0;
 };
 
 // Opens the SQLite back end, creating and seeding it on first start.

@@ -129,7 +129,7 @@ void Forest::SetFault(FaultOptions f) {
   impl_->fault = f;
 }
 
-asio::awaitable<LookupResult> Forest::Lookup(std::string address, bool flight_lane) {
+asio::awaitable<LookupResult> Forest::Lookup(std::string address, std::string tenant, bool flight_lane) {
   Impl& im = *impl_;
   const auto now = Clock::now();
   std::shared_ptr<Bulkhead> lane = im.bulkhead;
@@ -175,7 +175,7 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address, bool flight_la
 
   auto ex = co_await asio::this_coro::executor;
   auto pending = std::make_shared<Pending>(ex);
-  asio::post(im.pool, [this, &im, pending, address, replica, lane, main_lane] {
+  asio::post(im.pool, [this, &im, pending, address, tenant, replica, lane, main_lane] {
     auto t0 = Clock::now();
     FaultOptions fault;
     bool inject;
@@ -197,7 +197,7 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address, bool flight_la
       failed_by_fault = std::uniform_real_distribution<double>(0, 1)(im.rng) < fault.error_rate;
     }
     r = failed_by_fault ? LookupResult::TryLater(Reason::kBackendError, o_.name)
-                        : im.replicas[replica].backend->Lookup(address);
+                        : im.replicas[replica].backend->Lookup(address, tenant);
     r.forest = o_.name;
     if (r.found == Found::kYes) r.route.forest = o_.name;
     const auto done = Clock::now();

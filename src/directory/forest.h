@@ -78,9 +78,10 @@ class Forest {
   ~Forest();
 
   // Never blocks the calling event loop; always answers within
-  // wait_timeout + lookup_timeout. `flight_lane`: the tenant is in a
-  // flight's group and the forest's limit is split (SetLanes).
-  boost::asio::awaitable<LookupResult> Lookup(std::string address, bool flight_lane = false);
+  // wait_timeout + lookup_timeout. `tenant` owns the address's domain: only
+  // its entries answer. `flight_lane`: the tenant is in a flight's group
+  // and the forest's limit is split (SetLanes).
+  boost::asio::awaitable<LookupResult> Lookup(std::string address, std::string tenant, bool flight_lane = false);
 
   // Live changes (control plane): limit, wait, faults.
   void SetLimit(size_t limit);

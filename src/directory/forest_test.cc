@@ -20,7 +20,7 @@ using std::chrono::milliseconds;
 class FakeBackend : public Backend {
  public:
   FakeBackend(milliseconds delay, bool fail) : delay_(delay), fail_(fail) {}
-  LookupResult Lookup(const std::string& a) override {
+  LookupResult Lookup(const std::string& a, const std::string&) override {
     ++calls;
     std::this_thread::sleep_for(delay_);
     if (fail_) return LookupResult::TryLater(Reason::kBackendError, "");
@@ -54,7 +54,7 @@ std::vector<LookupResult> LookupAll(Forest& f, std::vector<std::string> addresse
   boost::asio::io_context io;
   std::vector<std::future<LookupResult>> futures;
   for (auto& a : addresses) {
-    auto op = f.Lookup(a, a.rfind("flight-", 0) == 0);
+    auto op = f.Lookup(a, "t", a.rfind("flight-", 0) == 0);
     futures.push_back(boost::asio::co_spawn(io, std::move(op), boost::asio::use_future));
   }
   io.run();

@@ -10,6 +10,7 @@
 
 #include "directory/connection_pool.h"
 #include "directory/directory.h"
+#include "mail/ascii.h"
 
 namespace sluice::directory {
 namespace {
@@ -47,13 +48,15 @@ class LdapBackend final : public Backend {
   LdapBackend(std::string uri, std::string base)
       : base_(std::move(base)), pool_([uri = std::move(uri)] { return Open(uri); }) {}
 
-  LookupResult Lookup(const std::string& raw) override {
-    std::string address = raw;
-    for (char& c : address) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  LookupResult Lookup(const std::string& raw, const std::string& tenant) override {
+    const std::string address = mail::Lowered(raw);
     std::unique_ptr<Handle> h = pool_.Take();
     if (!h) return LookupResult::TryLater(Reason::kBackendError, "");
-    std::string filter = fmt::format("(&(objectClass=sluiceRecipient)(|(sluiceAddress={0})(sluiceAlias={0})))",
-                                     EscapeFilter(address));
+    // Scoped to the tenant that owns the domain: another tenant's entry
+    // with this address as an alias is not asked.
+    const std::string scope = tenant.empty() ? "" : fmt::format("(sluiceTenant={})", EscapeFilter(tenant));
+    std::string filter = fmt::format("(&(objectClass=sluiceRecipient){1}(|(sluiceAddress={0})(sluiceAlias={0})))",
+                                     EscapeFilter(address), scope);
     const char* attrs[] = {"sluiceAddress", "sluiceTenant", "sluiceDestination", "sluiceMailbox", nullptr};
     timeval tv{5, 0};
     LDAPMessage* res = nullptr;
@@ -69,7 +72,7 @@ class LdapBackend final : public Backend {
       r.tenant = First(h->ld, e, "sluiceTenant");
       r.destination = First(h->ld, e, "sluiceDestination");
       r.mailbox = First(h->ld, e, "sluiceMailbox");
-      for (char& c : r.address) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      mail::LowerInPlace(r.address);
       out = LookupResult::Yes(std::move(r));
     } else {
       out = LookupResult::No(Reason::kUnknownUser);

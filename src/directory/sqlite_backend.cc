@@ -35,9 +35,10 @@ CREATE TABLE IF NOT EXISTS aliases(
 constexpr const char* kDomainQuery =
     "SELECT t.name, t.forest FROM domains d JOIN tenants t ON t.name = d.tenant "
     "WHERE d.domain = ?1";
+// Only the tenant that owns the domain answers for it.
 constexpr const char* kRecipientQuery =
     "SELECT address, destination, mailbox FROM recipients WHERE address = "
-    "COALESCE((SELECT address FROM aliases WHERE alias = ?1), ?1)";
+    "COALESCE((SELECT address FROM aliases WHERE alias = ?1), ?1) AND tenant = ?2";
 
 std::string Lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -145,16 +146,16 @@ class SqliteBackend final : public Backend {
           return c.ok() ? std::move(c).value() : nullptr;
         }) {}
 
-  LookupResult Lookup(const std::string& raw) override {
+  LookupResult Lookup(const std::string& raw, const std::string& tenant) override {
     std::unique_ptr<Connection> c = pool_.Take();
     if (!c) return LookupResult::TryLater(Reason::kBackendError, "");
-    LookupResult r = Query(*c, Lower(raw));
+    LookupResult r = Query(*c, Lower(raw), tenant);
     pool_.Give(std::move(c));
     return r;
   }
 
  private:
-  LookupResult Query(Connection& c, const std::string& address) {
+  LookupResult Query(Connection& c, const std::string& address, const std::string& tenant) {
     size_t at = address.rfind('@');
     if (at == std::string::npos) return LookupResult::No(Reason::kUnknownDomain);
     std::string domain = address.substr(at + 1);
@@ -166,9 +167,11 @@ class SqliteBackend final : public Backend {
     RecipientRoute route;
     route.tenant = Column(c.domain, 0);
     route.forest = Column(c.domain, 1);
+    if (!tenant.empty() && tenant != route.tenant) return LookupResult::No(Reason::kUnknownUser, route.forest);
 
     sqlite3_reset(c.recipient);
     sqlite3_bind_text(c.recipient, 1, address.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(c.recipient, 2, route.tenant.c_str(), -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(c.recipient);
     if (rc == SQLITE_DONE) return LookupResult::No(Reason::kUnknownUser, route.forest);
     if (rc != SQLITE_ROW) return LookupResult::TryLater(Reason::kBackendError, route.forest);
