@@ -1,5 +1,7 @@
 #include "common/log.h"
 
+#include "mail/text.h"
+
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -28,7 +30,12 @@ Status Init(const std::string& level, const std::string& format) {
   return Status::Ok();
 }
 
-std::string JsonEscape(std::string_view s) {
+void SetFormat(const std::string& format) { g_json = format == "json"; }
+
+std::string JsonEscape(std::string_view raw) {
+  // JSON collectors reject invalid UTF-8: a peer's bytes become U+FFFD.
+  const std::string valid = mail::IsValidUtf8(raw) ? std::string() : mail::ToValidUtf8(raw);
+  const std::string_view s = valid.empty() ? raw : std::string_view(valid);
   std::string out;
   out.reserve(s.size() + 2);
   for (unsigned char c : s) {
@@ -101,7 +108,10 @@ std::string Event::Render() const {
     out = message_;
     for (size_t i = 0; i < fields_.size(); ++i) {
       const auto& [k, v] = fields_[i];
-      bool plain = !v.empty() && v.find_first_of(" \"=") == std::string::npos;
+      // Quoted and escaped when a value could forge a field or a line:
+      // spaces, quotes, '=', any control byte, or bytes that are not UTF-8.
+      bool plain = !v.empty() && v.find_first_of(" \"=\\") == std::string::npos && !mail::HasControl(v) &&
+                   mail::IsValidUtf8(v);
       out += plain ? fmt::format(" {}={}", k, v) : fmt::format(" {}=\"{}\"", k, JsonEscape(v));
     }
     if (add_version) out += fmt::format(" config={}", version);

@@ -17,6 +17,8 @@ namespace sluice::log {
 
 // Sets up the process-wide logger; format is "text" or "json".
 Status Init(const std::string& level, const std::string& format);
+// Only the format, for tests of Render().
+void SetFormat(const std::string& format);
 
 // The version of the config in force, added to every line as "config"
 // (unless the line names its own, as a session does with the version it
@@ -35,9 +37,10 @@ class Event {
   void Info() const;
   void Warn() const;
   void Error() const;
+  // The line as it will be written (without time and level), for tests.
+  std::string Render() const;
 
  private:
-  std::string Render() const;
   std::string message_;
   std::vector<std::pair<std::string, std::string>> fields_;  // value already JSON-encoded
   std::vector<bool> quoted_;

@@ -1,5 +1,7 @@
 #include "mail/address.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 
 #include "mail/ascii.h"
@@ -99,6 +101,29 @@ size_t FindAt(std::string_view mailbox) {
 }
 
 
+
+bool IsValidHeloName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxDomain) return false;
+  if (name.front() == '[') {
+    if (name.size() < 3 || name.back() != ']') return false;
+    std::string inside(name.substr(1, name.size() - 2));
+    unsigned char buf[16];
+    if (StartsWithNoCase(inside, "IPv6:")) return inet_pton(AF_INET6, inside.c_str() + 5, buf) == 1;
+    return inet_pton(AF_INET, inside.c_str(), buf) == 1;
+  }
+  size_t start = 0;
+  while (true) {
+    size_t dot = name.find('.', start);
+    std::string_view label = name.substr(start, dot == std::string_view::npos ? name.npos : dot - start);
+    if (label.empty() || label.size() > 63) return false;
+    for (char c : label) {
+      if (!IsAlnum(c) && c != '-' && c != '_') return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    if (dot + 1 == name.size()) return true;  // a trailing dot, as in DNS
+    start = dot + 1;
+  }
+}
 
 bool IsValidDomain(std::string_view domain, bool utf8) {
   if (domain.empty()) return false;

@@ -19,6 +19,12 @@ bool IsValidMailbox(std::string_view mailbox, bool utf8 = false);
 // True for a domain name or an address literal as in EHLO.
 bool IsValidDomain(std::string_view domain, bool utf8 = false);
 
+// The argument of HELO/EHLO (RFC 5321 §4.1.1.1): a host name — letters,
+// digits, '-' and, as clients in the wild use it, '_' — or an address
+// literal, [192.0.2.1] or [IPv6:2001:db8::1]. Nothing that could forge
+// structure in a Received: header (space, TAB, parentheses, controls).
+bool IsValidHeloName(std::string_view name);
+
 // The position of the '@' between local part and domain (a quoted local
 // part may hold '@' itself); npos without one.
 size_t FindAt(std::string_view mailbox);

@@ -114,7 +114,9 @@ QueueStats SpoolQueue::Stats() {
 }
 
 std::vector<MessageInfo> SpoolQueue::List(const Filter& filter) {
-  return RunOnQueue<std::vector<MessageInfo>>([this, &filter] {
+  // The filter is copied: after RunOnQueue gives up waiting, the posted work
+  // may still run, and must not read the caller's.
+  return RunOnQueue<std::vector<MessageInfo>>([this, filter] {
     std::vector<MessageInfo> out;
     const int64_t now = NowUnix();
     for (const auto& [id, e] : entries_) {

@@ -61,7 +61,8 @@ class SpoolQueue final : public Queue {
   boost::asio::awaitable<void> Attempt(std::string id);
   boost::asio::awaitable<void> Persist(const std::string& id, Entry& entry, bool changed);
   void Finish(const std::string& id, Entry& entry, bool forget);
-  // Runs `fn` on the queue's thread and waits for its result.
+  // Runs `fn` on the queue's thread and waits for its result, at most 30 s
+  // (then `fallback`). `fn` may run after that: it must own what it uses.
   template <class T, class Fn>
   T RunOnQueue(Fn fn, T fallback);
 

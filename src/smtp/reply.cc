@@ -39,6 +39,8 @@ Reply ToReply(SyntaxError e) {
       return MakeReply(500, "5.5.2", "Invalid character in command");
     case SyntaxError::kUnknownCommand:
       return MakeReply(500, "5.5.2", "Command not recognized");
+    case SyntaxError::kBadHelo:
+      return MakeReply(501, "5.5.2", "Invalid HELO name: a host name or an address literal is expected");
   }
   return MakeReply(500, "5.5.2", "Syntax error");
 }

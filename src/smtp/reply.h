@@ -35,6 +35,7 @@ enum class SyntaxError {
   kBareLf,            // 500 5.5.2
   kBadCharacter,      // 500 5.5.2
   kUnknownCommand,    // 500 5.5.2
+  kBadHelo,           // 501 5.5.2: not a host name or address literal
 };
 Reply ToReply(SyntaxError e);
 

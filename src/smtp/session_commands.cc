@@ -104,9 +104,7 @@ void Session::Dispatch(std::string_view line) {
 void Session::Greet(std::string_view arg, bool esmtp) {
   while (!arg.empty() && arg.back() == ' ') arg.remove_suffix(1);
   if (arg.empty()) return Error(ToReply(SyntaxError::kMissingArgument));
-  if (arg.find(' ') != std::string_view::npos || arg.size() > 255) {
-    return Error(MakeReply(501, "5.5.4", "Invalid domain name"));
-  }
+  if (!mail::IsValidHeloName(arg)) return Error(ToReply(SyntaxError::kBadHelo));
   ResetTransaction();
   state_ = State::kGreeted;
   helo_ = std::string(arg);
