@@ -1,5 +1,7 @@
 #include "app/admin_client.h"
 
+#include "common/tls_policy.h"
+
 #include <fmt/format.h>
 
 #include <boost/asio/connect.hpp>
@@ -32,8 +34,10 @@ Reply Exchange(Stream& stream, const Target& t, bool post, const std::string& pa
   req.prepare_payload();
   http::write(stream, req);
   beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(256 * 1024 * 1024);  // a queue listing can be large; still bounded
+  http::read(stream, buffer, parser);
+  const auto& res = parser.get();
   return {static_cast<int>(res.result_int()), res.body()};
 }
 
@@ -47,6 +51,7 @@ Reply Call(const Target& t, bool post, const std::string& path, const std::strin
   tcp.connect(resolver.resolve(t.host, t.port));
   if (!t.tls) return Exchange(tcp, t, post, path, body);
   boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+  ApplyTlsPolicy(ctx, TlsPolicy{}).ok();
   if (t.ca_file.empty()) {
     ctx.set_default_verify_paths();
     // Public trust: the certificate must also name the host. With an anchor
