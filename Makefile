@@ -1,5 +1,7 @@
-# The two commands of the README, and the ones around them.
-# Every target installs what is missing first (scripts/install-deps).
+# The two commands of the README, and the ones around them. Each target
+# installs what it is missing first, and only that: `make run` needs a
+# compiler and libraries; `make test` also the real peers and a browser
+# (scripts/install-deps build|run|test).
 BUILD      ?= build
 TEST_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -8,31 +10,42 @@ FUZZ_TARGETS ?= session address reply dsn config admin_request
 JOBS       ?= $(shell nproc)
 CONFIG     ?= examples/sluice.toml
 
-.PHONY: deps build run test unit fuzz fuzz-build bench storm check-config clean
+.PHONY: deps deps-build deps-run build run test unit fuzz fuzz-build bench storm check-config clean
 
-deps:
-	@scripts/install-deps
+deps: deps-test
+deps-build:
+	@scripts/install-deps build
+deps-run:
+	@scripts/install-deps run
+deps-test:
+	@scripts/install-deps test
 
-build: deps
+build: deps-build
 	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # Starts Sluice on the embedded default: SQLite directory seeded from
 # examples/directory.toml, Maildir delivery under var/mail, SMTP on 127.0.0.1:2525.
-run: build
+run: deps-run build
 	@mkdir -p var
 	@scripts/make-cert var/tls mx.sluice.test
 	$(BUILD)/sluice serve --config $(CONFIG)
 
 # The whole suite, on a sanitizer (ASan+UBSan) build, then a short
 # libFuzzer run (about 30 s per target) over the protocol parsers.
-test: deps fuzz-build
+test: deps-test fuzz-build
 	@cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
 	@cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-fuzz-build: deps
+# Unit tests only (GoogleTest, sanitizer build): no peers needed.
+unit: deps-build
+	@cmake -S . -B $(TEST_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS) -LE integration
+
+fuzz-build: deps-test
 	@CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DSLUICE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
@@ -52,7 +65,7 @@ SCENARIO ?= tools/storm/scenarios/ex1331830.toml
 storm: build
 	$(BUILD)/sluice-storm run $(SCENARIO) $(STORM_ARGS)
 
-check-config: build
+check-config: deps-run build
 	@scripts/make-cert var/tls mx.sluice.test
 	$(BUILD)/sluice check-config $(CONFIG)
 

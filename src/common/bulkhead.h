@@ -1,5 +1,5 @@
 // A bulkhead: at most `limit` operations in flight, a bounded wait queue and
-// a wait deadline (DESIGN.md rule 3). Each forest has one for its lookups
+// a wait deadline (doc/design.md, rule 3). Each forest has one for its lookups
 // and each destination one for its deliveries; a saturated one turns away
 // its own work and nobody else's.
 #pragma once

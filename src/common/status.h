@@ -1,5 +1,5 @@
 // Status and Result: how stages report failure without exceptions
-// (STYLE.md §5). OK is cheap: no allocation.
+// (doc/design.md, convention 5). OK is cheap: no allocation.
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // A TCP stream, optionally upgraded to TLS in place (STARTTLS), whose every
-// read and write has a deadline (DESIGN.md rule 4). Used by the edge
+// read and write has a deadline (doc/design.md, rule 4). Used by the edge
 // (server/) and by outbound delivery (delivery/).
 #pragma once
 

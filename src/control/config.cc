@@ -1,5 +1,5 @@
 // TOML → Config. Every key the daemon reads is named here once, with its
-// bounds; anything else in the file is an error (STYLE.md §9).
+// bounds; anything else in the file is an error (doc/design.md, convention 9).
 #include "control/config.h"
 
 #include <boost/asio/ssl/context.hpp>

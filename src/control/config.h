@@ -1,5 +1,5 @@
 // The daemon's configuration: typed options with defaults in the structs
-// (STYLE.md §9), filled from TOML and validated once. Components keep a
+// (doc/design.md, convention 9), filled from TOML and validated once. Components keep a
 // const snapshot.
 #pragma once
 

@@ -1,7 +1,7 @@
 // MX resolution for delivery to a recipient's domain (RFC 5321 §5.1) over
 // c-ares, asynchronously, on an event loop of the resolver's own: a domain
 // whose MX hosts never answer costs a timer, never a thread, and nothing
-// that commits mail waits on DNS (DESIGN.md rule 3).
+// that commits mail waits on DNS (doc/design.md, rule 3).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

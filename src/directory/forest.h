@@ -1,7 +1,7 @@
 // One forest (directory partition) as the edge sees it: its replicas behind
 // a bulkhead, an adaptive limit, a cache and a circuit breaker per replica,
 // on threads of its own. Everything a slow forest holds is its own
-// (DESIGN.md rule 3).
+// (doc/design.md, rule 3).
 #pragma once
 
 #include <atomic>

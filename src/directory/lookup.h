@@ -9,7 +9,7 @@
 namespace sluice::directory {
 
 // Three outcomes, as in Postfix's dict lookups: kTryLater always becomes a
-// 4xx at the edge, never a 5xx (DESIGN.md rule 2).
+// 4xx at the edge, never a 5xx (doc/design.md, rule 2).
 enum class Found { kYes, kNo, kTryLater };
 
 enum class Reason {

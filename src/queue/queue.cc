@@ -1,6 +1,6 @@
 // Scheduling and delivery attempts. Spool I/O runs on the blocking pool and
 // delivery on the destinations' own coroutines; every outcome is synced to
-// the spool before the queue acts on it (DESIGN.md rule 1).
+// the spool before the queue acts on it (doc/design.md, rule 1).
 #include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>

@@ -1,4 +1,4 @@
-// Every reply the edge sends, in one place (STYLE.md §15): the code, the
+// Every reply the edge sends, in one place (doc/design.md, convention 15): the code, the
 // enhanced status code (RFC 3463) and the text an operator will grep for.
 #pragma once
 
@@ -23,7 +23,7 @@ Reply MakeReply(int code, std::string_view enhanced, std::string_view text);
 // A multiline reply: "<code>-line\r\n ... <code> last\r\n".
 Reply MakeMultiline(int code, const std::vector<std::string>& lines);
 
-// Why a command could not be parsed (STYLE.md §4).
+// Why a command could not be parsed (doc/design.md, convention 4).
 enum class SyntaxError {
   kBadSender,         // 501 5.1.7
   kBadRecipient,      // 501 5.1.3

@@ -1,4 +1,4 @@
-// The SMTP server protocol as a sans-I/O state machine (DESIGN.md rule 6):
+// The SMTP server protocol as a sans-I/O state machine (doc/design.md, rule 6):
 // bytes in, replies and actions out. It never blocks, owns no socket or
 // timer, and is driven by server/ (or a test, or a fuzzer).
 #pragma once
@@ -116,7 +116,7 @@ class Session {
   enum class State { kConnected, kGreeted, kMail, kRcpt, kData, kChunk };
   enum class Waiting { kNothing, kLookup, kStore, kTls, kAdmit };
 
-  // One row of the command table (STYLE.md §3).
+  // One row of the command table (doc/design.md, convention 3).
   struct Command {
     const char* verb;
     void (Session::*handler)(std::string_view arg);

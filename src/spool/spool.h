@@ -1,5 +1,5 @@
 // The spool: durable storage of messages and their per-recipient state
-// (DESIGN.md rule 1). Every call is blocking and returns only after the
+// (doc/design.md, rule 1). Every call is blocking and returns only after the
 // change is on stable storage; callers run it off the event loops.
 #pragma once
 
