@@ -19,6 +19,7 @@
 #include "mail/ascii.h"
 #include "queue/queue.h"
 #include "spool/spool.h"
+#include "mail/clock.h"
 
 namespace sluice::admin {
 namespace {
@@ -127,8 +128,7 @@ json StatusJson(AdminStages st) {
     spool = SpoolJson(h);
   }
   auto q = st.queue.Stats();
-  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now = mail::Clock::System().NowUnix();
   const int64_t oldest = q.oldest_unix ? now - q.oldest_unix : 0;
   if (oldest > 3600) {
     incident.push_back(fmt::format("the oldest queued message is {}m old", oldest / 60));

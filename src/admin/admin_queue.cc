@@ -7,6 +7,7 @@
 #include "admin/admin_api.h"
 #include "admin/requests.h"
 #include "queue/queue.h"
+#include "mail/clock.h"
 
 namespace sluice::admin {
 namespace {
@@ -37,9 +38,7 @@ json HoldsJson(const std::vector<queue::HoldPolicy>& holds) {
   return out;
 }
 
-int64_t Now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+int64_t Now() { return mail::Clock::System().NowUnix(); }
 
 }  // namespace
 

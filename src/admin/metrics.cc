@@ -8,6 +8,7 @@
 #include "admin/monitor.h"
 #include "queue/queue.h"
 #include "spool/spool.h"
+#include "mail/clock.h"
 
 namespace sluice::admin {
 namespace {
@@ -238,8 +239,7 @@ std::string RenderMetrics(AdminStages st) {
     f.Sample("state=\"deferred\"", static_cast<double>(q.deferred));
     f.Sample("state=\"hold\"", static_cast<double>(q.hold));
     f.Sample("state=\"in_flight\"", static_cast<double>(q.in_flight));
-    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
+    const int64_t now = mail::Clock::System().NowUnix();
     Family age(&out, "sluice_queue_oldest_message_age_seconds", "gauge",
                "Age of the oldest message in the queue; 0 when it is empty.");
     age.Sample("", q.oldest_unix ? static_cast<double>(now - q.oldest_unix) : 0.0);

@@ -9,6 +9,7 @@
 #include "spool/spool.h"
 #include "common/log.h"
 #include "queue/queue.h"
+#include "mail/clock.h"
 
 namespace sluice::admin {
 namespace {
@@ -19,10 +20,7 @@ constexpr int64_t kHistoryStepMs = 10'000;           // one chart point per 10 s
 constexpr size_t kHistoryPoints = 3600'000 / kHistoryStepMs;  // ... for an hour
 constexpr size_t kRecentNotices = 50;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return mail::Clock::System().NowUnixMs(); }
 
 json AlertJson(const Alert& a) {
   return {{"id", a.Id()},          {"alert", a.rule},         {"kind", a.kind},

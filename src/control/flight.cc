@@ -13,6 +13,7 @@
 #include "control/reload.h"
 #include "common/log.h"
 #include "spool/spool.h"
+#include "mail/clock.h"
 
 namespace sluice::control {
 namespace {
@@ -21,9 +22,7 @@ using nlohmann::json;
 const char* kFlightMeta = "flight";
 constexpr size_t kHistory = 100;  // steps kept; older ones are in the log
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+int64_t NowUnix() { return mail::Clock::System().NowUnix(); }
 
 // Every forest either config names, with its effective options.
 std::map<std::string, directory::ForestOptions> Forests(const Config& c, const std::set<std::string>& names) {

@@ -13,15 +13,14 @@
 #include "spool/spool.h"
 #include "common/descriptors.h"
 #include "control/descriptors.h"
+#include "mail/clock.h"
 
 namespace sluice::control {
 namespace {
 
 const char* kVersionMeta = "config";  // "<version> <hash>" of the last config run
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+int64_t NowUnix() { return mail::Clock::System().NowUnix(); }
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;

@@ -15,6 +15,7 @@
 #include "mail/content.h"
 #include "mail/reply_line.h"
 #include "common/log.h"
+#include "mail/ascii.h"
 
 namespace sluice::delivery {
 namespace {
@@ -268,8 +269,7 @@ void SmtpDelivery::ReadCapabilities(const ServerReply& r, Connection& c, bool* s
   c.eightbit = c.utf8 = c.dsn = c.pipelining = false;
   *starttls = false;
   for (const auto& l : r.lines) {
-    std::string k = l.substr(0, l.find(' '));
-    for (auto& ch : k) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    const std::string k = mail::Uppered(l.substr(0, l.find(' ')));
     c.eightbit |= k == "8BITMIME";
     c.utf8 |= k == "SMTPUTF8";
     c.dsn |= k == "DSN";

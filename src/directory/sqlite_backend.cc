@@ -10,6 +10,7 @@
 
 #include "directory/connection_pool.h"
 #include "directory/directory.h"
+#include "mail/ascii.h"
 
 namespace sluice::directory {
 namespace {
@@ -40,11 +41,7 @@ constexpr const char* kRecipientQuery =
     "SELECT address, destination, mailbox FROM recipients WHERE address = "
     "COALESCE((SELECT address FROM aliases WHERE alias = ?1), ?1) AND tenant = ?2";
 
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+std::string Lower(const std::string& s) { return mail::Lowered(s); }
 
 Status Exec(sqlite3* db, const char* sql) {
   char* err = nullptr;

@@ -3,11 +3,12 @@
 #include <fmt/format.h>
 
 #include <cctype>
-#include <regex>
 
 #include "mail/text.h"
 #include "mail/xtext.h"
-#include "smtp/received.h"
+#include "mail/date.h"
+#include "mail/ascii.h"
+#include "mail/reply_line.h"
 
 namespace sluice::queue {
 namespace {
@@ -28,9 +29,7 @@ bool NotifyHas(const std::string& notify, std::string_view word) {
     size_t comma = notify.find(',', start);
     if (comma == std::string::npos) comma = notify.size();
     std::string_view item(notify.data() + start, comma - start);
-    if (item.size() == word.size() &&
-        std::equal(item.begin(), item.end(), word.begin(),
-                   [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })) {
+    if (mail::EqualsNoCase(item, word)) {
       return true;
     }
     start = comma + 1;
@@ -67,9 +66,8 @@ bool WantsDsn(const Envelope& e, size_t index, DsnAction action, bool delay_by_d
 }
 
 std::string StatusOf(std::string_view reply) {
-  static const std::regex kEnhanced(R"(^[245]\d\d[ -]([245]\.\d{1,3}\.\d{1,3})\b)");
-  std::match_results<std::string_view::const_iterator> m;
-  if (std::regex_search(reply.begin(), reply.end(), m, kEnhanced)) return m[1].str();
+  const mail::ReplyLine line = mail::ParseReplyLine(reply.substr(0, reply.find("\r\n")));
+  if (!line.enhanced.empty()) return std::string(line.enhanced);
   if (!reply.empty() && (reply[0] == '2' || reply[0] == '4' || reply[0] == '5')) {
     return std::string(1, reply[0]) + ".0.0";
   }
@@ -89,7 +87,7 @@ std::string MakeDsn(const DsnInput& in) {
   // RFC 6533: reports about internationalized mail use the message/global types.
   const bool global = e.smtputf8;
   const std::string boundary = fmt::format("{}.{}/{}", in.queue_id, in.now_unix, in.reporting_mta);
-  const std::string date = smtp::Rfc5322Date(in.now_unix);
+  const std::string date = mail::Rfc5322Date(in.now_unix);
 
   std::string out;
   out += fmt::format("From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", in.reporting_mta);
@@ -113,7 +111,7 @@ std::string MakeDsn(const DsnInput& in) {
   } else if (delayed) {
     out += fmt::format("Your message could not be delivered yet to the recipients below.\r\n"
                        "The mail system will keep trying until {}.\r\n"
-                       "You do not need to resend it.\r\n\r\n", smtp::Rfc5322Date(in.retry_until_unix));
+                       "You do not need to resend it.\r\n\r\n", mail::Rfc5322Date(in.retry_until_unix));
   } else {
     out += "Your message was delivered to the recipients below, as you asked to be told.\r\n\r\n";
   }
@@ -128,7 +126,7 @@ std::string MakeDsn(const DsnInput& in) {
   out += fmt::format("Reporting-MTA: dns; {}\r\n", in.reporting_mta);
   out += fmt::format("X-Sluice-Queue-ID: {}\r\n", in.queue_id);
   if (!e.dsn_envid.empty()) out += fmt::format("Original-Envelope-Id: {}\r\n", OneLine(mail::DecodeXtext(e.dsn_envid), 200));
-  out += fmt::format("Arrival-Date: {}\r\n", smtp::Rfc5322Date(e.received_unix));
+  out += fmt::format("Arrival-Date: {}\r\n", mail::Rfc5322Date(e.received_unix));
   const char* addr_type = global ? "utf-8" : "rfc822";
   for (const auto& r : in.recipients) {
     out += "\r\n";
@@ -142,9 +140,9 @@ std::string MakeDsn(const DsnInput& in) {
     out += fmt::format("Status: {}\r\n", StatusOf(r.reply));
     if (!r.remote.empty()) out += fmt::format("Remote-MTA: dns; {}\r\n", r.remote);
     if (!r.reply.empty()) out += fmt::format("Diagnostic-Code: smtp; {}\r\n", OneLine(r.reply));
-    if (r.last_attempt_unix) out += fmt::format("Last-Attempt-Date: {}\r\n", smtp::Rfc5322Date(r.last_attempt_unix));
+    if (r.last_attempt_unix) out += fmt::format("Last-Attempt-Date: {}\r\n", mail::Rfc5322Date(r.last_attempt_unix));
     if (r.action == DsnAction::kDelayed && in.retry_until_unix) {
-      out += fmt::format("Will-Retry-Until: {}\r\n", smtp::Rfc5322Date(in.retry_until_unix));
+      out += fmt::format("Will-Retry-Until: {}\r\n", mail::Rfc5322Date(in.retry_until_unix));
     }
   }
   out += "\r\n";

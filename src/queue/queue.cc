@@ -11,17 +11,15 @@
 
 #include "common/offload.h"
 #include "common/log.h"
+#include "mail/clock.h"
 #include "queue/spool_queue.h"
+#include "mail/reply_line.h"
 
 namespace sluice::queue {
 
 namespace asio = boost::asio;
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowUnix() { return mail::Clock::System().NowUnix(); }
 
 namespace {
 
@@ -36,11 +34,7 @@ const char* KindName(delivery::Outcome::Kind k) {
 
 // The basic code of a reply for metrics, or "none" when there was no reply.
 std::string CodeOf(const std::string& reply) {
-  if (reply.size() >= 3 && std::isdigit(static_cast<unsigned char>(reply[0])) &&
-      std::isdigit(static_cast<unsigned char>(reply[1])) && std::isdigit(static_cast<unsigned char>(reply[2]))) {
-    return reply.substr(0, 3);
-  }
-  return "none";
+  return mail::ParseReplyLine(reply).code != 0 ? reply.substr(0, 3) : "none";
 }
 
 }  // namespace

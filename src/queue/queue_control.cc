@@ -7,6 +7,7 @@
 
 #include "common/offload.h"
 #include "common/log.h"
+#include "mail/ascii.h"
 #include "queue/spool_queue.h"
 
 namespace sluice::queue {
@@ -15,12 +16,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-bool ContainsNoCase(const std::string& haystack, const std::string& needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(), [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-  });
-  return it != haystack.end();
-}
+using mail::ContainsNoCase;
 
 const char* ActionName(Action a) {
   switch (a) {

@@ -15,6 +15,7 @@
 #include "queue/queue.h"
 #include "smtp/received.h"
 #include "spool/spool.h"
+#include "mail/clock.h"
 
 namespace sluice::server {
 namespace {
@@ -34,11 +35,7 @@ void AddOnce(std::string& list, std::string_view name) {
 
 namespace asio = boost::asio;
 
-int64_t NowUnix() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowUnix() { return mail::Clock::System().NowUnix(); }
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -1,17 +1,15 @@
 #include "server/edge_metrics.h"
+#include "mail/reply_line.h"
 
 namespace sluice::server {
 
 void EdgeMetrics::OnReply(const std::string& text) {
-  if (text.size() < 3) return;
-  std::string code = text.substr(0, 3);
-  std::string enhanced;
-  // "250 2.1.5 ..." or "354 End data..." (no enhanced code).
-  if (text.size() > 5 && text[4] >= '2' && text[4] <= '5' && text[5] == '.') {
-    enhanced = text.substr(4, text.find(' ', 4) - 4);
-  }
+  std::string_view line(text);
+  if (line.ends_with("\r\n")) line.remove_suffix(2);
+  const mail::ReplyLine r = mail::ParseReplyLine(line);
+  if (r.code == 0) return;
   std::lock_guard lock(mu_);
-  ++replies_[{code, enhanced}];
+  ++replies_[{std::string(line.substr(0, 3)), std::string(r.enhanced)}];
 }
 
 void EdgeMetrics::OnCommit(double ms) {

@@ -13,7 +13,4 @@ namespace sluice::smtp {
 std::string ReceivedHeader(const Envelope& e, std::string_view by_host, std::string_view queue_id,
                            int64_t unix_time);
 
-// An RFC 5322 date-time in UTC, e.g. "Mon, 23 Nov 2026 10:37:34 +0000".
-std::string Rfc5322Date(int64_t unix_time);
-
 }  // namespace sluice::smtp

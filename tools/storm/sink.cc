@@ -10,6 +10,8 @@
 
 #include "common/timed_stream.h"
 #include "http.h"
+#include "mail/ascii.h"
+#include "mail/reply_line.h"
 
 namespace storm {
 
@@ -18,13 +20,9 @@ using asio::ip::tcp;
 using sluice::TimedStream;
 
 std::string CodeOf(const std::string& reply) {
-  if (reply.size() < 3) return reply;
-  std::string code = reply.substr(0, 3);
-  if (reply.size() > 5 && reply[3] == ' ' && std::isdigit(static_cast<unsigned char>(reply[4])) && reply[5] == '.') {
-    size_t end = reply.find(' ', 4);
-    code += " " + reply.substr(4, end == std::string::npos ? std::string::npos : end - 4);
-  }
-  return code;
+  const sluice::mail::ReplyLine r = sluice::mail::ParseReplyLine(reply);
+  if (r.code == 0) return reply.substr(0, 3);
+  return r.enhanced.empty() ? reply.substr(0, 3) : reply.substr(0, 3) + " " + std::string(r.enhanced);
 }
 
 Sink::Sink(asio::io_context& io, Ledger& ledger, bool lmtp) : io_(io), ledger_(ledger), lmtp_(lmtp), acceptor_(io) {}
@@ -49,8 +47,7 @@ asio::awaitable<void> Sink::Serve(tcp::socket socket) {
     auto read = stream->ReadLine(timeout, 4096, ec);
     std::string line = co_await std::move(read);
     if (ec) break;
-    std::string verb = line.substr(0, 4);
-    for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string verb = sluice::mail::Uppered(line.substr(0, 4));
     std::string reply;
     if (verb == "LHLO" || verb == "EHLO") {
       reply = "250-storm-sink\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
