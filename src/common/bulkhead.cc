@@ -11,14 +11,14 @@ namespace sluice {
 
 namespace asio = boost::asio;
 
-BulkheadCore::Admit BulkheadCore::TryAcquire(uint64_t ticket) {
+BulkheadCore::Decision BulkheadCore::TryAcquire(uint64_t ticket) {
   if (in_flight_ < limit_ && queue_.empty()) {
     ++in_flight_;
-    return Admit::kGranted;
+    return Decision::kGranted;
   }
-  if (queue_.size() >= max_queue_) return Admit::kQueueFull;
+  if (queue_.size() >= max_queue_) return Decision::kQueueFull;
   queue_.push_back(ticket);
-  return Admit::kQueued;
+  return Decision::kQueued;
 }
 
 std::vector<uint64_t> BulkheadCore::Release() {
@@ -57,7 +57,20 @@ struct Bulkhead::Waiter {
   bool granted = false;  // GUARDED_BY(mu_)
 };
 
-asio::awaitable<Bulkhead::Admit> Bulkhead::Acquire() {
+Permit& Permit::operator=(Permit&& o) noexcept {
+  if (this != &o) {
+    Release();
+    b_ = std::exchange(o.b_, nullptr);
+    refusal_ = o.refusal_;
+  }
+  return *this;
+}
+
+void Permit::Release() {
+  if (b_) std::exchange(b_, nullptr)->Release();
+}
+
+asio::awaitable<Permit> Bulkhead::Acquire() {
   auto ex = co_await asio::this_coro::executor;
   std::shared_ptr<Waiter> w;
   uint64_t ticket;
@@ -66,9 +79,9 @@ asio::awaitable<Bulkhead::Admit> Bulkhead::Acquire() {
     std::lock_guard lock(mu_);
     ticket = next_ticket_++;
     switch (core_.TryAcquire(ticket)) {
-      case BulkheadCore::Admit::kGranted: co_return Admit::kGranted;
-      case BulkheadCore::Admit::kQueueFull: co_return Admit::kQueueFull;
-      case BulkheadCore::Admit::kQueued: break;
+      case BulkheadCore::Decision::kGranted: co_return Permit(this);
+      case BulkheadCore::Decision::kQueueFull: co_return Permit(Permit::Refusal::kQueueFull);
+      case BulkheadCore::Decision::kQueued: break;
     }
     w = std::make_shared<Waiter>(ex);
     waiters_[ticket] = w;
@@ -79,9 +92,9 @@ asio::awaitable<Bulkhead::Admit> Bulkhead::Acquire() {
   co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   std::lock_guard lock(mu_);
   waiters_.erase(ticket);
-  if (w->granted) co_return Admit::kGranted;
+  if (w->granted) co_return Permit(this);
   core_.Abandon(ticket);
-  co_return Admit::kTimedOut;
+  co_return Permit(Permit::Refusal::kTimedOut);
 }
 
 void Bulkhead::Wake(const std::vector<uint64_t>& granted) {
@@ -101,11 +114,6 @@ void Bulkhead::Release() {
 void Bulkhead::SetLimit(size_t limit) {
   std::lock_guard lock(mu_);
   Wake(core_.SetLimit(limit));
-}
-
-void Bulkhead::SetWait(std::chrono::milliseconds wait) {
-  std::lock_guard lock(mu_);
-  wait_ = wait;
 }
 
 Bulkhead::Snapshot Bulkhead::snapshot() {

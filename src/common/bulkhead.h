@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace sluice {
@@ -21,10 +22,10 @@ namespace sluice {
 // deadline.
 class BulkheadCore {
  public:
-  enum class Admit { kGranted, kQueued, kQueueFull };
+  enum class Decision { kGranted, kQueued, kQueueFull };
   BulkheadCore(size_t limit, size_t max_queue) : limit_(limit), max_queue_(max_queue) {}
 
-  Admit TryAcquire(uint64_t ticket);
+  Decision TryAcquire(uint64_t ticket);
   // A lookup finished; returns the queued tickets granted in its place.
   std::vector<uint64_t> Release();
   // A queued ticket gave up (deadline). False if it was granted meanwhile.
@@ -44,18 +45,41 @@ class BulkheadCore {
   std::deque<uint64_t> queue_;
 };
 
+class Bulkhead;
+
+// One slot of a bulkhead, held while it lives: it gives the slot back
+// exactly once, when released or destroyed, on any path out. Move-only.
+// The bulkhead must outlive it.
+class Permit {
+ public:
+  enum class Refusal { kNone, kQueueFull, kTimedOut };
+  Permit() = default;
+  Permit(Permit&& o) noexcept : b_(std::exchange(o.b_, nullptr)), refusal_(o.refusal_) {}
+  Permit& operator=(Permit&& o) noexcept;
+  ~Permit() { Release(); }
+  Permit(const Permit&) = delete;
+
+  explicit operator bool() const { return b_ != nullptr; }
+  Refusal refusal() const { return refusal_; }  // why there is no slot
+  void Release();
+
+ private:
+  friend class Bulkhead;
+  explicit Permit(Bulkhead* b) : b_(b) {}
+  explicit Permit(Refusal r) : refusal_(r) {}
+  Bulkhead* b_ = nullptr;
+  Refusal refusal_ = Refusal::kNone;
+};
+
 class Bulkhead {
  public:
-  enum class Admit { kGranted, kQueueFull, kTimedOut };
   Bulkhead(size_t limit, size_t max_queue, std::chrono::milliseconds wait)
       : core_(limit, max_queue), wait_(wait) {}
 
-  // Waits on the caller's executor, never blocking it. A kGranted caller
-  // must call Release() exactly once.
-  boost::asio::awaitable<Admit> Acquire();
-  void Release();  // thread-safe, from any thread
+  // A slot now, or after waiting (on the caller's executor, never blocking
+  // it) at most the wait deadline; an empty Permit says why not.
+  boost::asio::awaitable<Permit> Acquire();
   void SetLimit(size_t limit);
-  void SetWait(std::chrono::milliseconds wait);
 
   struct Snapshot {
     size_t in_flight, queued, limit;
@@ -63,7 +87,9 @@ class Bulkhead {
   Snapshot snapshot();
 
  private:
+  friend class Permit;
   struct Waiter;
+  void Release();  // by a Permit; thread-safe, from any thread
   void Wake(const std::vector<uint64_t>& granted);  // REQUIRES: mu_ held
 
   std::mutex mu_;

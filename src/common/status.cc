@@ -11,7 +11,6 @@ std::string Status::ToString() const {
     case Code::kIoError: name = "I/O error"; break;
     case Code::kNoSpace: name = "no space"; break;
     case Code::kUnavailable: name = "unavailable"; break;
-    case Code::kTimedOut: name = "timed out"; break;
     case Code::kCorruption: name = "corruption"; break;
   }
   return std::string(name) + ": " + message_;

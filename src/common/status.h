@@ -17,7 +17,6 @@ class Status {
     kIoError,          // storage or network failure; usually worth a retry
     kNoSpace,          // disk full: a 452 4.3.1 at the edge
     kUnavailable,      // a peer or back end is down or saturated
-    kTimedOut,
     kCorruption,       // a checksum or format check failed
   };
 
@@ -28,7 +27,6 @@ class Status {
   static Status IoError(std::string m) { return {Code::kIoError, std::move(m)}; }
   static Status NoSpace(std::string m) { return {Code::kNoSpace, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
-  static Status TimedOut(std::string m) { return {Code::kTimedOut, std::move(m)}; }
   static Status Corruption(std::string m) { return {Code::kCorruption, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "delivery/delivery.h"
+#include "delivery/outcomes.h"
 
 namespace sluice::delivery {
 namespace {
@@ -23,8 +24,7 @@ class Router final : public Delivery {
     if (it == by_name_.end()) {
       // The directory names a destination the config lacks: an operator
       // error that a config fix repairs, so keep the mail.
-      Outcome o{Outcome::Kind::kDeferred,
-                fmt::format("451 4.3.5 destination \"{}\" is not configured", name)};
+      Outcome o = Said(Condition::kNotConfigured, fmt::format("destination \"{}\" is not configured", name));
       co_return std::vector<Outcome>(job.recipients.size(), o);
     }
     co_return co_await it->second->Deliver(job);

@@ -17,6 +17,7 @@
 
 #include "common/offload.h"
 #include "delivery/delivery.h"
+#include "delivery/outcomes.h"
 
 namespace sluice::delivery {
 namespace {
@@ -25,8 +26,7 @@ namespace fs = std::filesystem;
 
 Outcome Temporary(const std::string& what, int err) {
   // A full disk or quota is the mailbox's problem, not the message's: keep it.
-  return Outcome{Outcome::Kind::kDeferred,
-                 fmt::format("451 4.3.0 maildir {}: {}", what, std::strerror(err))};
+  return Said(Condition::kMailboxIo, fmt::format("maildir {}: {}", what, std::strerror(err)));
 }
 
 bool SyncPath(const std::string& path) {
@@ -75,8 +75,7 @@ Outcome WriteOne(const std::string& root, const std::string& name, const Recipie
                  const std::string& content, bool retry) {
   auto folder = Folder(route);
   if (!folder) {
-    return Outcome{Outcome::Kind::kFailed,
-                   fmt::format("550 5.3.5 bad mailbox \"{}\" for {}", route.mailbox, route.address)};
+    return Said(Condition::kBadMailbox, fmt::format("bad mailbox \"{}\" for {}", route.mailbox, route.address));
   }
   const std::string base = root + "/" + *folder;
   std::error_code ec;

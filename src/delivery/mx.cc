@@ -9,6 +9,7 @@
 
 #include "delivery/delivery.h"
 #include "mail/address.h"
+#include "delivery/outcomes.h"
 
 namespace sluice::delivery {
 namespace {
@@ -32,11 +33,10 @@ class MxDelivery final : public Delivery {
       auto lookup = Lookup(domain);
       MxAnswer answer = co_await std::move(lookup);
       if (answer.kind != MxAnswer::Kind::kOk) {
-        Outcome o = answer.kind == MxAnswer::Kind::kNullMx
-                        ? Outcome(Outcome::Kind::kFailed, "556 5.1.10 " + answer.error)
-                    : answer.kind == MxAnswer::Kind::kNoSuchDomain
-                        ? Outcome(Outcome::Kind::kFailed, "550 5.1.2 " + answer.error)
-                        : Outcome(Outcome::Kind::kDeferred, "451 4.4.3 " + answer.error);
+        Outcome o = Said(answer.kind == MxAnswer::Kind::kNullMx         ? Condition::kNullMx
+                         : answer.kind == MxAnswer::Kind::kNoSuchDomain ? Condition::kNoSuchDomain
+                                                                        : Condition::kDnsTryLater,
+                         answer.error);
         for (size_t k : positions) out[k] = o;
         continue;
       }

@@ -11,6 +11,7 @@
 #include "common/bulkhead.h"
 #include "common/timed_stream.h"
 #include "delivery/delivery.h"
+#include "delivery/outcomes.h"
 #include "delivery/throttle.h"
 #include "mail/content.h"
 #include "mail/reply_line.h"
@@ -108,14 +109,12 @@ class SmtpDelivery final : public Delivery {
     if (throttle_.Paused(std::chrono::steady_clock::now())) {
       // Backing off: no connection at all until the window closes.
       auto snap = throttle_.snapshot(std::chrono::steady_clock::now());
-      Outcome o{Outcome::Kind::kDeferred,
-                fmt::format("451 4.4.5 {} is backing off after: {}", o_.name, snap.last_trouble)};
+      Outcome o = Said(Condition::kBackingOff, fmt::format("{} is backing off after: {}", o_.name, snap.last_trouble));
       o.retry_after = std::chrono::milliseconds(static_cast<int64_t>(snap.backoff_ms) + 1);
       co_return Count(std::vector<Outcome>(n, o));
     }
     auto acquire = slots_.Acquire();  // see common/offload.h on temporaries
-    Bulkhead::Admit admit = co_await std::move(acquire);
-    (void)admit;  // the wait is an hour long; the queue never waits that long in practice
+    Permit slot = co_await std::move(acquire);  // the wait is an hour long: in practice it is granted
     Attempt a;
     std::string tls_used;
     for (int tries = 0; tries < 2; ++tries) {
@@ -156,7 +155,7 @@ class SmtpDelivery final : public Delivery {
       throttle_.OnSuccess();
     }
     slots_.SetLimit(throttle_.limit());
-    slots_.Release();
+    slot.Release();
     for (auto& o : a.outcomes) o.remote = o_.host;
     for (auto& o : a.outcomes) o.tls = tls_used;
     co_return Count(std::move(a.outcomes));
@@ -286,14 +285,14 @@ asio::awaitable<std::string> SmtpDelivery::StartTls(Connection& c, bool offered)
   if (o_.tls == Tls::kNone || (o_.tls == Tls::kOpportunistic && now < plaintext_until_.load())) co_return "";
   if (!offered) {
     if (o_.tls == Tls::kOpportunistic) co_return "";
-    co_return fmt::format("451 4.7.10 {} does not offer STARTTLS, which destination {} requires", where, o_.name);
+    co_return Say(Condition::kNoStartTls, fmt::format("{} does not offer STARTTLS, which destination {} requires", where, o_.name));
   }
   TimedStream& s = *c.stream;
   boost::system::error_code ec;
   ServerReply r = co_await Command(s, "STARTTLS\r\n", ec);
   if (r.code != 220) {
     if (r.code != 0 && o_.tls == Tls::kOpportunistic) co_return "";  // still usable in the clear
-    co_return fmt::format("451 4.7.10 {} STARTTLS refused: {}", where, r.text);
+    co_return Say(Condition::kNoStartTls, fmt::format("{} STARTTLS refused: {}", where, r.text));
   }
   const std::string name = o_.tls_server_name.empty() ? o_.host : o_.tls_server_name;
   boost::system::error_code ip_ec;
@@ -306,13 +305,14 @@ asio::awaitable<std::string> SmtpDelivery::StartTls(Connection& c, bool offered)
   if (ec) {
     if (o_.tls == Tls::kOpportunistic) plaintext_until_ = now + 3600;
     std::string why = s.TlsVerifyError();
-    co_return fmt::format("451 4.7.5 TLS with {} failed: {}{}", where, ec.message(), why.empty() ? "" : " (" + why + ")");
+    co_return Say(Condition::kTlsFailed,
+                  fmt::format("TLS with {} failed: {}{}", where, ec.message(), why.empty() ? "" : " (" + why + ")"));
   }
   c.tls = s.TlsDescription();
   // RFC 3207 §4.2: forget what was learned in the clear and ask again.
   std::string line = fmt::format("{} {}\r\n", lmtp_ ? "LHLO" : "EHLO", hostname_);
   r = co_await Command(s, line, ec);
-  if (r.code != 250) co_return fmt::format("451 4.4.2 {} after STARTTLS: {}", where, r.text);
+  if (r.code != 250) co_return Say(Condition::kConnectionLost, fmt::format("{} after STARTTLS: {}", where, r.text));
   bool again = false;
   ReadCapabilities(r, c, &again);
   co_return "";
@@ -323,7 +323,7 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpDelivery::Open() {
   boost::system::error_code ec;
   c->stream = co_await ConnectTimed(o_.host, o_.port, o_.connect_timeout, ec);
   if (!c->stream) {
-    c->stream_error = fmt::format("451 4.4.1 connect to {}:{} failed: {}", o_.host, o_.port, ec.message());
+    c->stream_error = Say(Condition::kConnectFailed, fmt::format("connect to {}:{} failed: {}", o_.host, o_.port, ec.message()));
     co_return c;
   }
   ++connections_;
@@ -345,8 +345,11 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpDelivery::Open() {
     }
   }
   // A refusal at greeting or EHLO (421, 554) or a dropped connection.
-  c->stream_error = r.code == 0 ? fmt::format("451 4.4.2 {}:{} greeting: {}", o_.host, o_.port, r.text)
-                                : (r.code >= 500 ? "451 4.4.2 " : "") + r.text;
+  // A 5xx at greeting or EHLO is the host's refusal to talk, not a verdict
+  // on the message: it waits, as for a 4xx.
+  c->stream_error = r.code == 0    ? Say(Condition::kConnectionLost, fmt::format("{}:{} greeting: {}", o_.host, o_.port, r.text))
+                    : r.code >= 500 ? Say(Condition::kConnectionLost, r.text)
+                                    : r.text;
   c->stream->Close();
   c->stream.reset();
   co_return c;
@@ -358,8 +361,7 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
   boost::system::error_code ec;
   Attempt a;
   auto lost = [&](const std::string& stage, const ServerReply& r) {
-    a.outcomes.assign(n, Outcome{Outcome::Kind::kDeferred,
-                                 fmt::format("451 4.4.2 {}:{} {}: {}", o_.host, o_.port, stage, r.text)});
+    a.outcomes.assign(n, Said(Condition::kConnectionLost, fmt::format("{}:{} {}: {}", o_.host, o_.port, stage, r.text)));
     a.trouble = true;  // closed abruptly or timed out
     a.trouble_why = a.outcomes[0].reply;
   };
@@ -374,8 +376,7 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
   const Envelope& e = *job.envelope;
   if (e.smtputf8 && !c.utf8) {
     // RFC 6531 §3.2: no downgrade; the sender is told by a bounce.
-    a.outcomes.assign(n, Outcome{Outcome::Kind::kFailed,
-                                 fmt::format("550 5.6.7 {}:{} does not support SMTPUTF8", o_.host, o_.port)});
+    a.outcomes.assign(n, Said(Condition::kNoSmtpUtf8, fmt::format("{}:{} does not support SMTPUTF8", o_.host, o_.port)));
     a.reusable = true;
     co_return a;
   }
@@ -495,7 +496,7 @@ asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
       // The data reply was lost: the destination may or may not have the
       // message. Retrying risks a duplicate, which RFC 5321 §6.1 prefers
       // to a loss.
-      std::string why = fmt::format("451 4.4.2 {}:{} end of data: {}", o_.host, o_.port, r.text);
+      std::string why = Say(Condition::kConnectionLost, fmt::format("{}:{} end of data: {}", o_.host, o_.port, r.text));
       for (size_t j = lmtp_ ? i : 0; j < accepted.size(); ++j) out[accepted[j]] = Outcome{Outcome::Kind::kDeferred, why};
       a.outcomes = std::move(out);
       a.trouble = true;

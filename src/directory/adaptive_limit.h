@@ -29,7 +29,6 @@ class AdaptiveLimit {
   void OnDrop();
 
   size_t limit() const { return static_cast<size_t>(limit_); }
-  double baseline_us() const { return baseline_us_; }
 
  private:
   void Update(double gradient, size_t in_flight);

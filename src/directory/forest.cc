@@ -7,12 +7,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <mutex>
-#include <random>
-#include <thread>
 
 #include "common/bulkhead.h"
 #include "directory/directory.h"
 #include "common/log.h"
+#include "directory/faulty_backend.h"
 
 namespace sluice::directory {
 
@@ -24,9 +23,12 @@ struct Forest::Impl {
       : pool(o.threads),
         bulkhead(std::make_shared<Bulkhead>(o.limit, o.queue, o.wait_timeout)),
         adaptive(AdaptiveLimitOptions{o.limit, o.min_limit, o.limit, 2.0, 0.2}),
-        replicas(std::move(r)),
-        fault_injection(faults),
-        fault(o.fault) {
+        replicas(std::move(r)) {
+    if (faults) {
+      fault = std::make_shared<FaultSwitch>();
+      fault->Set(o.fault);
+      for (auto& rep : replicas) rep.backend = WithFaults(std::move(rep.backend), fault);
+    }
     for (const auto& rep : replicas) {
       breakers.emplace_back(o.breaker);
       replica_stats.push_back(ReplicaStats{rep.name, "closed", 0, 0});
@@ -57,9 +59,7 @@ struct Forest::Impl {
   std::vector<Breaker> breakers;
   std::vector<ReplicaStats> replica_stats;
   size_t next_replica = 0;
-  bool fault_injection;
-  FaultOptions fault;
-  std::mt19937_64 rng{std::random_device{}()};
+  std::shared_ptr<FaultSwitch> fault;  // null unless fault injection is on
   std::vector<uint64_t> buckets;
   double latency_sum_ms = 0;
   uint64_t lookups = 0, cache_hits = 0, stale_serves = 0;
@@ -125,10 +125,12 @@ void Forest::SetLanes(size_t control_limit, size_t flight_limit) {
 }
 
 void Forest::SetFault(FaultOptions f) {
-  std::lock_guard lock(impl_->mu);
-  impl_->fault = f;
+  if (impl_->fault) impl_->fault->Set(f);
 }
 
+// A lookup in four steps: the cache; a slot of the lane's bulkhead; the
+// back end on a thread of the forest's own, within lookup_timeout; and the
+// record of what happened (stats, breaker, adaptive limit, cache).
 asio::awaitable<LookupResult> Forest::Lookup(std::string address, std::string tenant, bool flight_lane) {
   Impl& im = *impl_;
   const auto now = Clock::now();
@@ -138,92 +140,66 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address, std::string te
     ++im.lookups;
     if (flight_lane && im.flight_lane) lane = im.flight_lane;
   }
-  const bool main_lane = lane == im.bulkhead;  // the adaptive limit steers only this one
   if (auto hit = cache_.Fresh(address, now)) {
     std::lock_guard lock(im.mu);
     ++im.cache_hits;
     co_return *hit;
   }
-  // When the forest cannot answer: a stale positive answer if there is one
-  // (known recipients keep flowing), else a 4xx with its reason.
-  auto degraded = [&](Reason why) {
-    std::lock_guard lock(im.mu);
-    if (auto stale = cache_.Stale(address, Clock::now())) {
-      ++im.stale_serves;
-      stale->stale = true;
-      log::Event("directory stale answer").With("forest", o_.name).With("rcpt", address)
-          .With("reason", why == Reason::kSaturated ? "saturated" : why == Reason::kTimedOut ? "timeout" : "unavailable")
-          .Warn();
-      return *stale;
-    }
-    if (why == Reason::kSaturated) ++im.deferred_saturated;
-    else if (why == Reason::kTimedOut) ++im.deferred_timeout;
-    else ++im.deferred_unavailable;
-    LookupResult r = LookupResult::TryLater(why, o_.name);
-    r.close_connection = why == Reason::kSaturated && o_.close_on_saturation;
-    return r;
-  };
+  auto admit = lane->Acquire();  // see common/offload.h on temporaries
+  Permit permit = co_await std::move(admit);
+  if (!permit) co_return Degraded(address, Reason::kSaturated);
+  const int replica = im.PickReplica(now);
+  if (replica < 0) co_return Degraded(address, Reason::kBackendError);  // the permit goes back here
+  auto run = RunOnReplica(std::move(permit), std::move(lane), replica, address, std::move(tenant));
+  std::optional<LookupResult> result = co_await std::move(run);
+  if (!result) co_return Degraded(address, Reason::kTimedOut);
+  if (result->found == Found::kTryLater) co_return Degraded(address, result->reason);
+  co_return *result;
+}
 
-  auto admit_op = lane->Acquire();  // see common/offload.h on temporaries
-  Bulkhead::Admit admit = co_await std::move(admit_op);
-  if (admit != Bulkhead::Admit::kGranted) co_return degraded(Reason::kSaturated);
-  int replica = im.PickReplica(now);
-  if (replica < 0) {
-    lane->Release();
-    co_return degraded(Reason::kBackendError);
+// When the forest cannot answer: a stale positive answer if there is one
+// (known recipients keep flowing), else a 4xx with its reason.
+LookupResult Forest::Degraded(const std::string& address, Reason why) {
+  Impl& im = *impl_;
+  std::lock_guard lock(im.mu);
+  if (auto stale = cache_.Stale(address, Clock::now())) {
+    ++im.stale_serves;
+    stale->stale = true;
+    log::Event("directory stale answer").With("forest", o_.name).With("rcpt", address)
+        .With("reason", why == Reason::kSaturated ? "saturated" : why == Reason::kTimedOut ? "timeout" : "unavailable")
+        .Warn();
+    return *stale;
   }
+  if (why == Reason::kSaturated) {
+    ++im.deferred_saturated;
+  } else if (why == Reason::kTimedOut) {
+    ++im.deferred_timeout;
+  } else {
+    ++im.deferred_unavailable;
+  }
+  LookupResult r = LookupResult::TryLater(why, o_.name);
+  r.close_connection = why == Reason::kSaturated && o_.close_on_saturation;
+  return r;
+}
 
+// The back end answers on a forest thread; the caller waits at most
+// lookup_timeout for it. A late answer keeps its slot until it returns
+// (the permit travels with the job) and still fills the cache.
+asio::awaitable<std::optional<LookupResult>> Forest::RunOnReplica(Permit permit, std::shared_ptr<Bulkhead> lane,
+                                                                  int replica, std::string address,
+                                                                  std::string tenant) {
+  Impl& im = *impl_;
+  const bool main_lane = lane == im.bulkhead;  // the adaptive limit steers only this one
   auto ex = co_await asio::this_coro::executor;
   auto pending = std::make_shared<Pending>(ex);
-  asio::post(im.pool, [this, &im, pending, address, tenant, replica, lane, main_lane] {
-    auto t0 = Clock::now();
-    FaultOptions fault;
-    bool inject;
-    {
-      std::lock_guard lock(im.mu);
-      fault = im.fault;
-      inject = im.fault_injection;
-    }
-    LookupResult r;
-    bool failed_by_fault = false;
-    if (inject) {
-      if (fault.latency.count() > 0) std::this_thread::sleep_for(fault.latency);
-      for (int i = 0; i < 12000 && fault.hang; ++i) {  // at most 10 minutes
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        std::lock_guard lock(im.mu);
-        fault.hang = im.fault.hang;
-      }
-      std::lock_guard lock(im.mu);
-      failed_by_fault = std::uniform_real_distribution<double>(0, 1)(im.rng) < fault.error_rate;
-    }
-    r = failed_by_fault ? LookupResult::TryLater(Reason::kBackendError, o_.name)
-                        : im.replicas[replica].backend->Lookup(address, tenant);
+  auto job = [this, &im, pending, address, tenant, replica, lane, main_lane, p = std::move(permit)]() mutable {
+    const auto t0 = Clock::now();
+    LookupResult r = im.replicas[replica].backend->Lookup(address, tenant);
     r.forest = o_.name;
     if (r.found == Found::kYes) r.route.forest = o_.name;
     const auto done = Clock::now();
-    const double ms = std::chrono::duration<double, std::milli>(done - t0).count();
-    {
-      std::lock_guard lock(im.mu);
-      ReplicaStats& rs = im.replica_stats[replica];
-      ++rs.lookups;
-      if (r.found == Found::kTryLater) {
-        ++rs.failures;
-        im.breakers[replica].OnFailure(done);
-        if (o_.adaptive && main_lane) im.adaptive.OnDrop();
-      } else {
-        im.breakers[replica].OnSuccess();
-        if (o_.adaptive && main_lane) {
-          im.adaptive.OnSample(std::chrono::duration_cast<std::chrono::microseconds>(done - t0),
-                               lane->snapshot().in_flight);
-        }
-      }
-      size_t b = 0;
-      while (b < std::size(kLatencyBucketsMs) && ms > kLatencyBucketsMs[b]) ++b;
-      ++im.buckets[b];
-      im.latency_sum_ms += ms;
-    }
-    if (o_.adaptive && main_lane) lane->SetLimit(im.adaptive.limit());
-    lane->Release();
+    Record(replica, *lane, main_lane, r, done - t0);
+    p.Release();
     if (r.found != Found::kTryLater) cache_.Put(address, r, done);
     std::lock_guard lock(pending->mu);
     if (pending->gave_up) return;  // the caller answered at its deadline
@@ -234,7 +210,8 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address, std::string te
         if (pending->timer) pending->timer->cancel();
       });
     }
-  });
+  };
+  asio::post(im.pool, std::move(job));
 
   asio::steady_timer timer(ex);
   timer.expires_after(o_.lookup_timeout);
@@ -248,16 +225,36 @@ asio::awaitable<LookupResult> Forest::Lookup(std::string address, std::string te
     boost::system::error_code ec;
     co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  std::optional<LookupResult> result;
+  std::lock_guard lock(pending->mu);
+  pending->timer = nullptr;
+  pending->gave_up = true;
+  co_return std::move(pending->result);
+}
+
+// On the forest thread that ran the lookup.
+void Forest::Record(int replica, Bulkhead& lane, bool main_lane, const LookupResult& r, Clock::duration took) {
+  Impl& im = *impl_;
+  const double ms = std::chrono::duration<double, std::milli>(took).count();
   {
-    std::lock_guard lock(pending->mu);
-    pending->timer = nullptr;
-    pending->gave_up = true;  // a late lookup keeps its slot until it returns
-    result = std::move(pending->result);
+    std::lock_guard lock(im.mu);
+    ReplicaStats& rs = im.replica_stats[replica];
+    ++rs.lookups;
+    if (r.found == Found::kTryLater) {
+      ++rs.failures;
+      im.breakers[replica].OnFailure(Clock::now());
+      if (o_.adaptive && main_lane) im.adaptive.OnDrop();
+    } else {
+      im.breakers[replica].OnSuccess();
+      if (o_.adaptive && main_lane) {
+        im.adaptive.OnSample(std::chrono::duration_cast<std::chrono::microseconds>(took), lane.snapshot().in_flight);
+      }
+    }
+    size_t b = 0;
+    while (b < std::size(kLatencyBucketsMs) && ms > kLatencyBucketsMs[b]) ++b;
+    ++im.buckets[b];
+    im.latency_sum_ms += ms;
   }
-  if (!result) co_return degraded(Reason::kTimedOut);
-  if (result->found == Found::kTryLater) co_return degraded(result->reason);
-  co_return *result;
+  if (o_.adaptive && main_lane) lane.SetLimit(im.adaptive.limit());
 }
 
 ForestStats Forest::Stats() {

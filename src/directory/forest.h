@@ -9,9 +9,11 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/bulkhead.h"
 #include "directory/adaptive_limit.h"
 #include "directory/breaker.h"
 #include "directory/cache.h"
@@ -98,6 +100,12 @@ class Forest {
 
  private:
   struct Impl;
+  using Clock = std::chrono::steady_clock;
+  LookupResult Degraded(const std::string& address, Reason why);
+  boost::asio::awaitable<std::optional<LookupResult>> RunOnReplica(Permit permit, std::shared_ptr<Bulkhead> lane,
+                                                                   int replica, std::string address, std::string tenant);
+  void Record(int replica, Bulkhead& lane, bool main_lane, const LookupResult& r, Clock::duration took);
+
   ForestOptions o_;
   RecipientCache cache_;
   std::unique_ptr<Impl> impl_;

@@ -16,11 +16,11 @@ using Clock = std::chrono::steady_clock;
 
 TEST(BulkheadCore, LimitQueueAndOrder) {
   BulkheadCore b(2, 2);
-  EXPECT_EQ(b.TryAcquire(1), BulkheadCore::Admit::kGranted);
-  EXPECT_EQ(b.TryAcquire(2), BulkheadCore::Admit::kGranted);
-  EXPECT_EQ(b.TryAcquire(3), BulkheadCore::Admit::kQueued);
-  EXPECT_EQ(b.TryAcquire(4), BulkheadCore::Admit::kQueued);
-  EXPECT_EQ(b.TryAcquire(5), BulkheadCore::Admit::kQueueFull);  // saturated
+  EXPECT_EQ(b.TryAcquire(1), BulkheadCore::Decision::kGranted);
+  EXPECT_EQ(b.TryAcquire(2), BulkheadCore::Decision::kGranted);
+  EXPECT_EQ(b.TryAcquire(3), BulkheadCore::Decision::kQueued);
+  EXPECT_EQ(b.TryAcquire(4), BulkheadCore::Decision::kQueued);
+  EXPECT_EQ(b.TryAcquire(5), BulkheadCore::Decision::kQueueFull);  // saturated
   EXPECT_EQ(b.in_flight(), 2u);
   EXPECT_EQ(b.Release(), std::vector<uint64_t>{3});  // first come, first served
   EXPECT_TRUE(b.Abandon(4));   // its deadline passed while queued
@@ -38,7 +38,7 @@ TEST(BulkheadCore, RaisingTheLimitGrantsWaiters) {
   EXPECT_EQ(b.in_flight(), 3u);
   EXPECT_TRUE(b.SetLimit(1).empty());  // lowering never revokes a slot
   EXPECT_TRUE(b.Release().empty());
-  EXPECT_EQ(b.TryAcquire(4), BulkheadCore::Admit::kQueued);  // 2 in flight > limit 1
+  EXPECT_EQ(b.TryAcquire(4), BulkheadCore::Decision::kQueued);  // 2 in flight > limit 1
 }
 
 TEST(AdaptiveLimit, ShrinksWhenSlowGrowsBackWhenFast) {

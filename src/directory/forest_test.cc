@@ -96,6 +96,7 @@ TEST(Forest, SaturationDefersOnlyWhatDoesNotFit) {
   s.o.wait_timeout = milliseconds(50);
   s.Make({{milliseconds(300), false}});
   auto r = LookupAll(*s.forest, {"a@x", "b@x", "c@x", "d@x"});
+  ASSERT_EQ(r.size(), 4u);
   int yes = 0, saturated = 0;
   for (auto& x : r) {
     if (x.found == Found::kYes) ++yes;
@@ -116,6 +117,7 @@ TEST(Forest, QueuedLookupRunsWhenASlotFrees) {
   s.o.wait_timeout = milliseconds(2000);
   s.Make({{milliseconds(50), false}});
   auto r = LookupAll(*s.forest, {"a@x", "b@x", "c@x"});
+  ASSERT_EQ(r.size(), 3u);  // a loop over nothing would pass
   for (auto& x : r) EXPECT_EQ(x.found, Found::kYes);
 }
 
@@ -193,6 +195,8 @@ TEST(Forest, RaisingTheLimitLive) {
   auto before = LookupAll(*s.forest, {"a@x", "b@x", "c@x"});
   s.forest->SetLimit(3);
   auto after = LookupAll(*s.forest, {"d@x", "e@x", "f@x"});
+  ASSERT_EQ(before.size(), 3u);
+  ASSERT_EQ(after.size(), 3u);
   int ok_before = 0, ok_after = 0;
   for (auto& x : before) ok_before += x.found == Found::kYes;
   for (auto& x : after) ok_after += x.found == Found::kYes;

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "mail/ascii.h"
 #include "queue/spool_queue.h"
+#include "delivery/outcomes.h"
 
 namespace sluice::queue {
 
@@ -208,7 +209,7 @@ asio::awaitable<bool> SpoolQueue::ApplyTo(Action action, std::string id) {
       case Action::kBounce:
         if (!open) break;
         st.state = RecipientState::kFailed;
-        st.last_reply = "554 5.0.0 returned to sender by the mail system administrator";
+        st.last_reply = delivery::Say(delivery::Condition::kReturned, "returned to sender by the mail system administrator");
         changed = true;
         if (WantsDsn(*entry.envelope, i, DsnAction::kFailed, false)) {
           bounced.push_back({i, DsnAction::kFailed, st.last_reply, "", now});

@@ -72,7 +72,6 @@ class SpoolQueue final : public Queue {
   boost::asio::awaitable<size_t> ApplyNow(Action action, Filter filter);
   // Changes one idle entry; false when it is gone (deleted, or done).
   boost::asio::awaitable<bool> ApplyTo(Action action, std::string id);
-  Status SaveHolds();
 
   // notify.cc
   // Queues a DSN about `recipients` of `id` to its sender; false when it

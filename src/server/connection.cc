@@ -191,7 +191,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
       if (auto* reply = std::get_if<smtp::Reply>(&action)) {
         out += reply->text;
         deadlines.Answered(std::chrono::steady_clock::now());
-        stages.metrics.OnReply(reply->text.substr(reply->text.rfind('\n', reply->text.size() - 2) + 1));
+        stages.metrics.OnReply(reply->code, reply->enhanced);
         if (reply->code >= 400 && reply->code != 421) {
           log::Event("smtp reply").With("client", client)
               .With("reply", reply->text.substr(0, reply->text.size() - 2)).Info();

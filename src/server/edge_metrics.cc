@@ -25,6 +25,11 @@ void EdgeMetrics::OnTimeout(const char* kind, bool stressed) {
   ++timeouts_[{kind, stressed}];
 }
 
+void EdgeMetrics::OnReply(int code, const std::string& enhanced) {
+  std::lock_guard lock(mu_);
+  ++replies_[{std::to_string(code), enhanced}];
+}
+
 EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   Snapshot s;
   s.connections = connections_.load();

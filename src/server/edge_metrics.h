@@ -20,6 +20,8 @@ class EdgeMetrics {
   // A reply line as sent, e.g. "451 4.3.2 The maximum ...": counted by
   // its code and enhanced code.
   void OnReply(const std::string& text);
+  // The same from a reply the edge built itself: no text to parse.
+  void OnReply(int code, const std::string& enhanced);
   void OnCommit(double ms);
   // A session closed by a deadline: "command", "data" or "session"; and
   // whether the edge was under stress (its timeouts shortened).

@@ -5,12 +5,12 @@
 namespace sluice::smtp {
 
 Reply MakeReply(int code, std::string_view enhanced, std::string_view text) {
-  if (enhanced.empty()) return {code, fmt::format("{} {}\r\n", code, text)};
-  return {code, fmt::format("{} {} {}\r\n", code, enhanced, text)};
+  if (enhanced.empty()) return {code, {}, fmt::format("{} {}\r\n", code, text)};
+  return {code, std::string(enhanced), fmt::format("{} {} {}\r\n", code, enhanced, text)};
 }
 
 Reply MakeMultiline(int code, const std::vector<std::string>& lines) {
-  Reply r{code, {}};
+  Reply r{code, {}, {}};
   for (size_t i = 0; i < lines.size(); ++i) {
     r.text += fmt::format("{}{}{}\r\n", code, i + 1 < lines.size() ? '-' : ' ', lines[i]);
   }
@@ -58,10 +58,13 @@ Reply Queued(std::string_view id) {
 }
 Reply StartData() { return MakeReply(354, "", "End data with <CR><LF>.<CR><LF>"); }
 Reply Bye() { return MakeReply(221, "2.0.0", "Bye"); }
-Reply Help() {
-  return MakeReply(214, "2.0.0",
-                   "Commands: HELO EHLO STARTTLS MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
-}
+Reply Help(std::string_view verbs) { return MakeReply(214, "2.0.0", fmt::format("Commands: {}", verbs)); }
+Reply HeloOk(std::string_view hostname) { return MakeReply(250, "", hostname); }
+Reply ChunkReceived(size_t octets) { return MakeReply(250, "2.0.0", fmt::format("{} octets received", octets)); }
+Reply DataAfterBdat() { return MakeReply(503, "5.5.1", "DATA cannot follow BDAT"); }
+Reply TlsActive() { return MakeReply(503, "5.5.1", "TLS already active"); }
+Reply TlsInTransaction() { return MakeReply(503, "5.5.1", "STARTTLS not allowed in a transaction"); }
+Reply ReadyForTls() { return MakeReply(220, "2.0.0", "Ready to start TLS"); }
 Reply CannotVrfy() {
   return MakeReply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
 }
@@ -91,8 +94,8 @@ Reply BareLineEnding() {
   return MakeReply(550, "5.6.0",
                    "Message contains a bare CR or LF; line endings must be CRLF");
 }
-Reply TextLineTooLong() {
-  return MakeReply(554, "5.6.0", "Message contains a line longer than 1000 octets");
+Reply TextLineTooLong(size_t max_line) {
+  return MakeReply(554, "5.6.0", fmt::format("Message contains a line longer than {} octets", max_line));
 }
 Reply ForestSaturatedClose() {
   return MakeReply(421, "4.3.2",

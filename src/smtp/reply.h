@@ -12,9 +12,9 @@ namespace sluice::smtp {
 
 struct Reply {
   int code = 0;
-  std::string text;  // the whole reply on the wire, CRLF-terminated lines
+  std::string enhanced;  // "2.1.5" (RFC 3463), empty for replies without one
+  std::string text;      // the whole reply on the wire, CRLF-terminated lines
 
-  bool Positive() const { return code >= 200 && code < 400; }
   bool Transient() const { return code >= 400 && code < 500; }
 };
 
@@ -47,7 +47,13 @@ Reply RecipientOk();              // 250 2.1.5
 Reply Queued(std::string_view queue_id);
 Reply StartData();                // 354
 Reply Bye();                      // 221 2.0.0
-Reply Help();                     // 214 2.0.0
+Reply Help(std::string_view verbs);  // 214 2.0.0 with the commands this session takes
+Reply HeloOk(std::string_view hostname);  // 250 (HELO: no enhanced code)
+Reply ChunkReceived(size_t octets);       // 250 2.0.0 after a BDAT chunk
+Reply DataAfterBdat();            // 503 5.5.1
+Reply TlsActive();                // 503 5.5.1
+Reply TlsInTransaction();         // 503 5.5.1
+Reply ReadyForTls();              // 220 2.0.0
 Reply CannotVrfy();               // 252 2.5.0
 Reply NotImplemented(std::string_view verb);  // 502 5.5.1
 Reply NeedHelo();                 // 503 5.5.1
@@ -62,7 +68,7 @@ Reply CommandTimeout();           // 421 4.4.2
 Reply TooManyConnections();       // 421 4.7.0
 Reply ShuttingDown();             // 421 4.3.2
 Reply BareLineEnding();           // 550 5.6.0
-Reply TextLineTooLong();          // 554 5.6.0
+Reply TextLineTooLong(size_t max_line);  // 554 5.6.0, naming the limit in force
 Reply StorageFull();              // 452 4.3.1: the spool is short of space
 Reply BufferFull();               // 452 4.3.1: no memory for this message's content now
 Reply SessionTimeLimit();         // 421 4.4.2: the whole session took too long

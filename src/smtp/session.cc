@@ -277,7 +277,7 @@ void Session::FinishChunk() {
     ResetTransaction();
     r.code >= 500 ? Error(std::move(r)) : Emit(std::move(r));
   } else {
-    Emit(MakeReply(250, "2.0.0", fmt::format("{} octets received", body_.size())));
+    Emit(replies::ChunkReceived(body_.size()));
   }
 }
 
@@ -301,7 +301,7 @@ void Session::FinishContent() {
   } else if (bare) {
     refusal = replies::BareLineEnding();
   } else if (long_line) {
-    refusal = replies::TextLineTooLong();
+    refusal = replies::TextLineTooLong(options_->max_text_line);
   }
   if (refusal.code != 0) {
     ResetTransaction();

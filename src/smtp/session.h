@@ -120,9 +120,20 @@ class Session {
   struct Command {
     const char* verb;
     void (Session::*handler)(std::string_view arg);
-    bool utf8_args;  // may carry UTF-8 when SMTPUTF8 is in use (MAIL, RCPT)
+    unsigned flags;
   };
   static const Command kCommands[];
+  static const size_t kCommandCount;
+
+ public:
+  // The rules of a command, as data (a test enumerates them):
+  static constexpr unsigned kUtf8Args = 1;   // may carry UTF-8 with SMTPUTF8 (MAIL, RCPT)
+  static constexpr unsigned kBeforeTls = 2;  // allowed before STARTTLS where TLS is required
+  static constexpr unsigned kEndsGroup = 4;  // last of a pipelined group (RFC 2920 §3.1, RFC 3207)
+  // Each verb the session knows with its flags.
+  static std::vector<std::pair<std::string, unsigned>> CommandRules();
+
+ private:
 
   void Pump();                      // process buffered input until blocked
   bool PumpCommand();               // false when more input is needed

@@ -71,15 +71,30 @@ bool ValidOrcpt(const std::string& v) {
 
 }  // namespace
 
+// BDAT is allowed before TLS only so that its chunk is always read (the
+// client and server stay in step); it never starts a transaction itself.
 const Session::Command Session::kCommands[] = {
-    {"EHLO", &Session::OnEhlo, false},   {"HELO", &Session::OnHelo, false},
-    {"MAIL", &Session::OnMail, true},    {"RCPT", &Session::OnRcpt, true},
-    {"DATA", &Session::OnData, false},   {"BDAT", &Session::OnBdat, false},
-    {"RSET", &Session::OnRset, false},   {"NOOP", &Session::OnNoop, false},
-    {"QUIT", &Session::OnQuit, false},   {"VRFY", &Session::OnVrfy, false},
-    {"HELP", &Session::OnHelp, false},   {"EXPN", &Session::OnExpn, false},
-    {"STARTTLS", &Session::OnStartTls, false},
+    {"EHLO", &Session::OnEhlo, kBeforeTls | kEndsGroup},
+    {"HELO", &Session::OnHelo, kBeforeTls},
+    {"MAIL", &Session::OnMail, kUtf8Args},
+    {"RCPT", &Session::OnRcpt, kUtf8Args},
+    {"DATA", &Session::OnData, kEndsGroup},
+    {"BDAT", &Session::OnBdat, kBeforeTls},
+    {"RSET", &Session::OnRset, kBeforeTls},
+    {"NOOP", &Session::OnNoop, kBeforeTls | kEndsGroup},
+    {"QUIT", &Session::OnQuit, kBeforeTls | kEndsGroup},
+    {"VRFY", &Session::OnVrfy, kEndsGroup},
+    {"HELP", &Session::OnHelp, kBeforeTls},
+    {"EXPN", &Session::OnExpn, kEndsGroup},
+    {"STARTTLS", &Session::OnStartTls, kBeforeTls | kEndsGroup},
 };
+const size_t Session::kCommandCount = std::size(kCommands);
+
+std::vector<std::pair<std::string, unsigned>> Session::CommandRules() {
+  std::vector<std::pair<std::string, unsigned>> out;
+  for (const Command& c : kCommands) out.emplace_back(c.verb, c.flags);
+  return out;
+}
 
 void Session::Dispatch(std::string_view line) {
   size_t space = line.find(' ');
@@ -87,13 +102,16 @@ void Session::Dispatch(std::string_view line) {
   std::string_view arg = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
   for (const Command& c : kCommands) {
     if (!EqualsNoCase(verb, c.verb)) continue;
-    if (HasBadCharacter(line, c.utf8_args && options_->smtputf8 && esmtp_)) {
+    const bool utf8_args = c.flags & kUtf8Args;
+    if (HasBadCharacter(line, utf8_args && options_->smtputf8 && esmtp_)) {
       return Error(ToReply(SyntaxError::kBadCharacter));
     }
     // Only MAIL and RCPT may use the extension allowance of PumpCommand.
-    if (!c.utf8_args && line.size() + 2 > options_->max_command_line) {
+    if (!utf8_args && line.size() + 2 > options_->max_command_line) {
       return Error(ToReply(SyntaxError::kLineTooLong));
     }
+    // Submission: nothing but greeting, STARTTLS and housekeeping in the clear.
+    if (options_->require_tls && !tls_ && !(c.flags & kBeforeTls)) return Error(replies::TlsRequired());
     (this->*c.handler)(arg);
     return;
   }
@@ -109,7 +127,7 @@ void Session::Greet(std::string_view arg, bool esmtp) {
   state_ = State::kGreeted;
   helo_ = std::string(arg);
   esmtp_ = esmtp;
-  if (!esmtp) return Emit(MakeReply(250, "", options_->hostname));
+  if (!esmtp) return Emit(replies::HeloOk(options_->hostname));
   // Each extension is advertised only when it is enabled (and usable).
   std::vector<std::string> lines = {options_->hostname, "PIPELINING",
                                     "SIZE " + std::to_string(options_->max_message_size),
@@ -128,7 +146,6 @@ void Session::OnEhlo(std::string_view arg) { Greet(arg, true); }
 void Session::OnMail(std::string_view arg) {
   if (state_ == State::kConnected) return Error(replies::NeedHelo());
   if (state_ != State::kGreeted) return Error(replies::NestedMail());
-  if (options_->require_tls && !tls_) return Error(replies::TlsRequired());
   bool utf8 = options_->smtputf8 && esmtp_;
   auto parsed = ParsePathArgument(arg, "FROM", /*allow_null=*/true, SyntaxError::kBadSender, utf8);
   if (auto* e = std::get_if<SyntaxError>(&parsed)) return Error(ToReply(*e));
@@ -226,7 +243,7 @@ Reply Session::ContentNotReady() const {
 void Session::OnData(std::string_view arg) {
   if (!arg.empty()) return Error(ToReply(SyntaxError::kUnexpectedArgument));
   if (Reply no = ContentNotReady(); no.code != 0) return Error(std::move(no));
-  if (chunked_) return Error(MakeReply(503, "5.5.1", "DATA cannot follow BDAT"));
+  if (chunked_) return Error(replies::DataAfterBdat());
   state_ = State::kData;
   at_line_start_ = true;
   body_.clear();
@@ -280,7 +297,19 @@ void Session::OnVrfy(std::string_view arg) {
   Emit(replies::CannotVrfy());
 }
 
-void Session::OnHelp(std::string_view) { Emit(replies::Help()); }
+// The commands this session takes now: STARTTLS only while it is offered
+// and not yet in use, BDAT only with CHUNKING.
+void Session::OnHelp(std::string_view) {
+  std::string verbs;
+  for (const Command& c : kCommands) {
+    const std::string_view v = c.verb;
+    if ((v == "STARTTLS" && (!options_->starttls || tls_)) || (v == "BDAT" && !options_->chunking) || v == "EXPN") {
+      continue;
+    }
+    verbs += (verbs.empty() ? "" : " ") + std::string(v);
+  }
+  Emit(replies::Help(verbs));
+}
 
 void Session::OnExpn(std::string_view) { Error(replies::NotImplemented("EXPN")); }
 
@@ -289,11 +318,11 @@ void Session::OnExpn(std::string_view) { Error(replies::NotImplemented("EXPN"));
 void Session::OnStartTls(std::string_view arg) {
   if (!options_->starttls) return Error(replies::NotImplemented("STARTTLS"));
   if (!arg.empty()) return Error(ToReply(SyntaxError::kUnexpectedArgument));
-  if (tls_) return Error(MakeReply(503, "5.5.1", "TLS already active"));
+  if (tls_) return Error(replies::TlsActive());
   if (state_ == State::kConnected || !esmtp_) return Error(replies::NeedHelo());
-  if (in_transaction()) return Error(MakeReply(503, "5.5.1", "STARTTLS not allowed in a transaction"));
+  if (in_transaction()) return Error(replies::TlsInTransaction());
   pos_ = in_.size();
-  Emit(MakeReply(220, "2.0.0", "Ready to start TLS"));
+  Emit(replies::ReadyForTls());
   waiting_ = Waiting::kTls;
   out_.emplace_back(StartTls{});
 }

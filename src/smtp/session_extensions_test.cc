@@ -62,6 +62,56 @@ TEST(StartTls, RequiredBeforeMail) {
   EXPECT_EQ(Codes(d.Send("MAIL FROM:<a@b.example>\r\n")).back(), "250 2.1.0");
 }
 
+// The command table's rules, enumerated: on a listener that requires TLS,
+// each command without kBeforeTls is refused in the clear, each with it is
+// not (doc/design.md, convention 3).
+TEST(CommandTable, TlsRulesHoldForEveryCommand) {
+  auto rules = Session::CommandRules();
+  ASSERT_EQ(rules.size(), 13u);
+  for (const auto& [verb, flags] : rules) {
+    Driver d(Tls(/*required=*/true));
+    d.Send("EHLO c\r\n");
+    const std::string arg = verb == "MAIL" ? " FROM:<a@b.example>" : verb == "RCPT" ? " TO:<a@ours.example>"
+                            : verb == "VRFY" || verb == "EXPN" ? " x" : verb == "BDAT" ? " 0 LAST" : "";
+    const std::string last = Codes(d.Send(verb + arg + "\r\n")).back();
+    if (flags & Session::kBeforeTls) {
+      EXPECT_NE(last, "530 5.7.0") << verb;
+    } else {
+      EXPECT_EQ(last, "530 5.7.0") << verb;
+    }
+  }
+  std::vector<std::string> ends;
+  for (const auto& [verb, flags] : rules) {
+    if (flags & Session::kEndsGroup) ends.push_back(verb);
+  }
+  EXPECT_EQ(ends, (std::vector<std::string>{"EHLO", "DATA", "NOOP", "QUIT", "VRFY", "EXPN", "STARTTLS"}));
+}
+
+TEST(Help, ListsOnlyWhatThisSessionTakes) {
+  SessionOptions o;
+  o.starttls = false;
+  o.chunking = false;
+  Driver plain(o);
+  const std::string help = plain.Send("HELP\r\n");
+  EXPECT_EQ(help.find("STARTTLS"), std::string::npos) << help;
+  EXPECT_EQ(help.find("BDAT"), std::string::npos) << help;
+  EXPECT_NE(help.find("MAIL"), std::string::npos) << help;
+  Driver tls(Tls(/*required=*/false));
+  EXPECT_NE(tls.Send("HELP\r\n").find("STARTTLS"), std::string::npos);
+  tls.Send("EHLO c\r\nSTARTTLS\r\n");
+  tls.Send("EHLO c\r\n");
+  EXPECT_EQ(tls.Send("HELP\r\n").find("STARTTLS"), std::string::npos);  // already in use
+}
+
+TEST(Limits, TheLineTooLongReplyNamesTheLimitInForce) {
+  SessionOptions o;
+  o.max_text_line = 2000;
+  Driver d(o);
+  d.Send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<a@ours.example>\r\nDATA\r\n");
+  const std::string reply = d.Send(std::string(2500, 'x') + "\r\n.\r\n");
+  EXPECT_NE(reply.find("554 5.6.0 Message contains a line longer than 2000 octets"), std::string::npos) << reply;
+}
+
 TEST(Bdat, ChunksMakeOneMessage) {
   Driver d;
   d.Send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@ours.example>\r\n");

@@ -138,7 +138,14 @@ class Flight(unittest.TestCase):
             self.assertEqual(flown, want)
             # Deliveries are marked too, for the same tenants.
             harness.wait_for(lambda: len(self.s.maildir_files()) == sent, what="deliveries")
-            for x in log_lines(self.s, "delivery")[delivered:]:
+            # The delivery lines are written after the mailbox: wait for all
+            # of them, so the loop below cannot pass by checking none.
+            expected = times * len(TENANTS)
+            harness.wait_for(lambda: len(log_lines(self.s, "delivery")) >= delivered + expected,
+                             what="delivery log lines")
+            lines = log_lines(self.s, "delivery")[delivered:]
+            self.assertEqual(len(lines), expected)
+            for x in lines:
                 self.assertEqual(x.get("flight") == "yes", x["tenant"] in want, x)
             if share == 10:
                 r = self.s.ctl("flight", "promote")

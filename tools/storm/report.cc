@@ -113,10 +113,14 @@ json Summarize(const Scenario& s, const Ledger& l) {
       }
     }
     if (healthy && (rcpt_4xx > 0 || idle_buckets > 0)) healthy_throughout = false;
-    by_forest[f] = {{"healthy", healthy}, {"baseline_rcpt_p99_ms", baseline_p99}, {"rcpt_4xx", rcpt_4xx},
+    // "faulted" says what the scenario did to the forest; everything else
+    // here is what Sluice did (its replies, their latency).
+    by_forest[f] = {{"faulted", !healthy}, {"baseline_rcpt_p99_ms", baseline_p99}, {"rcpt_4xx", rcpt_4xx},
                     {"buckets_without_accepted", idle_buckets}, {"over_time", rows}};
   }
   r["bucket_s"] = per;
+  r["fault_window_s"] = l.fault_start >= 0 ? json::array({l.fault_start, l.fault_end >= 0 ? l.fault_end : l.load_end})
+                                           : json();
   r["forests"] = by_forest;
   r["healthy_forests_accepted_throughout"] = healthy_throughout;
   r["healthy_rcpt_p99_worst_over_baseline"] = healthy_worst_ratio;
