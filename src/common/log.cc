@@ -17,20 +17,48 @@ std::atomic<int64_t> g_config_version{0};
 
 }  // namespace
 
-Status Init(const std::string& level, const std::string& format) {
+namespace {
+spdlog::level::level_enum SpdLevel(Level l) {
+  switch (l) {
+    case Level::kTrace: return spdlog::level::trace;
+    case Level::kDebug: return spdlog::level::debug;
+    case Level::kInfo: return spdlog::level::info;
+    case Level::kWarn: return spdlog::level::warn;
+    case Level::kError: return spdlog::level::err;
+    case Level::kOff: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+}  // namespace
+
+const char* ToString(Level l) {
+  switch (l) {
+    case Level::kTrace: return "trace";
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+    case Level::kOff: return "off";
+  }
+  return "info";
+}
+
+void SetLevel(Level level) { spdlog::set_level(SpdLevel(level)); }
+
+Status Init(Level level, Format format) {
   auto logger = spdlog::stderr_logger_mt("sluice");
   spdlog::set_default_logger(logger);
-  g_json = format == "json";
+  g_json = format == Format::kJson;
   // JSON lines carry their own timestamp and level fields.
   spdlog::set_pattern(g_json ? R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v)"
                             : "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v",
                      spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::from_str(level));
+  SetLevel(level);
   spdlog::flush_on(spdlog::level::info);
   return Status::Ok();
 }
 
-void SetFormat(const std::string& format) { g_json = format == "json"; }
+void SetFormat(Format format) { g_json = format == Format::kJson; }
 
 std::string JsonEscape(std::string_view raw) {
   // JSON collectors reject invalid UTF-8: a peer's bytes become U+FFFD.

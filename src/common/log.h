@@ -15,10 +15,16 @@
 
 namespace sluice::log {
 
-// Sets up the process-wide logger; format is "text" or "json".
-Status Init(const std::string& level, const std::string& format);
+enum class Level { kTrace, kDebug, kInfo, kWarn, kError, kOff };
+enum class Format { kText, kJson };  // text for a terminal, JSON lines for collectors
+const char* ToString(Level l);
+
+// Sets up the process-wide logger.
+Status Init(Level level, Format format);
+// Live: the level a reload sets.
+void SetLevel(Level level);
 // Only the format, for tests of Render().
-void SetFormat(const std::string& format);
+void SetFormat(Format format);
 
 // The version of the config in force, added to every line as "config"
 // (unless the line names its own, as a session does with the version it

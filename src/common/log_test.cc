@@ -11,7 +11,7 @@ namespace sluice::log {
 namespace {
 
 TEST(Log, TextValuesThatCouldForgeFieldsAreQuoted) {
-  SetFormat("text");
+  SetFormat(Format::kText);
   std::string line = Event("smtp transaction").With("helo", "evil\tx=1 result=queued").With("ok", "plain").Render();
   EXPECT_EQ(line, R"(smtp transaction helo="evil\tx=1 result=queued" ok=plain)");
   line = Event("x").With("reply", "250 ok\r\nfake line").Render();
@@ -25,13 +25,13 @@ TEST(Log, TextValuesThatCouldForgeFieldsAreQuoted) {
 }
 
 TEST(Log, JsonLinesStayJson) {
-  SetFormat("json");
+  SetFormat(Format::kJson);
   std::string line = Event("delivery").With("reply", "451 \xff\xfe bad\r\n\"quoted\"").With("n", int64_t{3}).Render();
   auto j = nlohmann::json::parse(line);
   EXPECT_EQ(j["msg"], "delivery");
   EXPECT_EQ(j["n"], 3);
   EXPECT_NE(j["reply"].get<std::string>().find("\"quoted\""), std::string::npos);
-  SetFormat("text");
+  SetFormat(Format::kText);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/log.h"
 #include "common/status.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
@@ -20,8 +21,8 @@
 namespace sluice::control {
 
 struct LogConfig {
-  std::string level = "info";
-  std::string format = "text";  // "text" for a terminal, "json" for collectors
+  log::Level level = log::Level::kInfo;
+  log::Format format = log::Format::kText;
   bool operator==(const LogConfig&) const = default;
 };
 

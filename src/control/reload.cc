@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <fstream>
@@ -225,8 +224,8 @@ admin::ReloadReport Reloader::Reload() {
   }
   for (auto& line : ApplyPlacement(st_.directory, next.placement)) report.applied.push_back(std::move(line));
   if (n.log.level != config_.log.level) {
-    spdlog::set_level(spdlog::level::from_str(n.log.level));
-    report.applied.push_back("log.level " + n.log.level);
+    log::SetLevel(n.log.level);
+    report.applied.push_back(std::string("log.level ") + log::ToString(n.log.level));
   }
   next.server.config_version = version;
   config_ = std::move(next);

@@ -39,6 +39,7 @@ bool ParseDuration(std::string_view s, std::chrono::milliseconds* out) {
   else if (unit == "h") mult = 3'600'000;
   else if (unit == "d") mult = 86'400'000;
   else return false;
+  if (n > std::numeric_limits<int64_t>::max() / mult) return false;
   *out = std::chrono::milliseconds(n * mult);
   return true;
 }
@@ -55,6 +56,7 @@ bool ParseSize(std::string_view s, size_t* out) {
   else if (unit == "MiB") mult = 1024 * 1024;
   else if (unit == "GiB") mult = 1024ull * 1024 * 1024;
   else return false;
+  if (n > std::numeric_limits<uint64_t>::max() / mult) return false;  // no wrap-around to a small size
   *out = static_cast<size_t>(n * mult);
   return true;
 }

@@ -7,6 +7,8 @@
 
 #include <chrono>
 #include <functional>
+#include <initializer_list>
+#include <utility>
 #include <set>
 #include <string>
 #include <vector>
@@ -42,6 +44,27 @@ class TomlTable {
   void NamedTables(const char* key, const std::function<void(const std::string&, TomlTable&)>& each);
   // An array of tables ([[tenants]]).
   void TableArray(const char* key, const std::function<void(TomlTable&)>& each);
+
+  // One of a fixed set of names, e.g. Enum("tls", &d.tls, {{"none", Tls::kNone}, ...});
+  // anything else is "\"x\" is not one of a, b, c" on its line (and false).
+  template <class E>
+  bool Enum(const char* key, E* out, std::initializer_list<std::pair<const char*, E>> names) {
+    std::string value;
+    for (const auto& [name, v] : names) {
+      if (v == *out) value = name;
+    }
+    String(key, &value);
+    for (const auto& [name, v] : names) {
+      if (value == name) {
+        *out = v;
+        return true;
+      }
+    }
+    std::string all;
+    for (const auto& [name, v] : names) all += (all.empty() ? "" : ", ") + std::string(name);
+    Error(key, "\"" + value + "\" is not one of " + all);
+    return false;
+  }
 
   void Error(const char* key, const std::string& what);
   int Line(const char* key) const;

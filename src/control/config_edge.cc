@@ -1,0 +1,141 @@
+// The edge's sections of the config: [server], [listeners.NAME], [tls],
+// [limits], [smtp], [admin], [log].
+#include <boost/asio/ssl/context.hpp>
+
+#include <fmt/format.h>
+
+#include "control/config_parts.h"
+
+namespace sluice::control {
+
+void ReadServer(TomlTable& s, Config& c) {
+  s.String("hostname", &c.hostname);
+  s.Int("workers", &c.server.workers, 1, 256);
+  std::vector<std::string> listen;
+  s.StringList("listen", &listen);
+  if (s.Has("listen")) c.server.listeners.clear();
+  for (const auto& spec : listen) ReadListener(spec, s, &c.server.listeners);
+  s.Duration("command_timeout", &c.server.command_timeout);
+  s.Duration("data_timeout", &c.server.data_timeout);
+  s.Duration("tls_handshake_timeout", &c.server.tls_handshake_timeout);
+  s.Int("min_data_rate", &c.server.min_data_rate, 1, size_t{1} << 30);
+  s.Duration("max_session_time", &c.server.max_session_time);
+  s.Double("stress_threshold", &c.server.stress_threshold, 0.1, 1);
+  s.Duration("stress_timeout", &c.server.stress_timeout);
+  for (auto [key, value] : {std::pair{"command_timeout", c.server.command_timeout},
+                            {"data_timeout", c.server.data_timeout},
+                            {"max_session_time", c.server.max_session_time},
+                            {"stress_timeout", c.server.stress_timeout}}) {
+    if (value.count() < 1) s.Error(key, "must be at least 1s");
+  }
+  s.Duration("shutdown_grace", &c.server.shutdown_grace);
+  s.Int("blocking_threads", &c.blocking_threads, 1, 256);
+}
+
+// Listeners with settings of their own, e.g. submission on 587. The first
+// named listener replaces the default one unless [server] listen names some.
+void ReadListenerTable(const std::string& name, TomlTable& s, Config& c, bool first, bool listen_given) {
+  if (first && !listen_given) c.server.listeners.clear();
+  server::ListenerOptions l;
+  l.name = name;
+  std::string address;
+  s.String("address", &address);
+  if (address.empty()) return s.Error("address", "a listener needs an address (host:port)");
+  if (!ParseHostPort(address, s, "address", &l)) return;
+  s.Bool("starttls", &l.starttls);
+  s.Bool("require_tls", &l.require_tls);
+  c.server.listeners.push_back(std::move(l));
+}
+
+void ReadTls(TomlTable& s, Config& c) {
+  s.String("cert", &c.server.tls_cert);
+  s.String("key", &c.server.tls_key);
+  s.String("ciphers", &c.server.tls_policy.ciphers);
+  s.String("min_tls_version", &c.server.tls_policy.min_version);
+  boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
+  if (Status st = ApplyTlsPolicy(probe, c.server.tls_policy); !st.ok()) {
+    s.Error(c.server.tls_policy.min_version == "1.2" || c.server.tls_policy.min_version == "1.3" ? "ciphers"
+                                                                                                 : "min_tls_version",
+            st.message());
+    c.server.tls_policy = TlsPolicy{};  // checks below use a policy that loads
+  }
+  if (c.server.tls_cert.empty() != c.server.tls_key.empty()) {
+    s.Error(c.server.tls_cert.empty() ? "key" : "cert", "cert and key go together");
+  } else if (Status st = server::CheckTls(c.server); !st.ok()) {
+    s.Error("cert", st.message());
+  }
+}
+
+void ReadLimits(TomlTable& s, Config& c) {
+  s.Size("max_message_size", &c.session.max_message_size, 1024, size_t{1} << 32);
+  s.Int("max_recipients", &c.session.max_recipients, 1, 100'000);
+  s.Int("max_errors", &c.session.max_errors, 1, 1000);
+  s.Int("max_connections", &c.server.max_connections, 1, 1'000'000);
+  s.Int("max_connections_per_ip", &c.server.max_connections_per_ip, 1, 1'000'000);
+  s.Int("max_command_line", &c.session.max_command_line, 512, 65536);
+  s.Int("max_text_line", &c.session.max_text_line, 1000, 1'000'000);
+  s.Size("max_buffered_bytes", &c.server.max_buffered_bytes, 1 << 20, uint64_t{1} << 40);
+  s.Duration("buffer_wait", &c.server.buffer_wait);
+}
+
+void ReadSmtp(TomlTable& s, Config& c) {
+  s.Enum("bare_line_endings", &c.session.bare_line_endings,
+         {{"reject", smtp::BareLineEndings::kReject}, {"normalize", smtp::BareLineEndings::kNormalize}});
+  s.Bool("chunking", &c.session.chunking);
+  s.Bool("smtputf8", &c.session.smtputf8);
+  s.Bool("dsn", &c.session.dsn);
+}
+
+void ReadAdmin(TomlTable& s, Config& c) {
+  s.Bool("enabled", &c.admin.enabled);
+  std::string listen;
+  s.String("listen", &listen);
+  if (!listen.empty()) {
+    server::ListenerOptions l;
+    if (ParseHostPort(listen, s, "listen", &l)) {
+      c.admin.address = l.address;
+      c.admin.port = l.port;
+    }
+  }
+  s.String("token", &c.admin.token);
+  s.String("read_token", &c.admin.read_token);
+  s.StringList("hosts", &c.admin.hosts);
+  std::string metrics_listen;
+  s.String("metrics_listen", &metrics_listen);
+  if (!metrics_listen.empty()) {
+    server::ListenerOptions l;
+    if (ParseHostPort(metrics_listen, s, "metrics_listen", &l)) {
+      c.admin.metrics_address = l.address;
+      c.admin.metrics_port = l.port;
+    }
+  }
+  if (!c.admin.read_token.empty() && c.admin.read_token.size() < 16) {
+    s.Error("read_token", "must be at least 16 characters");
+  }
+  if (!c.admin.read_token.empty() && c.admin.read_token == c.admin.token) {
+    s.Error("read_token", "must differ from token");
+  }
+  s.String("tls_cert", &c.admin.tls_cert);
+  s.String("tls_key", &c.admin.tls_key);
+  if (c.admin.tls_cert.empty() != c.admin.tls_key.empty()) {
+    s.Error(c.admin.tls_cert.empty() ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
+  } else if (!c.admin.tls_cert.empty()) {
+    server::ServerOptions probe;
+    probe.tls_cert = c.admin.tls_cert;
+    probe.tls_key = c.admin.tls_key;
+    if (Status st = server::CheckTls(probe); !st.ok()) s.Error("tls_cert", st.message());
+  }
+  if (!c.admin.token.empty() && c.admin.token.size() < 16) {
+    s.Error("token", "must be at least 16 characters");
+  }
+}
+
+void ReadLog(TomlTable& s, Config& c) {
+  using log::Level;
+  s.Enum("level", &c.log.level,
+         {{"trace", Level::kTrace}, {"debug", Level::kDebug}, {"info", Level::kInfo}, {"warn", Level::kWarn},
+          {"error", Level::kError}, {"off", Level::kOff}});
+  s.Enum("format", &c.log.format, {{"text", log::Format::kText}, {"json", log::Format::kJson}});
+}
+
+}  // namespace sluice::control
