@@ -66,35 +66,50 @@ double CommitP99(const Window& w) {
 
 }  // namespace
 
-const std::vector<std::pair<std::string, std::string>>& AlertKinds() {
-  static const std::vector<std::pair<std::string, std::string>> kinds = {
-      {"reply_rate", "SMTP replies matching `code` per minute, at the edge"},
-      {"forest_saturation", "lookups in flight / the forest's limit (above 1 when lookups wait), per forest"},
-      {"forest_deferral_rate", "recipients a forest deferred with 4xx per minute, per forest"},
-      {"forest_latency", "mean lookup latency over the last minute in ms, per forest"},
-      {"queue_oldest_age", "age of the oldest queued message in seconds"},
-      {"queue_depth", "messages in the queue"},
-      {"destination_breaker", "1 while a destination's breaker is open, per destination"},
-      {"destination_failure_rate", "deferred and failed deliveries per minute, per destination"},
-      {"spool_commit_latency", "99th percentile of spool commit time over the last minute in ms"},
-      {"spool_state", "the spool's state: 0 ok, 1 low (under min_free), 2 full, 3 failing; mail is refused above 0"},
+const std::vector<AlertKindInfo>& AlertKinds() {
+  static const std::vector<AlertKindInfo> kinds = {
+      {AlertKind::kReplyRate, "reply_rate", "SMTP replies matching `code` per minute, at the edge"},
+      {AlertKind::kForestSaturation, "forest_saturation",
+       "lookups in flight / the forest's limit (above 1 when lookups wait), per forest"},
+      {AlertKind::kForestDeferralRate, "forest_deferral_rate", "recipients a forest deferred with 4xx per minute, per forest"},
+      {AlertKind::kForestLatency, "forest_latency", "mean lookup latency over the last minute in ms, per forest"},
+      {AlertKind::kQueueOldestAge, "queue_oldest_age", "age of the oldest queued message in seconds"},
+      {AlertKind::kQueueDepth, "queue_depth", "messages in the queue"},
+      {AlertKind::kDestinationBreaker, "destination_breaker", "1 while a destination's breaker is open, per destination"},
+      {AlertKind::kDestinationFailureRate, "destination_failure_rate",
+       "deferred and failed deliveries per minute, per destination"},
+      {AlertKind::kSpoolCommitLatency, "spool_commit_latency",
+       "99th percentile of spool commit time over the last minute in ms"},
+      {AlertKind::kSpoolState, "spool_state",
+       "the spool's state: 0 ok, 1 low (under min_free), 2 full, 3 failing; mail is refused above 0"},
   };
   return kinds;
 }
 
-bool IsAlertKind(const std::string& kind) {
-  const auto& k = AlertKinds();
-  return std::any_of(k.begin(), k.end(), [&](const auto& p) { return p.first == kind; });
+const char* ToString(AlertKind k) {
+  for (const auto& info : AlertKinds()) {
+    if (info.kind == k) return info.name;
+  }
+  return "?";
+}
+
+const char* ToString(Severity s) {
+  switch (s) {
+    case Severity::kInfo: return "info";
+    case Severity::kWarning: return "warning";
+    case Severity::kCritical: return "critical";
+  }
+  return "warning";
 }
 
 std::vector<AlertRule> DefaultAlertRules() {
   std::vector<AlertRule> r;
-  r.push_back({"directory-deferrals", "reply_rate", "4.3.2", 60, 0s, 30s, "critical"});
-  r.push_back({"forest-saturated", "forest_saturation", "", 0.8, 30s, 30s, "warning"});
-  r.push_back({"queue-stuck", "queue_oldest_age", "", 900, 0s, 60s, "warning"});
-  r.push_back({"destination-down", "destination_breaker", "", 0, 0s, 10s, "warning"});
-  r.push_back({"spool-slow", "spool_commit_latency", "", 250, 60s, 60s, "critical"});
-  r.push_back({"spool-full", "spool_state", "", 0, 0s, 10s, "critical"});
+  r.push_back({"directory-deferrals", AlertKind::kReplyRate, "4.3.2", 60, 0s, 30s, Severity::kCritical});
+  r.push_back({"forest-saturated", AlertKind::kForestSaturation, "", 0.8, 30s, 30s, Severity::kWarning});
+  r.push_back({"queue-stuck", AlertKind::kQueueOldestAge, "", 900, 0s, 60s, Severity::kWarning});
+  r.push_back({"destination-down", AlertKind::kDestinationBreaker, "", 0, 0s, 10s, Severity::kWarning});
+  r.push_back({"spool-slow", AlertKind::kSpoolCommitLatency, "", 250, 60s, 60s, Severity::kCritical});
+  r.push_back({"spool-full", AlertKind::kSpoolState, "", 0, 0s, 10s, Severity::kCritical});
   return r;
 }
 
@@ -114,46 +129,48 @@ std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
   const Sample& now = w.latest();
   const Sample& then = w.earliest();
   const double span = w.span_seconds();
-  const std::string& k = rule.kind;
-  if (k == "reply_rate") {
-    out[""] = PerMinute(CountReplies(now, rule.code), CountReplies(then, rule.code), span);
-  } else if (k == "queue_oldest_age") {
-    out[""] = static_cast<double>(now.oldest_age_s);
-  } else if (k == "queue_depth") {
-    out[""] = static_cast<double>(now.queue_messages);
-  } else if (k == "spool_commit_latency") {
-    out[""] = CommitP99(w);
-  } else if (k == "spool_state") {
-    out[""] = now.spool_state;
-  }
-  for (const auto& f : now.forests) {
-    const ForestSample* old = Named(then.forests, f.name);
-    if (k == "forest_saturation") {
-      double sat = f.limit > 0 ? f.in_flight / f.limit : 0;
-      if (f.queued > 0 && f.limit > 0) sat = (f.in_flight + f.queued) / f.limit;
-      out[f.name] = sat;
-    } else if (k == "forest_deferral_rate") {
-      out[f.name] = PerMinute(f.deferrals, old ? old->deferrals : 0, span);
-    } else if (k == "forest_latency") {
-      uint64_t n = f.latency_count - (old && old->latency_count <= f.latency_count ? old->latency_count : 0);
-      double sum = f.latency_sum_ms - (old && old->latency_count <= f.latency_count ? old->latency_sum_ms : 0);
-      out[f.name] = n ? sum / n : 0;
-    }
-  }
-  for (const auto& d : now.destinations) {
-    const DestinationSample* old = Named(then.destinations, d.name);
-    if (k == "destination_breaker") {
-      out[d.name] = d.breaker == "open" ? 1 : 0;
-    } else if (k == "destination_failure_rate") {
-      out[d.name] = PerMinute(d.deferred + d.failed, old ? old->deferred + old->failed : 0, span);
-    }
+  switch (rule.kind) {
+    case AlertKind::kReplyRate:
+      out[""] = PerMinute(CountReplies(now, rule.code), CountReplies(then, rule.code), span);
+      break;
+    case AlertKind::kQueueOldestAge: out[""] = static_cast<double>(now.oldest_age_s); break;
+    case AlertKind::kQueueDepth: out[""] = static_cast<double>(now.queue_messages); break;
+    case AlertKind::kSpoolCommitLatency: out[""] = CommitP99(w); break;
+    case AlertKind::kSpoolState: out[""] = now.spool_state; break;
+    case AlertKind::kForestSaturation:
+    case AlertKind::kForestDeferralRate:
+    case AlertKind::kForestLatency:
+      for (const auto& f : now.forests) {
+        const ForestSample* old = Named(then.forests, f.name);
+        if (rule.kind == AlertKind::kForestSaturation) {
+          double sat = f.limit > 0 ? f.in_flight / f.limit : 0;
+          if (f.queued > 0 && f.limit > 0) sat = (f.in_flight + f.queued) / f.limit;
+          out[f.name] = sat;
+        } else if (rule.kind == AlertKind::kForestDeferralRate) {
+          out[f.name] = PerMinute(f.deferrals, old ? old->deferrals : 0, span);
+        } else {
+          uint64_t n = f.latency_count - (old && old->latency_count <= f.latency_count ? old->latency_count : 0);
+          double sum = f.latency_sum_ms - (old && old->latency_count <= f.latency_count ? old->latency_sum_ms : 0);
+          out[f.name] = n ? sum / n : 0;
+        }
+      }
+      break;
+    case AlertKind::kDestinationBreaker:
+    case AlertKind::kDestinationFailureRate:
+      for (const auto& d : now.destinations) {
+        const DestinationSample* old = Named(then.destinations, d.name);
+        out[d.name] = rule.kind == AlertKind::kDestinationBreaker
+                          ? (d.breaker == "open" ? 1 : 0)
+                          : PerMinute(d.deferred + d.failed, old ? old->deferred + old->failed : 0, span);
+      }
+      break;
   }
   return out;
 }
 
 std::string Alert::Summary() const {
   std::string what = instance.empty() ? rule : fmt::format("{} ({})", rule, instance);
-  return fmt::format("{}: {} is {:.4g}, above {:.4g}", what, kind, value, threshold);
+  return fmt::format("{}: {} is {:.4g}, above {:.4g}", what, ToString(kind), value, threshold);
 }
 
 std::string Alert::Id() const { return fmt::format("{}/{}/{}", rule, instance, fired_ms); }

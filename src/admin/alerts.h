@@ -15,22 +15,34 @@
 
 namespace sluice::admin {
 
-// One rule from [[alerts.rule]]. `kind` says what is measured (AlertKinds()),
-// per instance: a forest, a destination, or the whole service.
+// What a rule measures, per instance: a forest, a destination, or the
+// whole service.
+enum class AlertKind {
+  kReplyRate, kForestSaturation, kForestDeferralRate, kForestLatency, kQueueOldestAge, kQueueDepth,
+  kDestinationBreaker, kDestinationFailureRate, kSpoolCommitLatency, kSpoolState,
+};
+enum class Severity { kInfo, kWarning, kCritical };
+
+struct AlertKindInfo {
+  AlertKind kind;
+  const char* name;  // as written in [[alerts.rule]] kind
+  const char* help;  // what it measures, for check-config and docs
+};
+const std::vector<AlertKindInfo>& AlertKinds();
+const char* ToString(AlertKind k);
+const char* ToString(Severity s);
+
+// One rule from [[alerts.rule]].
 struct AlertRule {
   std::string name;
-  std::string kind;
+  AlertKind kind = AlertKind::kReplyRate;
   std::string code;  // reply_rate only: "4.3.2", "451" or a class "4xx"
   double above = 0;  // fires when the measure stays above this ...
   std::chrono::seconds for_duration{0};   // ... for this long
   std::chrono::seconds clear_after{10};   // resolves after this long at or below it
-  std::string severity = "warning";
+  Severity severity = Severity::kWarning;
   bool operator==(const AlertRule&) const = default;  // a reload applies what changed
 };
-
-// The kinds a rule may use, with what each measures, for `check-config` and docs.
-const std::vector<std::pair<std::string, std::string>>& AlertKinds();
-bool IsAlertKind(const std::string& kind);
 // The rules used when the config names none: the five, tuned for a
 // hosted service (see README "Alerts").
 std::vector<AlertRule> DefaultAlertRules();
@@ -76,7 +88,10 @@ class Window {
 std::map<std::string, double> Measure(const AlertRule& rule, const Window& w);
 
 struct Alert {
-  std::string rule, kind, instance, severity;
+  std::string rule;
+  AlertKind kind = AlertKind::kReplyRate;
+  std::string instance;
+  Severity severity = Severity::kWarning;
   std::string state;  // "pending" (above, not yet for long enough) or "firing"
   double value = 0, threshold = 0;
   int64_t since_ms = 0;     // when the measure went above
@@ -97,7 +112,8 @@ struct Notice {
 struct WebhookOptions {
   std::string name;
   std::string url;             // http:// or https://
-  std::string format = "json"; // json, slack, teams
+  enum class Format { kJson, kSlack, kTeams };
+  Format format = Format::kJson;  // a generic body, or what Slack's or Teams' incoming webhooks take
   std::string ca_file;         // https: trust anchors; empty: the system's
   TlsPolicy tls_policy;        // [tls]: the same policy as every other TLS context
   std::chrono::seconds timeout{5};

@@ -23,16 +23,16 @@ Sample ForestAt(int64_t ms, double in_flight, double limit, double queued) {
   return s;
 }
 
-AlertRule Rule(std::string name, std::string kind, std::string code = "") {
+AlertRule Rule(std::string name, AlertKind kind, std::string code = "") {
   AlertRule r;
   r.name = std::move(name);
-  r.kind = std::move(kind);
+  r.kind = kind;
   r.code = std::move(code);
   return r;
 }
 
 AlertRule Saturation(std::chrono::seconds for_duration, std::chrono::seconds clear_after) {
-  return {"forest-saturated", "forest_saturation", "", 0.8, for_duration, clear_after, "warning"};
+  return {"forest-saturated", AlertKind::kForestSaturation, "", 0.8, for_duration, clear_after, Severity::kWarning};
 }
 
 TEST(AlertEngine, FiresOnlyAfterTheConditionHeldForItsDuration) {
@@ -99,11 +99,11 @@ TEST(AlertMeasure, ReplyRateCountsMatchingRepliesPerMinute) {
   b.replies[{"451", "4.4.3"}] = 5;
   w.Add(a);
   w.Add(b);
-  AlertRule enhanced = Rule("r", "reply_rate", "4.3.2");
+  AlertRule enhanced = Rule("r", AlertKind::kReplyRate, "4.3.2");
   EXPECT_DOUBLE_EQ(Measure(enhanced, w).at(""), 60);
-  AlertRule cls = Rule("r", "reply_rate", "4xx");
+  AlertRule cls = Rule("r", AlertKind::kReplyRate, "4xx");
   EXPECT_DOUBLE_EQ(Measure(cls, w).at(""), 70);
-  AlertRule code = Rule("r", "reply_rate", "250");
+  AlertRule code = Rule("r", AlertKind::kReplyRate, "250");
   EXPECT_DOUBLE_EQ(Measure(code, w).at(""), 0);
 }
 
@@ -118,7 +118,7 @@ TEST(AlertMeasure, SpoolCommitP99IsTheBucketHoldingIt) {
   b.commit_buckets[8] = 2;   // ≤ 250 ms
   w.Add(a);
   w.Add(b);
-  AlertRule r = Rule("s", "spool_commit_latency");
+  AlertRule r = Rule("s", AlertKind::kSpoolCommitLatency);
   EXPECT_DOUBLE_EQ(Measure(r, w).at(""), 250);
 }
 
@@ -130,7 +130,7 @@ TEST(AlertMeasure, TheWindowKeepsAboutAMinute) {
 }
 
 TEST(AlertMeasure, DestinationBreakerAndVanishedInstancesResolve) {
-  AlertRule down = Rule("down", "destination_breaker");
+  AlertRule down = Rule("down", AlertKind::kDestinationBreaker);
   down.clear_after = 0s;
   AlertEngine engine({down});
   Window w;
@@ -151,17 +151,19 @@ TEST(AlertMeasure, DestinationBreakerAndVanishedInstancesResolve) {
 }
 
 TEST(Webhook, BodiesForEachFormat) {
-  Notice n{true, {"forest-saturated", "forest_saturation", "na-1", "warning", "firing", 1.5, 0.8, 1000, 2000, 0}, 2000};
-  auto generic = nlohmann::json::parse(WebhookBody("json", n, "mx1"));
+  Notice n{true,
+           {"forest-saturated", AlertKind::kForestSaturation, "na-1", Severity::kWarning, "firing", 1.5, 0.8, 1000, 2000, 0},
+           2000};
+  auto generic = nlohmann::json::parse(WebhookBody(WebhookOptions::Format::kJson, n, "mx1"));
   EXPECT_EQ(generic["status"], "firing");
   EXPECT_EQ(generic["alert"], "forest-saturated");
   EXPECT_EQ(generic["instance"], "na-1");
   EXPECT_EQ(generic["id"], "forest-saturated/na-1/2000");
   EXPECT_EQ(generic["host"], "mx1");
-  auto slack = nlohmann::json::parse(WebhookBody("slack", n, "mx1"));
+  auto slack = nlohmann::json::parse(WebhookBody(WebhookOptions::Format::kSlack, n, "mx1"));
   EXPECT_NE(slack["text"].get<std::string>().find("[FIRING] forest-saturated (na-1)"), std::string::npos);
   n.firing = false;
-  auto teams = nlohmann::json::parse(WebhookBody("teams", n, "mx1"));
+  auto teams = nlohmann::json::parse(WebhookBody(WebhookOptions::Format::kTeams, n, "mx1"));
   EXPECT_EQ(teams["@type"], "MessageCard");
   EXPECT_NE(teams["title"].get<std::string>().find("[RESOLVED]"), std::string::npos);
 }

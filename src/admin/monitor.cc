@@ -23,8 +23,8 @@ constexpr size_t kRecentNotices = 50;
 int64_t NowMs() { return mail::Clock::System().NowUnixMs(); }
 
 json AlertJson(const Alert& a) {
-  return {{"id", a.Id()},          {"alert", a.rule},         {"kind", a.kind},
-          {"instance", a.instance}, {"severity", a.severity}, {"state", a.state},
+  return {{"id", a.Id()},          {"alert", a.rule},         {"kind", ToString(a.kind)},
+          {"instance", a.instance}, {"severity", ToString(a.severity)}, {"state", a.state},
           {"value", a.value},       {"threshold", a.threshold}, {"summary", a.Summary()},
           {"since_ms", a.since_ms}, {"fired_ms", a.fired_ms}};
 }
@@ -119,7 +119,7 @@ void Monitor::Tick(int64_t now_ms) {
     log::Event(n.firing ? "alert firing" : "alert resolved")
         .With("alert", n.alert.rule)
         .With("instance", n.alert.instance)
-        .With("severity", n.alert.severity)
+        .With("severity", ToString(n.alert.severity))
         .With("value", n.alert.value)
         .With("threshold", n.alert.threshold)
         .With("id", n.alert.Id())
@@ -182,9 +182,9 @@ json Monitor::AlertsJson() const {
   }
   json rules = json::array();
   for (const auto& r : engine_.rules()) {
-    rules.push_back({{"name", r.name}, {"kind", r.kind}, {"code", r.code}, {"above", r.above},
+    rules.push_back({{"name", r.name}, {"kind", ToString(r.kind)}, {"code", r.code}, {"above", r.above},
                      {"for_seconds", r.for_duration.count()}, {"clear_after_seconds", r.clear_after.count()},
-                     {"severity", r.severity}});
+                     {"severity", ToString(r.severity)}});
   }
   json recent = json::array();
   for (const auto& n : recent_) {

@@ -36,25 +36,34 @@ std::string Headline(const Notice& n, const std::string& host) {
 }  // namespace
 
 
-std::string WebhookBody(const std::string& format, const Notice& n, const std::string& host) {
+const char* ToString(WebhookOptions::Format f) {
+  switch (f) {
+    case WebhookOptions::Format::kJson: return "json";
+    case WebhookOptions::Format::kSlack: return "slack";
+    case WebhookOptions::Format::kTeams: return "teams";
+  }
+  return "json";
+}
+
+std::string WebhookBody(WebhookOptions::Format format, const Notice& n, const std::string& host) {
   const Alert& a = n.alert;
-  if (format == "slack") {
+  if (format == WebhookOptions::Format::kSlack) {
     // Slack's incoming webhooks take `text` (mrkdwn); `attachments` add the colour bar.
     return json{{"text", Headline(n, host)},
                 {"attachments", json::array({{{"color", n.firing ? "#d63333" : "#2e9e4f"},
-                                              {"fields", json::array({{{"title", "severity"}, {"value", a.severity}, {"short", true}},
+                                              {"fields", json::array({{{"title", "severity"}, {"value", ToString(a.severity)}, {"short", true}},
                                                                       {{"title", "since"}, {"value", Iso8601(a.since_ms)}, {"short", true}}})},
                                               {"footer", "sluice " + a.Id()}}})}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
   }
-  if (format == "teams") {
+  if (format == WebhookOptions::Format::kTeams) {
     // The connector card that Teams' incoming webhooks render.
     return json{{"@type", "MessageCard"},
                 {"@context", "https://schema.org/extensions"},
                 {"summary", Headline(n, host)},
                 {"themeColor", n.firing ? "D63333" : "2E9E4F"},
                 {"title", Headline(n, host)},
-                {"sections", json::array({{{"facts", json::array({{{"name", "severity"}, {"value", a.severity}},
+                {"sections", json::array({{{"facts", json::array({{{"name", "severity"}, {"value", ToString(a.severity)}},
                                                                    {{"name", "since"}, {"value", Iso8601(a.since_ms)}},
                                                                    {{"name", "id"}, {"value", a.Id()}}})}}})}}
         .dump(-1, ' ', false, json::error_handler_t::replace);
@@ -62,9 +71,9 @@ std::string WebhookBody(const std::string& format, const Notice& n, const std::s
   json body = {{"id", a.Id()},
                {"status", n.firing ? "firing" : "resolved"},
                {"alert", a.rule},
-               {"kind", a.kind},
+               {"kind", ToString(a.kind)},
                {"instance", a.instance},
-               {"severity", a.severity},
+               {"severity", ToString(a.severity)},
                {"value", a.value},
                {"threshold", a.threshold},
                {"summary", a.Summary()},
@@ -80,7 +89,7 @@ Webhook::Webhook(asio::io_context& io, WebhookOptions o, std::string host)
   if (u.ok()) url_ = u.value();
   stats_.name = o_.name;
   stats_.url = o_.url;
-  stats_.format = o_.format;
+  stats_.format = ToString(o_.format);
 }
 
 void Webhook::Start() { asio::co_spawn(io_, Run(), asio::detached); }

@@ -19,7 +19,8 @@
 namespace sluice::admin {
 
 // The body a webhook of `format` receives for a notice. `host` names this Sluice.
-std::string WebhookBody(const std::string& format, const Notice& n, const std::string& host);
+std::string WebhookBody(WebhookOptions::Format format, const Notice& n, const std::string& host);
+const char* ToString(WebhookOptions::Format f);
 
 struct WebhookStats {
   std::string name, url, format;

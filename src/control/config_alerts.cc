@@ -15,19 +15,25 @@ namespace {
 
 void ReadRule(TomlTable& t, admin::AlertRule* r) {
   t.String("name", &r->name);
-  t.String("kind", &r->kind);
+  std::string kind;
+  t.String("kind", &kind);
   t.String("code", &r->code);
   t.Double("above", &r->above, -1e18, 1e18);
   t.Duration("for", &r->for_duration);
   t.Duration("clear_after", &r->clear_after);
-  t.String("severity", &r->severity);
+  t.Enum("severity", &r->severity,
+         {{"info", admin::Severity::kInfo}, {"warning", admin::Severity::kWarning}, {"critical", admin::Severity::kCritical}});
   if (r->name.empty()) t.Error("name", "a rule needs a name");
-  if (!admin::IsAlertKind(r->kind)) {
-    std::string kinds;
-    for (const auto& [k, what] : admin::AlertKinds()) kinds += (kinds.empty() ? "" : ", ") + k;
-    t.Error("kind", fmt::format("\"{}\" is not one of {}", r->kind, kinds));
+  const auto& kinds = admin::AlertKinds();
+  auto known = std::find_if(kinds.begin(), kinds.end(), [&](const admin::AlertKindInfo& k) { return kind == k.name; });
+  if (known == kinds.end()) {
+    std::string names;
+    for (const auto& k : kinds) names += (names.empty() ? "" : ", ") + std::string(k.name);
+    t.Error("kind", fmt::format("\"{}\" is not one of {}", kind, names));
+    return;  // nothing else about the rule can be judged
   }
-  if (r->kind == "reply_rate") {
+  r->kind = known->kind;
+  if (r->kind == admin::AlertKind::kReplyRate) {
     const std::string& c = r->code;
     bool cls = c.size() == 3 && c[0] >= '2' && c[0] <= '5' && c[1] == 'x' && c[2] == 'x';
     bool code = c.size() == 3 && std::all_of(c.begin(), c.end(), ::isdigit);
@@ -36,15 +42,14 @@ void ReadRule(TomlTable& t, admin::AlertRule* r) {
   } else if (!r->code.empty()) {
     t.Error("code", "only reply_rate rules take a code");
   }
-  if (r->severity != "info" && r->severity != "warning" && r->severity != "critical") {
-    t.Error("severity", fmt::format("\"{}\" is not one of info, warning, critical", r->severity));
-  }
+
 }
 
 void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.String("name", &w->name);
   t.String("url", &w->url);
-  t.String("format", &w->format);
+  using Format = admin::WebhookOptions::Format;
+  t.Enum("format", &w->format, {{"json", Format::kJson}, {"slack", Format::kSlack}, {"teams", Format::kTeams}});
   t.String("ca_file", &w->ca_file);
   t.Duration("timeout", &w->timeout);
   t.Int("max_attempts", &w->max_attempts, 1, 1000);
@@ -56,9 +61,6 @@ void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
     t.Error("url", u.status().message());
   } else if (!w->ca_file.empty() && !u.value().tls) {
     t.Error("ca_file", "only https:// webhooks use a ca_file");
-  }
-  if (w->format != "json" && w->format != "slack" && w->format != "teams") {
-    t.Error("format", fmt::format("\"{}\" is not one of json, slack, teams", w->format));
   }
   if (!w->ca_file.empty() && ::access(w->ca_file.c_str(), R_OK) != 0) {
     t.Error("ca_file", fmt::format("cannot read {}", w->ca_file));

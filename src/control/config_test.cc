@@ -238,7 +238,7 @@ format = "slack"
   EXPECT_DOUBLE_EQ(sat->above, 0.5);
   EXPECT_EQ(sat->for_duration, std::chrono::seconds(2));
   ASSERT_EQ(a.webhooks.size(), 1u);
-  EXPECT_EQ(a.webhooks[0].format, "slack");
+  EXPECT_EQ(a.webhooks[0].format, admin::WebhookOptions::Format::kSlack);
   EXPECT_EQ(a.webhooks[0].name, "webhook1");
 }
 
