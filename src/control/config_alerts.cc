@@ -48,8 +48,6 @@ void ReadRule(TomlTable& t, admin::AlertRule* r) {
 void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.String("name", &w->name);
   t.String("url", &w->url);
-  using Format = admin::WebhookOptions::Format;
-  t.Enum("format", &w->format, {{"json", Format::kJson}, {"slack", Format::kSlack}, {"teams", Format::kTeams}});
   t.String("ca_file", &w->ca_file);
   t.Duration("timeout", &w->timeout);
   t.Int("max_attempts", &w->max_attempts, 1, 1000);
@@ -62,6 +60,8 @@ void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   } else if (!w->ca_file.empty() && !u.value().tls) {
     t.Error("ca_file", "only https:// webhooks use a ca_file");
   }
+  using Format = admin::WebhookOptions::Format;
+  t.Enum("format", &w->format, {{"json", Format::kJson}, {"slack", Format::kSlack}, {"teams", Format::kTeams}});
   if (!w->ca_file.empty() && ::access(w->ca_file.c_str(), R_OK) != 0) {
     t.Error("ca_file", fmt::format("cannot read {}", w->ca_file));
   }
