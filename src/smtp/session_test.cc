@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include "smtp/test_driver.h"
 
 namespace sluice::smtp {
@@ -20,6 +22,8 @@ struct Row {
   std::string expected;  // the last reply: code and enhanced code
   bool fresh = false;    // start from a new connection, no EHLO/MAIL sent
 };
+
+void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
 
 class SessionTable : public ::testing::TestWithParam<Row> {};
 
@@ -91,7 +95,16 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"mail BODY=8BITMIME", "EHLO c\r\nMAIL FROM:<a@b.example> BODY=8BITMIME\r\n", "250 2.1.0", true},
         Row{"mail BODY bad", "EHLO c\r\nMAIL FROM:<a@b.example> BODY=9BIT\r\n", "501 5.5.4", true},
         Row{"mail params after HELO", "HELO c\r\nMAIL FROM:<a@b.example> SIZE=10\r\n", "555 5.5.4", true},
-        Row{"mail unknown param", "EHLO c\r\nMAIL FROM:<a@b.example> XYZ=1\r\n", "555 5.5.4", true}));
+        Row{"mail unknown param", "EHLO c\r\nMAIL FROM:<a@b.example> XYZ=1\r\n", "555 5.5.4", true}),
+    // Each case named after its row ("Commands/SessionTable.LastReply/rcpt_ok"), not its bytes;
+    // and printed as its name too.
+    [](const ::testing::TestParamInfo<Row>& info) {
+      std::string name = info.param.name;
+      for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+      }
+      return name;
+    });
 
 TEST(Session, GreetingAndEhloAdvertiseExtensions) {
   SessionOptions o;
