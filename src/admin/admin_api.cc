@@ -53,7 +53,7 @@ size_t OpenReplicas(const directory::ForestStats& f) {
 }
 
 json ForestsJson(AdminStages st) {
-  directory::Placement p = st.directory.placement();
+  directory::Catalog p = st.directory.catalog();
   json out = json::array();
   for (const auto& f : st.directory.Stats()) {
     json tenants = json::array();

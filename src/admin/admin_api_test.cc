@@ -34,7 +34,7 @@ class FakeDirectory final : public directory::Directory {
     f.limit = 50;
     return {f};
   }
-  directory::Placement placement() override { return {}; }
+  directory::Catalog catalog() override { return {}; }
   bool throw_in_stats = false;
   size_t limit = 0;
 };

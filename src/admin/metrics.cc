@@ -97,7 +97,7 @@ std::string RenderMetrics(AdminStages st) {
   }
   {
     Family f(&out, "sluice_tenant_forest", "gauge", "1 for the forest that holds each tenant (placement).");
-    for (const auto& [tenant, forest] : st.directory.placement().tenant_forest) {
+    for (const auto& [tenant, forest] : st.directory.catalog().tenant_forest) {
       f.Sample(fmt::format("tenant=\"{}\",{}", tenant, Forest(forest)), 1);
     }
   }

@@ -132,21 +132,7 @@ Result<std::vector<std::string>> FlightChanges(const Config& running, const Conf
     b.limit = a.limit;
     if (!(a == b)) return Status::InvalidArgument(fmt::format("forests.{} changes more than its limit", name));
   }
-  std::vector<std::string> other;
-  auto differ = [&](bool equal, const char* section) {
-    if (!equal) other.push_back(section);
-  };
-  differ(same.hostname == running.hostname, "hostname");
-  differ(same.server == running.server && same.blocking_threads == running.blocking_threads, "server/listeners");
-  differ(same.session == running.session, "smtp session settings");
-  differ(same.spool == running.spool, "spool");
-  differ(same.directory == running.directory, "directory");
-  differ(same.dns == running.dns, "dns");
-  differ(same.destinations == running.destinations, "destinations");
-  differ(same.queue == running.queue, "queue");
-  differ(same.admin == running.admin, "admin/alerts");
-  differ(same.log == running.log, "log");
-  differ(same.flight == running.flight, "flight");
+  const std::vector<std::string> other = ChangedSections(same, running);
   if (!other.empty()) {
     std::string list;
     for (const auto& o : other) list += (list.empty() ? "" : ", ") + o;
@@ -243,7 +229,7 @@ void Flight::Apply(bool revert_moves) {
   if (!s.ok()) log::Event("flight lanes not set").With("error", s.ToString()).Warn();
   // Placement: a tenant in the flight's group where the candidate puts it,
   // every other one where it was before the flight.
-  const directory::Placement live = directory_.placement();
+  const directory::Catalog live = directory_.catalog();
   for (const auto& [tenant, forest] : plan_.moves) {
     auto now = live.tenant_forest.find(tenant);
     if (now == live.tenant_forest.end()) continue;

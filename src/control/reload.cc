@@ -7,12 +7,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/log.h"
-#include "server/server.h"
-#include "spool/spool.h"
 #include "common/descriptors.h"
+#include "common/log.h"
 #include "control/descriptors.h"
 #include "mail/clock.h"
+#include "server/server.h"
+#include "spool/spool.h"
 
 namespace sluice::control {
 namespace {
@@ -27,27 +27,189 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-// A forest's settings other than its limit, which a reload can change.
-bool SameExceptLimit(directory::ForestOptions a, const directory::ForestOptions& b) {
-  a.limit = b.limit;
-  a.min_limit = b.min_limit;
-  return a == b;
-}
-
-const directory::ForestOptions* FindForest(const Config& c, const std::string& name) {
-  for (const auto& f : c.directory.forests) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
-
 std::string ListenerNames(const std::vector<server::ListenerOptions>& ls) {
   std::string out;
   for (const auto& l : ls) out += fmt::format("{}{}={}:{}", out.empty() ? "" : ",", l.name, l.address, l.port);
   return out;
 }
 
+// One reload being applied: the config in force, the one that runs after
+// (the file's, with restart-only parts as they were), and where each
+// section reports what it changed.
+struct Change {
+  const Config& running;
+  const Config& next;
+  LiveStages& stages;
+  int64_t version;
+  std::vector<std::string>& applied;
+};
+
+// A section of the config and what a reload does with it. Every member of
+// Config has a row (source excepted); the row says what of it may change
+// while mail flows (`live`) and how that reaches the stages (`apply`).
+struct Section {
+  const char* name;     // as the operator knows it (a flight's refusal names it)
+  const char* restart;  // what restart_needed says when the rest of it changed
+  void (*copy)(const Config& from, Config& to);
+  bool (*same)(const Config& a, const Config& b);
+  // Copies the live part of `wanted` into `to` (a copy of the running
+  // config). Null: all of the section waits for a restart.
+  void (*live)(const Config& wanted, Config& to);
+  // Hands the live part to the stages. Null: nothing to hand (the section
+  // is read where it is used, or is restart-only). Runs in table order; an
+  // error refuses the reload, so only the first row may fail.
+  Status (*apply)(Change&);
+};
+
+template <auto M>
+constexpr void CopyPart(const Config& from, Config& to) { to.*M = from.*M; }
+template <auto M>
+constexpr bool SamePart(const Config& a, const Config& b) { return a.*M == b.*M; }
+
+template <auto M>
+constexpr Section Part(const char* name, const char* restart, void (*live)(const Config&, Config&) = nullptr,
+                       Status (*apply)(Change&) = nullptr) {
+  return {name, restart, &CopyPart<M>, &SamePart<M>, live, apply};
+}
+
+// Listeners and session settings reach new sessions through the server,
+// which refuses the whole reload if a port is taken or a certificate does
+// not load. Workers are event loops: a restart.
+void ServerLive(const Config& wanted, Config& to) {
+  const size_t workers = to.server.workers;
+  to.server = wanted.server;
+  to.server.workers = workers;
+}
+
+Status ServerApply(Change& c) {
+  server::ServerOptions so = c.next.server;
+  so.config_version = c.version;
+  so.session_cap = PlanDescriptors(c.next, CurrentDescriptorLimit().soft).sessions;
+  auto session = std::make_shared<const smtp::SessionOptions>(c.next.session);
+  if (Status s = c.stages.server.Reconfigure(so, session); !s.ok()) return s;
+  if (ListenerNames(c.next.server.listeners) != ListenerNames(c.running.server.listeners)) {
+    c.applied.push_back(fmt::format("listeners: {}", ListenerNames(c.next.server.listeners)));
+  }
+  server::ServerOptions a = c.next.server, b = c.running.server;
+  a.listeners.clear();
+  b.listeners.clear();
+  a.config_version = b.config_version;
+  a.session_cap = b.session_cap;  // from the descriptor limit, not the file
+  if (!(a == b) || !(c.next.session == c.running.session)) c.applied.push_back("smtp settings (new sessions)");
+  return Status::Ok();
+}
+
+// The session carries the hostname, which is restart-only (DSNs and alerts
+// are signed with it too).
+void SessionLive(const Config& wanted, Config& to) {
+  const std::string hostname = to.session.hostname;
+  to.session = wanted.session;
+  to.session.hostname = hostname;
+}
+
+// Concurrency ceilings of the destinations that exist in both.
+void DestinationsLive(const Config& wanted, Config& to) {
+  for (auto& d : to.destinations) {
+    for (const auto& w : wanted.destinations) {
+      if (w.name == d.name) d.max_concurrency = w.max_concurrency;
+    }
+  }
+}
+
+Status DestinationsApply(Change& c) {
+  for (const auto& d : c.next.destinations) {
+    for (const auto& old : c.running.destinations) {
+      if (old.name != d.name || old.max_concurrency == d.max_concurrency) continue;
+      if (Status s = c.stages.delivery.SetConcurrency(d.name, d.max_concurrency); s.ok()) {
+        c.applied.push_back(
+            fmt::format("destinations.{}.max_concurrency {} → {}", d.name, old.max_concurrency, d.max_concurrency));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+// Forest limits; a forest added, removed or otherwise changed waits.
+void DirectoryLive(const Config& wanted, Config& to) {
+  for (auto& f : to.directory.forests) {
+    for (const auto& w : wanted.directory.forests) {
+      if (w.name == f.name) f.limit = w.limit;
+    }
+  }
+}
+
+Status DirectoryApply(Change& c) {
+  for (const auto& f : c.next.directory.forests) {
+    for (const auto& old : c.running.directory.forests) {
+      if (old.name != f.name || old.limit == f.limit) continue;
+      if (Status s = c.stages.directory.SetForestLimit(f.name, f.limit); s.ok()) {
+        c.applied.push_back(fmt::format("forests.{}.limit {} → {}", f.name, old.limit, f.limit));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+void PlacementLive(const Config& wanted, Config& to) { to.placement = wanted.placement; }
+
+Status PlacementApply(Change& c) {
+  for (auto& line : ApplyPlacement(c.stages.directory, c.next.placement)) c.applied.push_back(std::move(line));
+  return Status::Ok();
+}
+
+void LogLive(const Config& wanted, Config& to) { to.log.level = wanted.log.level; }
+
+Status LogApply(Change& c) {
+  if (c.next.log.level == c.running.log.level) return Status::Ok();
+  log::SetLevel(c.next.log.level);
+  c.applied.push_back(std::string("log.level ") + log::ToString(c.next.log.level));
+  return Status::Ok();
+}
+
+// The server first: it is the one apply that can refuse.
+constexpr Section kSections[] = {
+    Part<&Config::server>("server", "server.workers", ServerLive, ServerApply),
+    Part<&Config::session>("smtp session", "hostname", SessionLive),
+    Part<&Config::hostname>("hostname", "hostname"),
+    Part<&Config::blocking_threads>("server.blocking_threads", "server.blocking_threads"),
+    Part<&Config::spool>("spool", "spool"),
+    Part<&Config::dns>("dns", "dns"),
+    Part<&Config::destinations>("destinations", "destinations (other than max_concurrency)", DestinationsLive,
+                                DestinationsApply),
+    Part<&Config::directory>("directory", "directory and forests (other than limits)", DirectoryLive, DirectoryApply),
+    Part<&Config::placement>("placement", "placement", PlacementLive, PlacementApply),
+    Part<&Config::queue>("queue", "queue"),
+    Part<&Config::admin>("admin", "admin and alerts"),
+    Part<&Config::log>("log", "log.format", LogLive, LogApply),
+    Part<&Config::flight>("flight", "flight"),
+};
+
+void AddOnce(std::vector<std::string>& v, const char* what) {
+  if (std::find(v.begin(), v.end(), what) == v.end()) v.push_back(what);
+}
+
 }  // namespace
+
+std::vector<std::string> ChangedSections(const Config& a, const Config& b) {
+  std::vector<std::string> out;
+  for (const Section& s : kSections) {
+    if (!s.same(a, b)) out.push_back(s.name);
+  }
+  return out;
+}
+
+ReloadPlan PlanReload(const Config& running, const Config& wanted) {
+  ReloadPlan plan{wanted, {}};
+  plan.next.source = running.source;
+  for (const Section& s : kSections) {
+    Config merged = running;
+    if (s.live) s.live(wanted, merged);
+    if (s.same(merged, wanted)) continue;
+    AddOnce(plan.restart_needed, s.restart);
+    s.copy(merged, plan.next);
+  }
+  return plan;
+}
 
 std::string HashFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -65,7 +227,7 @@ std::string HashFile(const std::string& path) {
 
 std::vector<std::string> ApplyPlacement(directory::Directory& directory, const std::vector<Placement>& placement) {
   std::vector<std::string> moved;
-  const directory::Placement live = directory.placement();
+  const directory::Catalog live = directory.catalog();
   for (const auto& p : placement) {
     auto now = live.tenant_forest.find(p.tenant);
     if (now == live.tenant_forest.end() || now->second == p.forest) continue;
@@ -114,6 +276,7 @@ admin::ReloadReport Reloader::Reload() {
   admin::ReloadReport report;
   report.config = info_;
   auto refuse = [&](std::vector<std::string> errors) {
+    report.ok = false;
     report.errors = std::move(errors);
     log::Event("config reload refused").With("file", config_.source).With("errors", Join(report.errors)).Warn();
     return report;
@@ -134,101 +297,16 @@ admin::ReloadReport Reloader::Reload() {
     log::Event("config reload: unchanged").With("hash", hash.substr(0, 12)).Info();
     return report;
   }
-  Config& n = r.config;
-  Config next = n;  // what runs after this reload: restart-only parts stay as they are
-  auto keep = [&](bool same, const char* what, auto restore) {
-    if (same) return;
-    report.restart_needed.push_back(what);
-    restore();
-  };
-  keep(n.spool == config_.spool, "spool", [&] { next.spool = config_.spool; });
-  keep(n.dns == config_.dns, "dns", [&] { next.dns = config_.dns; });
-  // Destinations: concurrency ceilings change live; anything else waits.
-  auto ceilings = [](std::vector<delivery::DestinationOptions> v) {
-    for (auto& d : v) d.max_concurrency = 0;
-    return v;
-  };
-  keep(ceilings(n.destinations) == ceilings(config_.destinations), "destinations (other than max_concurrency)", [&] {
-    auto wanted = n.destinations;
-    next.destinations = config_.destinations;
-    for (auto& d : next.destinations) {
-      for (const auto& w : wanted) {
-        if (w.name == d.name) d.max_concurrency = w.max_concurrency;
-      }
-    }
-  });
-  keep(n.queue == config_.queue, "queue", [&] { next.queue = config_.queue; });
-  keep(n.flight == config_.flight, "flight", [&] { next.flight = config_.flight; });
-  keep(n.admin == config_.admin, "admin and alerts", [&] { next.admin = config_.admin; });
-  keep(n.log.format == config_.log.format, "log.format", [&] { next.log.format = config_.log.format; });
-  keep(n.blocking_threads == config_.blocking_threads, "server.blocking_threads",
-       [&] { next.blocking_threads = config_.blocking_threads; });
-  // Forests: limits change live; anything else about a forest, or a forest
-  // added or removed, waits for a restart.
-  bool forests_same = n.directory.forests.size() == config_.directory.forests.size();
-  for (const auto& f : n.directory.forests) {
-    const auto* old = FindForest(config_, f.name);
-    forests_same = forests_same && old && SameExceptLimit(f, *old);
-  }
-  directory::DirectoryOptions d_new = n.directory, d_old = config_.directory;
-  d_new.forests.clear();
-  d_old.forests.clear();
-  keep(forests_same && d_new == d_old, "directory and forests (other than limits)", [&] {
-    auto limits = n.directory.forests;
-    next.directory = config_.directory;
-    for (auto& f : next.directory.forests) {
-      for (const auto& x : limits) {
-        if (x.name == f.name) f.limit = x.limit;
-      }
-    }
-  });
-
+  ReloadPlan plan = PlanReload(config_, r.config);
+  report.restart_needed = plan.restart_needed;
   const int64_t version = info_.version + 1;
-  server::ServerOptions so = next.server;
-  so.config_version = version;
-  so.session_cap = PlanDescriptors(next, CurrentDescriptorLimit().soft).sessions;
-  if (so.workers != config_.server.workers) next.server.workers = config_.server.workers;
-  std::vector<std::string> server_restart;
-  auto session = std::make_shared<const smtp::SessionOptions>(next.session);
-  if (Status s = st_.server.Reconfigure(so, session, &server_restart); !s.ok()) {
-    report.ok = false;
-    return refuse({s.ToString()});
+  Change change{config_, plan.next, st_, version, report.applied};
+  for (const Section& s : kSections) {
+    if (!s.apply) continue;
+    if (Status st = s.apply(change); !st.ok()) return refuse({st.ToString()});
   }
-  report.restart_needed.insert(report.restart_needed.end(), server_restart.begin(), server_restart.end());
-  if (ListenerNames(n.server.listeners) != ListenerNames(config_.server.listeners)) {
-    report.applied.push_back(fmt::format("listeners: {}", ListenerNames(n.server.listeners)));
-  }
-  server::ServerOptions a = n.server, b = config_.server;
-  a.listeners.clear();
-  b.listeners.clear();
-  a.workers = b.workers;
-  a.config_version = b.config_version;
-  a.session_cap = b.session_cap;  // from the descriptor limit, not the file
-  if (!(a == b) || !(n.session == config_.session)) report.applied.push_back("smtp settings (new sessions)");
-  for (const auto& f : next.directory.forests) {
-    const auto* old = FindForest(config_, f.name);
-    if (old && old->limit != f.limit) {
-      if (Status s = st_.directory.SetForestLimit(f.name, f.limit); s.ok()) {
-        report.applied.push_back(fmt::format("forests.{}.limit {} → {}", f.name, old->limit, f.limit));
-      }
-    }
-  }
-  for (const auto& d : next.destinations) {
-    for (const auto& old : config_.destinations) {
-      if (old.name != d.name || old.max_concurrency == d.max_concurrency) continue;
-      if (Status s = st_.delivery.SetConcurrency(d.name, d.max_concurrency); s.ok()) {
-        report.applied.push_back(fmt::format("destinations.{}.max_concurrency {} → {}", d.name, old.max_concurrency,
-                                             d.max_concurrency));
-      }
-    }
-  }
-  for (auto& line : ApplyPlacement(st_.directory, next.placement)) report.applied.push_back(std::move(line));
-  if (n.log.level != config_.log.level) {
-    log::SetLevel(n.log.level);
-    report.applied.push_back(std::string("log.level ") + log::ToString(n.log.level));
-  }
-  next.server.config_version = version;
-  config_ = std::move(next);
+  plan.next.server.config_version = version;
+  config_ = std::move(plan.next);
   info_ = {version, hash, config_.source, NowUnix()};
   if (Status s = st_.spool.PutMeta(kVersionMeta, fmt::format("{} {}", version, hash)); !s.ok()) {
     log::Event("config version not persisted").With("error", s.ToString()).Warn();

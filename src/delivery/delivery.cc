@@ -9,11 +9,11 @@
 namespace sluice::delivery {
 namespace {
 
-class Router final : public Delivery {
+class ByDestination final : public Delivery {
  public:
-  Router(std::map<std::string, std::unique_ptr<Delivery>> by_name, std::unique_ptr<boost::asio::thread_pool> files)
+  ByDestination(std::map<std::string, std::unique_ptr<Delivery>> by_name, std::unique_ptr<boost::asio::thread_pool> files)
       : files_(std::move(files)), by_name_(std::move(by_name)) {}
-  ~Router() override {
+  ~ByDestination() override {
     by_name_.clear();
     files_->join();
   }
@@ -82,7 +82,7 @@ std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinati
       case DestinationKind::kLmtp: by_name[name] = MakeSmtpDelivery(std::move(d), hostname); break;
     }
   }
-  return std::make_unique<Router>(std::move(by_name), std::move(files));
+  return std::make_unique<ByDestination>(std::move(by_name), std::move(files));
 }
 
 }  // namespace sluice::delivery

@@ -23,11 +23,11 @@ Result<std::unique_ptr<Backend>> OpenReplica(const std::string& spec, const std:
 
 class Router final : public Directory {
  public:
-  Router(DirectoryOptions o, Placement p, TenantGroups* groups)
-      : o_(std::move(o)), placement_(std::move(p)), groups_(groups) {}
+  Router(DirectoryOptions o, Catalog p, TenantGroups* groups)
+      : o_(std::move(o)), catalog_(std::move(p)), groups_(groups) {}
 
   Status Init() {
-    std::vector<std::string> names = placement_.forests;
+    std::vector<std::string> names = catalog_.forests;
     for (const auto& f : o_.forests) {
       if (std::find(names.begin(), names.end(), f.name) == names.end()) names.push_back(f.name);
     }
@@ -54,12 +54,12 @@ class Router final : public Directory {
     std::string tenant;
     {
       std::shared_lock lock(mu_);
-      auto d = placement_.domain_tenant.find(mail::DomainOf(address));
-      if (d == placement_.domain_tenant.end()) co_return LookupResult::No(Reason::kUnknownDomain);
+      auto d = catalog_.domain_tenant.find(mail::DomainOf(address));
+      if (d == catalog_.domain_tenant.end()) co_return LookupResult::No(Reason::kUnknownDomain);
       tenant = d->second;
       flight = groups_ && groups_->InFlight(d->second);
-      auto t = placement_.tenant_forest.find(d->second);
-      if (t != placement_.tenant_forest.end()) {
+      auto t = catalog_.tenant_forest.find(d->second);
+      if (t != catalog_.tenant_forest.end()) {
         auto f = forests_.find(t->second);
         if (f != forests_.end()) forest = f->second.get();
         lane = flight && flight_limits_.count(t->second);
@@ -83,8 +83,8 @@ class Router final : public Directory {
     std::string from;
     {
       std::unique_lock lock(mu_);
-      auto t = placement_.tenant_forest.find(tenant);
-      if (t == placement_.tenant_forest.end()) return Status::NotFound("no tenant " + tenant);
+      auto t = catalog_.tenant_forest.find(tenant);
+      if (t == catalog_.tenant_forest.end()) return Status::NotFound("no tenant " + tenant);
       if (!forests_.count(forest)) return Status::NotFound("no forest " + forest);
       from = t->second;
       if (from == forest) return Status::Ok();
@@ -138,9 +138,9 @@ class Router final : public Directory {
     return out;
   }
 
-  Placement placement() override {
+  Catalog catalog() override {
     std::shared_lock lock(mu_);
-    return placement_;
+    return catalog_;
   }
 
  private:
@@ -187,8 +187,8 @@ class Router final : public Directory {
   }
 
   DirectoryOptions o_;
-  std::shared_mutex mu_;  // guards placement_ and the flight's lanes
-  Placement placement_;
+  std::shared_mutex mu_;  // guards catalog_ and the flight's lanes
+  Catalog catalog_;
   TenantGroups* groups_;  // may be null
   std::map<std::string, size_t> flight_limits_;
   int flight_share_ = 0;
@@ -201,11 +201,11 @@ class Router final : public Directory {
 Result<std::unique_ptr<Directory>> OpenDirectory(const DirectoryOptions& options, const SeedData* seed,
                                                  TenantGroups* groups) {
   // Opening the embedded back end creates and seeds the catalog.
-  auto catalog = OpenSqliteBackend(options.path, seed);
+  auto embedded = OpenSqliteBackend(options.path, seed);
+  if (!embedded.ok()) return embedded.status();
+  auto catalog = LoadCatalog(options.path);
   if (!catalog.ok()) return catalog.status();
-  auto placement = LoadPlacement(options.path);
-  if (!placement.ok()) return placement.status();
-  auto router = std::make_unique<Router>(options, std::move(placement).value(), groups);
+  auto router = std::make_unique<Router>(options, std::move(catalog).value(), groups);
   if (Status s = router->Init(); !s.ok()) return s;
   return std::unique_ptr<Directory>(std::move(router));
 }

@@ -45,7 +45,7 @@ struct DirectoryOptions {
 
 // Which forest holds each tenant, and which tenant owns each domain: the
 // catalog the router consults before it asks any forest.
-struct Placement {
+struct Catalog {
   std::map<std::string, std::string> domain_tenant;
   std::map<std::string, std::string> tenant_forest;
   std::vector<std::string> forests;
@@ -70,7 +70,7 @@ Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path, cons
 // own threads; one connection per thread, reopened after an error.
 Result<std::unique_ptr<Backend>> OpenLdapBackend(const std::string& url);
 // The catalog in the embedded database.
-Result<Placement> LoadPlacement(const std::string& path);
+Result<Catalog> LoadCatalog(const std::string& path);
 Status SaveTenantForest(const std::string& path, const std::string& tenant, const std::string& forest);
 
 // What the edge talks to: recipient → domain → tenant → forest, then the
@@ -90,7 +90,7 @@ class Directory {
   // of current limit × (100 − share). Empty or share 0: no split.
   virtual Status SetFlightLanes(std::map<std::string, size_t> candidate_limits, int share) = 0;
   virtual std::vector<ForestStats> Stats() = 0;
-  virtual Placement placement() = 0;
+  virtual Catalog catalog() = 0;
 };
 
 // Opens the catalog (seeding it on first start) and one Forest per forest.

@@ -203,11 +203,11 @@ Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path, cons
 
 namespace sluice::directory {
 
-Result<Placement> LoadPlacement(const std::string& path) {
+Result<Catalog> LoadCatalog(const std::string& path) {
   auto c = Connect(path);
   if (!c.ok()) return c.status();
   sqlite3* db = c.value()->db;
-  Placement p;
+  Catalog p;
   auto each = [&](const char* sql, auto&& row) -> Status {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) != SQLITE_OK) {

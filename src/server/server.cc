@@ -127,14 +127,11 @@ class EdgeServer final : public Server {
     return Status::Ok();
   }
 
-  Status Reconfigure(ServerOptions options, std::shared_ptr<const smtp::SessionOptions> session,
-                     std::vector<std::string>* restart_needed) override {
+  Status Reconfigure(ServerOptions options, std::shared_ptr<const smtp::SessionOptions> session) override {
     std::lock_guard lock(reconfigure_mu_);
     if (state_.draining) return Status::Unavailable("shutting down");
+    options.workers = o_->workers;  // event loops: a restart
     auto o = std::make_shared<const ServerOptions>(std::move(options));
-    if (o->workers != o_->workers) {
-      restart_needed->push_back(fmt::format("server.workers ({} → {})", o_->workers, o->workers));
-    }
     auto tls = LoadTls(*o);
     if (!tls.ok()) return tls.status();
     // Check everything first, so that a refusal changes nothing.

@@ -98,10 +98,10 @@ class Server {
   // Live reload: new sessions get `session` and `options`; sessions in
   // progress keep what they started with. Listeners are added and removed
   // by name; a changed address counts as removed and added. `workers`
-  // cannot change live (reported in `restart_needed`). On an error (a port
-  // taken, a certificate that does not load) nothing changes.
-  virtual Status Reconfigure(ServerOptions options, std::shared_ptr<const smtp::SessionOptions> session,
-                             std::vector<std::string>* restart_needed) = 0;
+  // cannot change live: the running count is kept whatever `options` says.
+  // On an error (a port taken, a certificate that does not load) nothing
+  // changes.
+  virtual Status Reconfigure(ServerOptions options, std::shared_ptr<const smtp::SessionOptions> session) = 0;
 };
 
 std::unique_ptr<Server> MakeServer(ServerOptions options,
