@@ -42,7 +42,7 @@ class FakeDirectory final : public directory::Directory {
 class FakeQueue final : public queue::Queue {
  public:
   Status Start() override { return Status::Ok(); }
-  void Submit(spool::StoredMessage) override {}
+  void Submit(std::string, std::shared_ptr<const Envelope>, spool::Content) override {}
   void Stop(std::chrono::seconds) override {}
   queue::QueueStats Stats() override { return {}; }
   std::vector<queue::MessageInfo> List(const queue::Filter&) override {
@@ -55,8 +55,10 @@ class FakeQueue final : public queue::Queue {
     m.recipients = {r};
     return {m};
   }
-  Result<std::string> Content(const std::string&) override { return std::string("Subject: x\r\n\r\nbody"); }
-  Result<size_t> Apply(queue::Action, const queue::Filter&) override { return size_t{1}; }
+  Result<spool::Content> Content(const std::string&) override {
+    return spool::Content(std::make_shared<const std::string>("Subject: x\r\n\r\nbody"));
+  }
+  Result<size_t> Apply(queue::OperatorAction, const queue::Filter&) override { return size_t{1}; }
   std::vector<queue::HoldPolicy> Holds() override { return {}; }
   Status SetHold(const queue::HoldPolicy&, bool) override { return Status::Ok(); }
 };

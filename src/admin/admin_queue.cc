@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 
 bool Empty(const queue::Filter& f) {
-  return f.ids.empty() && f.state.empty() && f.tenant.empty() && f.destination.empty() && f.sender.empty() &&
+  return f.ids.empty() && !f.state && f.tenant.empty() && f.destination.empty() && f.sender.empty() &&
          f.rcpt.empty() && f.min_age.count() == 0;
 }
 
@@ -23,17 +23,17 @@ json MessageJson(const queue::MessageInfo& m, int64_t now) {
   json rcpts = json::array();
   for (const auto& r : m.recipients) {
     rcpts.push_back({{"address", r.address}, {"tenant", r.tenant}, {"forest", r.forest},
-                     {"destination", r.destination}, {"state", r.state}, {"attempts", r.attempts},
+                     {"destination", r.destination}, {"state", queue::ToString(r.state)}, {"attempts", r.attempts},
                      {"next_attempt_unix", r.next_attempt_unix}, {"last_reply", r.last_reply}});
   }
   return {{"id", m.id}, {"sender", m.sender}, {"received_unix", m.received_unix},
-          {"age_seconds", now - m.received_unix}, {"state", m.state}, {"recipients", rcpts}};
+          {"age_seconds", now - m.received_unix}, {"state", queue::ToString(m.state)}, {"recipients", rcpts}};
 }
 
 json HoldsJson(const std::vector<queue::HoldPolicy>& holds) {
   json out = json::array();
   for (const auto& h : holds) {
-    out.push_back({{"kind", h.kind}, {"name", h.name}, {"reason", h.reason}, {"since_unix", h.since_unix}});
+    out.push_back({{"kind", queue::ToString(h.kind)}, {"name", h.name}, {"reason", h.reason}, {"since_unix", h.since_unix}});
   }
   return out;
 }
@@ -69,7 +69,7 @@ std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st) {
     json out = MessageJson(found.front(), now);
     auto content = st.queue.Content(m[1]);
     if (content.ok()) {
-      const std::string& c = content.value();
+      const std::string& c = *content.value();
       size_t end = c.find("\r\n\r\n");
       out["headers"] = c.substr(0, end == std::string::npos ? c.size() : end + 2);
       out["size"] = c.size();
@@ -104,12 +104,7 @@ std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st) 
   if (Empty(f) && !all) {
     return ErrorResponse(400, "no message selected: give ids or a filter, or \"all\": true");
   }
-  const std::string verb = m[1];
-  queue::Action a = verb == "hold"      ? queue::Action::kHold
-                    : verb == "release" ? queue::Action::kRelease
-                    : verb == "retry"   ? queue::Action::kRetry
-                    : verb == "delete"  ? queue::Action::kDelete
-                                        : queue::Action::kBounce;
+  const queue::OperatorAction a = *queue::ParseOperatorAction(std::string(m[1]));  // the pattern names only actions
   auto n = st.queue.Apply(a, f);
   if (!n.ok()) return FromStatus(n.status());
   return JsonResponse(200, json{{"ok", true}, {"messages", n.value()}});

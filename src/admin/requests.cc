@@ -12,8 +12,8 @@ using nlohmann::json;
 
 namespace {
 
-const char* kStates[] = {"ready", "deferred", "hold", "active"};
 constexpr size_t kMaxIds = 100'000;
+constexpr size_t kMaxListed = 1'000'000;  // messages one listing may return
 constexpr size_t kMaxText = 1000;  // any single string field
 
 Status Bad(std::string what) { return Status::InvalidArgument(std::move(what)); }
@@ -52,9 +52,10 @@ Result<queue::Filter> ParseFilter(const json& body, bool* all) {
         f.ids.push_back(id.get<std::string>());
       }
     } else if (key == "state") {
-      s = GetString(body, "state", &f.state);
-      if (s.ok() && std::find(std::begin(kStates), std::end(kStates), f.state) == std::end(kStates)) {
-        return Bad(fmt::format("state \"{}\" is not one of ready, deferred, hold, active", f.state));
+      std::string state;
+      s = GetString(body, "state", &state);
+      if (s.ok() && !(f.state = queue::ParseMessageState(state))) {
+        return Bad(fmt::format("state \"{}\" is not one of ready, deferred, hold, active", state));
       }
     } else if (key == "tenant" || key == "destination" || key == "sender" || key == "rcpt") {
       std::string* field = key == "tenant" ? &f.tenant : key == "destination" ? &f.destination
@@ -65,11 +66,16 @@ Result<queue::Filter> ParseFilter(const json& body, bool* all) {
         return Bad("min_age must be whole seconds, not negative");
       }
       f.min_age = std::chrono::seconds(value.get<int64_t>());
+    } else if (key == "limit") {
+      if (!value.is_number_unsigned() || value.get<uint64_t>() < 1 || value.get<uint64_t>() > kMaxListed) {
+        return Bad(fmt::format("limit must be a whole number from 1 to {}", kMaxListed));
+      }
+      f.limit = value.get<size_t>();
     } else if (key == "all") {
       if (!value.is_boolean()) return Bad("\"all\" must be true or false");
       *all = value.get<bool>();
     } else {
-      return Bad(fmt::format("unknown filter \"{}\" (ids, state, tenant, destination, sender, rcpt, min_age, all)",
+      return Bad(fmt::format("unknown filter \"{}\" (ids, state, tenant, destination, sender, rcpt, min_age, limit, all)",
                              key.substr(0, 64)));
     }
     if (!s.ok()) return s;
@@ -107,10 +113,10 @@ Result<queue::Filter> ParseFilterQuery(std::string_view query) {
     size_t eq = pair.find('=');
     std::string key = UrlDecode(pair.substr(0, eq));
     std::string value = eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1));
-    if (key == "min_age") {
+    if (key == "min_age" || key == "limit") {
       int64_t v = 0;
       if (value.empty() || value.size() > 12 || !std::all_of(value.begin(), value.end(), mail::IsDigit)) {
-        return Bad("min_age must be whole seconds");
+        return Bad(key == "limit" ? "limit must be a whole number" : "min_age must be whole seconds");
       }
       for (char c : value) v = v * 10 + (c - '0');
       filter[key] = v;
@@ -168,10 +174,16 @@ Result<directory::FaultOptions> ParseFault(const json& body) {
 
 Result<HoldRequest> ParseHold(const json& body) {
   HoldRequest h;
-  Status s = GetString(body, "kind", &h.policy.kind, true);
+  std::string kind;
+  Status s = GetString(body, "kind", &kind, true);
   if (s.ok()) s = GetString(body, "name", &h.policy.name, true);
   if (s.ok()) s = GetString(body, "reason", &h.policy.reason);
   if (!s.ok()) return Bad("\"kind\" (tenant or destination) and \"name\" are required strings; \"hold\" is a boolean");
+  auto parsed = queue::ParseHoldKind(kind);
+  if (!parsed) {
+    return Bad(fmt::format("a hold policy is for a \"tenant\" or a \"destination\", not \"{}\"", kind.substr(0, 64)));
+  }
+  h.policy.kind = *parsed;
   if (auto it = body.find("hold"); it != body.end()) {
     if (!it->is_boolean()) return Bad("\"hold\" must be true or false");
     h.on = it->get<bool>();

@@ -16,6 +16,7 @@
 #include "admin/admin.h"
 #include "server/edge_metrics.h"
 #include "common/log.h"
+#include "queue/intake.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "spool/spool.h"
@@ -105,8 +106,8 @@ int Serve(const std::string& path) {
   server::EdgeMetrics edge_metrics;
   server::ServerOptions edge = config.server;
   edge.session_cap = plan.sessions;  // a fact of this process, not of the config
-  auto server = server::MakeServer(edge, session,
-                                   server::Stages{*dir, *spool.value(), *queue, blocking, edge_metrics});
+  auto intake = queue::MakeIntake(*spool.value(), *queue, config.hostname);
+  auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics});
   if (Status s = server->Start(); !s.ok()) {
     queue->Stop(std::chrono::seconds(0));
     return Fail(s);

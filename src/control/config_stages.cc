@@ -157,6 +157,7 @@ void ReadQueue(TomlTable& s, Config& c) {
   s.Int("max_deliveries", &c.queue.max_deliveries, 1, 100'000);
   s.Duration("delay_warning", &c.queue.delay_warning);
   s.Size("bounce_size_limit", &c.queue.bounce_size_limit, 0, 1ull << 30);
+  s.Int("active_limit", &c.queue.active_limit, 100, 10'000'000);
   s.String("notify_destination", &c.queue.notify_destination);
   // [destinations] are read before [queue], whatever their order in the file.
   if (!c.queue.notify_destination.empty() &&

@@ -35,6 +35,7 @@ max_message_size = "10MiB"
 retry_initial = "30s"
 retry_max = "1h"
 max_lifetime = "2d"
+active_limit = 500
 [destinations.relay]
 type = "lmtp"
 host = "127.0.0.1"
@@ -52,6 +53,7 @@ host = "127.0.0.1"
   EXPECT_EQ(c.queue.retry_initial.count(), 30);
   EXPECT_EQ(c.queue.retry_max.count(), 3600);
   EXPECT_EQ(c.queue.max_lifetime.count(), 2 * 86400);
+  EXPECT_EQ(c.queue.active_limit, 500u);
   ASSERT_EQ(c.destinations.size(), 2u);
   EXPECT_EQ(c.destinations[1].kind, delivery::DestinationKind::kLmtp);
   EXPECT_EQ(c.destinations[1].port, 24);  // LMTP's default port

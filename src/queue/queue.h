@@ -3,6 +3,11 @@
 // delivered (2xx) or failed (5xx, or it outlived max_lifetime). Failures and,
 // when asked for, delays and successes are reported to the sender by a DSN
 // (RFC 3464) that is itself queued durably.
+//
+// Only the messages due now are in memory with their envelopes (the
+// active window, at most active_limit); the rest cost a few dozen bytes
+// each — id, due time, state — and are read from the spool when due, as
+// Postfix's qmgr keeps only its active queue in memory.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -10,7 +15,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,21 +40,33 @@ struct QueueOptions {
   std::chrono::seconds retry_max{4000};          // backoff cap (Postfix's maximal_backoff_time)
   std::chrono::seconds max_lifetime{5 * 86400};  // then the recipient fails
   std::chrono::seconds delay_warning{0};         // a delay DSN after this long; 0: none
-  size_t max_deliveries = 64;                    // delivery attempts in flight
+  size_t max_deliveries = 64;                    // messages being attempted at once
+  size_t active_limit = 20'000;                  // messages in memory with their envelopes
   size_t bounce_size_limit = 50'000;             // larger originals go back as headers only
   std::string hostname = "localhost";            // the Reporting-MTA of DSNs
   std::string notify_destination;                // DSNs to senders outside the directory
   bool operator==(const QueueOptions&) const = default;  // a reload applies what changed
 };
 
-// Queue depth by state, counted per message (a message is "hold" when all
-// its pending recipients are held, "deferred" when none is due yet).
+// A message's state for operators: being delivered (active), due (ready),
+// waiting for its next attempt (deferred), or with every open recipient
+// held (by an operator, or a hold policy).
+enum class MessageState : uint8_t { kReady, kDeferred, kHold, kActive };
+const char* ToString(MessageState s);
+std::optional<MessageState> ParseMessageState(std::string_view name);
+
+// A recipient's, as `sluicectl queue show` prints it.
+enum class RecipientView : uint8_t { kReady, kDeferred, kHold, kDelivered, kFailed };
+const char* ToString(RecipientView s);
+
+// Queue depth by state, counted per message.
 struct QueueStats {
   size_t messages = 0;
   size_t ready = 0;
   size_t deferred = 0;
   size_t hold = 0;
   size_t in_flight = 0;
+  size_t active = 0;        // in memory with their envelopes (≤ active_limit)
   int64_t oldest_unix = 0;  // arrival of the oldest queued message; 0 when empty
   // Delivery attempts per recipient by result and reply code ("delivered", "250").
   std::map<std::pair<std::string, std::string>, uint64_t> deliveries;
@@ -57,15 +76,16 @@ struct QueueStats {
 // Which messages an operator means. Empty fields match everything.
 struct Filter {
   std::vector<std::string> ids;
-  std::string state;        // ready, deferred, hold, active
+  std::optional<MessageState> state;
   std::string tenant, destination;
   std::string sender, rcpt; // case-insensitive substrings
   std::chrono::seconds min_age{0};
+  size_t limit = 10'000;    // List: at most this many messages (Apply acts on all)
 };
 
 struct RecipientInfo {
   std::string address, tenant, forest, destination;
-  std::string state;        // ready, deferred, hold, delivered, failed
+  RecipientView state = RecipientView::kReady;
   uint32_t attempts = 0;
   int64_t next_attempt_unix = 0;
   std::string last_reply;
@@ -74,20 +94,30 @@ struct RecipientInfo {
 struct MessageInfo {
   std::string id, sender;
   int64_t received_unix = 0;
-  std::string state;        // ready, deferred, hold, active (being delivered)
+  MessageState state = MessageState::kReady;
   std::vector<RecipientInfo> recipients;
 };
 
-enum class Action { kHold, kRelease, kRetry, kDelete, kBounce };
+// What `sluicectl queue hold|release|retry|delete|bounce` asks for.
+enum class OperatorAction : uint8_t { kHold, kRelease, kRetry, kDelete, kBounce };
+const char* ToString(OperatorAction a);
+std::optional<OperatorAction> ParseOperatorAction(std::string_view name);
 
 // "Everything for this tenant (or destination) waits": the store-and-forward
 // role in front of a provider that is down. Persisted; covers mail that
 // arrives later too.
+enum class HoldKind : uint8_t { kTenant, kDestination };
+const char* ToString(HoldKind k);
+std::optional<HoldKind> ParseHoldKind(std::string_view name);
+
 struct HoldPolicy {
-  std::string kind;  // "tenant" or "destination"
+  HoldKind kind = HoldKind::kTenant;
   std::string name;
   std::string reason;
   int64_t since_unix = 0;
+  bool Covers(const RecipientRoute& r) const {
+    return (kind == HoldKind::kTenant ? r.tenant : r.destination) == name;
+  }
 };
 
 // Where a DSN to `address` goes: the directory for our own domains,
@@ -99,38 +129,41 @@ using NotifyRouter = std::function<boost::asio::awaitable<RecipientRoute>(std::s
 // `unit_random` is in [0, 1).
 std::chrono::seconds Backoff(const QueueOptions& o, uint32_t attempts, double unit_random);
 
-// Whether a message matches; `state` is its state as in MessageInfo.
-bool Matches(const Filter& f, const std::string& id, const Envelope& e, const std::string& state,
-             int64_t now_unix);
+// Whether a message matches, apart from its state (which only the queue
+// knows).
+bool Matches(const Filter& f, const std::string& id, const Envelope& e, int64_t now_unix);
 
 class Queue {
  public:
   virtual ~Queue() = default;
-  // Loads every undelivered message and the hold policies from the spool and
-  // starts delivering.
+  // Reads every undelivered message's state and the hold policies from the
+  // spool and starts delivering.
   virtual Status Start() = 0;
-  // Hands over a message that was just committed. Thread-safe, cheap.
-  virtual void Submit(spool::StoredMessage message) = 0;
+  // Hands over a message that was just committed (every recipient
+  // pending), with its content (kept for the first attempt while memory
+  // allows). Thread-safe, cheap.
+  virtual void Submit(std::string id, std::shared_ptr<const Envelope> envelope, spool::Content content) = 0;
   // Stops starting attempts, waits up to `grace` for those in flight, stops.
   virtual void Stop(std::chrono::seconds grace) = 0;
 
-  // Operator calls; thread-safe, they wait for the queue's thread.
+  // Operator calls; thread-safe, they wait for the queue's thread (and
+  // List and Apply with a filter read the spool: seconds for a million).
   virtual QueueStats Stats() = 0;
   virtual std::vector<MessageInfo> List(const Filter& filter) = 0;
   // The stored message (trace header + body), for `sluicectl queue show`.
-  virtual Result<std::string> Content(const std::string& id) = 0;
+  virtual Result<spool::Content> Content(const std::string& id) = 0;
   // Applies an action to the matching messages; returns how many it touched.
   // An action on a message being delivered applies when that attempt ends.
-  virtual Result<size_t> Apply(Action action, const Filter& filter) = 0;
+  virtual Result<size_t> Apply(OperatorAction action, const Filter& filter) = 0;
   virtual std::vector<HoldPolicy> Holds() = 0;
   // Adds (on) or removes a hold policy; removing one makes its mail ready.
   virtual Status SetHold(const HoldPolicy& policy, bool on) = 0;
 };
 
-// The queue runs on a thread of its own; `blocking` runs spool I/O. With
+// The queue runs on a thread of its own; `reads` runs spool reads. With
 // `groups`, each delivery attempt is counted for its tenant's flight group.
-std::unique_ptr<Queue> MakeQueue(QueueOptions options, spool::Spool& spool,
-                                 delivery::Delivery& delivery, boost::asio::thread_pool& blocking,
-                                 NotifyRouter notify_router = nullptr, TenantGroups* groups = nullptr);
+std::unique_ptr<Queue> MakeQueue(QueueOptions options, spool::Spool& spool, delivery::Delivery& delivery,
+                                 boost::asio::thread_pool& reads, NotifyRouter notify_router = nullptr,
+                                 TenantGroups* groups = nullptr);
 
 }  // namespace sluice::queue

@@ -1,15 +1,15 @@
 // The operator's side of the queue: listing, hold/release/retry/delete/
-// bounce, hold policies and statistics. Calls from other threads hop onto
-// the queue's thread and wait there for the answer.
+// bounce, hold policies and statistics. Calls from other threads read the
+// spool on their own thread, then hop onto the queue's loop for what only
+// it knows (states, the window) and wait there for the answer.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
-#include "common/offload.h"
 #include "common/log.h"
+#include "common/offload.h"
+#include "delivery/outcomes.h"
 #include "mail/ascii.h"
 #include "queue/spool_queue.h"
-#include "delivery/outcomes.h"
 
 namespace sluice::queue {
 
@@ -19,23 +19,46 @@ namespace {
 
 using mail::ContainsNoCase;
 
-const char* ActionName(Action a) {
-  switch (a) {
-    case Action::kHold: return "hold";
-    case Action::kRelease: return "release";
-    case Action::kRetry: return "retry";
-    case Action::kDelete: return "delete";
-    case Action::kBounce: return "bounce";
+constexpr const char* kMessageStates[] = {"ready", "deferred", "hold", "active"};
+constexpr const char* kRecipientViews[] = {"ready", "deferred", "hold", "delivered", "failed"};
+constexpr const char* kActions[] = {"hold", "release", "retry", "delete", "bounce"};
+constexpr const char* kHoldKinds[] = {"tenant", "destination"};
+
+template <class E, size_t N>
+std::optional<E> ParseName(const char* const (&names)[N], std::string_view name) {
+  for (size_t i = 0; i < N; ++i) {
+    if (name == names[i]) return static_cast<E>(i);
   }
-  return "?";
+  return std::nullopt;
+}
+
+// When a message arrived: its queue id begins with the microseconds of its
+// creation (spool::NewQueueId), which is when it was accepted.
+int64_t ArrivalOf(const std::string& id) {
+  uint64_t us = 0;
+  for (size_t i = 0; i < 13 && i < id.size(); ++i) {
+    const char c = id[i];
+    us = us * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'A' + 10);
+  }
+  return static_cast<int64_t>(us / 1'000'000);
 }
 
 }  // namespace
 
-bool Matches(const Filter& f, const std::string& id, const Envelope& e, const std::string& state,
-             int64_t now_unix) {
+const char* ToString(MessageState s) { return kMessageStates[static_cast<size_t>(s)]; }
+std::optional<MessageState> ParseMessageState(std::string_view name) {
+  return ParseName<MessageState>(kMessageStates, name);
+}
+const char* ToString(RecipientView s) { return kRecipientViews[static_cast<size_t>(s)]; }
+const char* ToString(OperatorAction a) { return kActions[static_cast<size_t>(a)]; }
+std::optional<OperatorAction> ParseOperatorAction(std::string_view name) {
+  return ParseName<OperatorAction>(kActions, name);
+}
+const char* ToString(HoldKind k) { return kHoldKinds[static_cast<size_t>(k)]; }
+std::optional<HoldKind> ParseHoldKind(std::string_view name) { return ParseName<HoldKind>(kHoldKinds, name); }
+
+bool Matches(const Filter& f, const std::string& id, const Envelope& e, int64_t now_unix) {
   if (!f.ids.empty() && std::find(f.ids.begin(), f.ids.end(), id) == f.ids.end()) return false;
-  if (!f.state.empty() && f.state != state) return false;
   if (!f.sender.empty() && !ContainsNoCase(e.sender, f.sender)) return false;
   if (f.min_age.count() > 0 && now_unix - e.received_unix < f.min_age.count()) return false;
   auto any_route = [&](auto pred) { return std::any_of(e.routes.begin(), e.routes.end(), pred); };
@@ -60,7 +83,9 @@ std::vector<HoldPolicy> ParseHolds(const std::string& record) {
     start = nl + 1;
     size_t a = line.find('\t'), b = line.find('\t', a + 1), c = line.find('\t', b + 1);
     if (a == std::string::npos || b == std::string::npos || c == std::string::npos) continue;
-    out.push_back({line.substr(0, a), line.substr(a + 1, b - a - 1), line.substr(c + 1),
+    auto kind = ParseHoldKind(line.substr(0, a));
+    if (!kind) continue;
+    out.push_back({*kind, line.substr(a + 1, b - a - 1), line.substr(c + 1),
                    std::atoll(line.substr(b + 1, c - b - 1).c_str())});
   }
   return out;
@@ -68,76 +93,165 @@ std::vector<HoldPolicy> ParseHolds(const std::string& record) {
 
 std::string FormatHolds(const std::vector<HoldPolicy>& holds) {
   std::string out;
-  for (const auto& h : holds) out += h.kind + '\t' + h.name + '\t' + std::to_string(h.since_unix) + '\t' + h.reason + '\n';
+  for (const auto& h : holds) {
+    out += std::string(ToString(h.kind)) + '\t' + h.name + '\t' + std::to_string(h.since_unix) + '\t' + h.reason + '\n';
+  }
   return out;
 }
 
-std::string SpoolQueue::StateOf(const Entry& e, int64_t now) const {
-  if (e.in_flight) return "active";
-  int64_t due = Due(e);
-  if (due < 0) return "hold";  // open recipients, none attemptable
-  return due <= now ? "ready" : "deferred";
+MessageState SpoolQueue::StateOf(const Entry& e, int64_t now) const {
+  if (e.busy) return MessageState::kActive;
+  const int64_t due = Due(e);
+  if (due < 0) return MessageState::kHold;  // open recipients, none attemptable
+  return due <= now ? MessageState::kReady : MessageState::kDeferred;
 }
 
-std::string SpoolQueue::RecipientStateName(const Entry& e, size_t i, int64_t now) const {
+std::optional<MessageState> SpoolQueue::StateOf(const std::string& id, int64_t now) const {
+  if (auto it = window_.find(id); it != window_.end()) return StateOf(it->second, now);
+  if (loading_.count(id)) return MessageState::kReady;
+  auto slot = backlog_.Find(id);
+  if (!slot) return std::nullopt;
+  if (slot->wait != Backlog::Wait::kDue) return MessageState::kHold;
+  return slot->due <= now ? MessageState::kReady : MessageState::kDeferred;
+}
+
+RecipientView SpoolQueue::ViewOf(const Entry& e, size_t i, int64_t now) const {
   const RecipientStatus& st = e.recipients[i];
   switch (st.state) {
-    case RecipientState::kDelivered: return "delivered";
-    case RecipientState::kFailed: return "failed";
-    case RecipientState::kHeld: return "hold";
+    case RecipientState::kDelivered: return RecipientView::kDelivered;
+    case RecipientState::kFailed: return RecipientView::kFailed;
+    case RecipientState::kHeld: return RecipientView::kHold;
     case RecipientState::kPending: break;
   }
-  if (PolicyHeld(e.envelope->routes[i])) return "hold";
-  return st.next_attempt_unix <= now ? "ready" : "deferred";
+  if (PolicyHeld(e.envelope->routes[i])) return RecipientView::kHold;
+  return st.next_attempt_unix <= now ? RecipientView::kReady : RecipientView::kDeferred;
+}
+
+QueueStats SpoolQueue::StatsNow() {
+  QueueStats s;
+  const int64_t now = Now();
+  const Backlog::Counts c = backlog_.Count(now);
+  s.messages = backlog_.size() + loading_.size() + window_.size();
+  s.ready = c.ready + loading_.size();
+  s.deferred = c.deferred;
+  s.hold = c.hold;
+  s.in_flight = in_flight_;
+  s.active = window_.size();
+  std::optional<std::string> oldest = backlog_.Oldest();
+  auto older = [&](const std::string& id) {
+    if (!oldest || id < *oldest) oldest = id;
+  };
+  for (const auto& [id, e] : window_) {
+    older(id);
+    if (e.busy) continue;  // counted as in flight
+    switch (StateOf(e, now)) {
+      case MessageState::kReady: ++s.ready; break;
+      case MessageState::kDeferred: ++s.deferred; break;
+      case MessageState::kHold: ++s.hold; break;
+      case MessageState::kActive: break;
+    }
+  }
+  for (const auto& [id, asked] : loading_) older(id);
+  s.oldest_unix = oldest ? ArrivalOf(*oldest) : 0;
+  s.deliveries = deliveries_;
+  s.dsn_sent = dsn_sent_;
+  return s;
 }
 
 QueueStats SpoolQueue::Stats() {
-  return RunOnQueue<QueueStats>([this] {
-    QueueStats s;
-    const int64_t now = NowUnix();
-    s.messages = entries_.size();
-    s.in_flight = in_flight_;
-    for (const auto& [id, e] : entries_) {
-      if (!e.in_flight) {
-        std::string state = StateOf(e, now);
-        ++(state == "hold" ? s.hold : state == "ready" ? s.ready : s.deferred);
-      }
-      if (s.oldest_unix == 0 || e.envelope->received_unix < s.oldest_unix) s.oldest_unix = e.envelope->received_unix;
+  return RunOnQueue<QueueStats>([this] { return StatsNow(); }, QueueStats{});
+}
+
+Result<std::vector<spool::StoredMessage>> SpoolQueue::Candidates(const Filter& filter, size_t limit, bool envelopes) {
+  const int64_t now = Now();
+  std::vector<spool::StoredMessage> out;
+  auto keep = [&](spool::StoredMessage m) {
+    if (!Matches(filter, m.id, m.envelope, now)) return;
+    if (!envelopes) m.envelope = Envelope{};
+    out.push_back(std::move(m));
+  };
+  if (!filter.ids.empty()) {
+    for (const auto& id : filter.ids) {
+      auto m = spool_.Load(id);
+      if (m.ok()) keep(std::move(m).value());
     }
-    s.deliveries = deliveries_;
-    s.dsn_sent = dsn_sent_;
-    return s;
-  }, QueueStats{});
+    return out;
+  }
+  // With a state asked for, the ids in that state first (the queue's
+  // knowledge), so that the limit counts only messages that qualify.
+  std::vector<PackedId> in_state;
+  const bool by_state = filter.state.has_value();
+  if (by_state) {
+    in_state = RunOnQueue<std::vector<PackedId>>([this, state = *filter.state] {
+      std::vector<PackedId> ids;
+      const int64_t t = Now();
+      auto add = [&](const std::string& id) {
+        if (StateOf(id, t) == state) ids.push_back(*PackedId::Pack(id));
+      };
+      backlog_.ForEach([&](const std::string& id, const Backlog::Slot&) { add(id); });
+      for (const auto& [id, e] : window_) add(id);
+      for (const auto& [id, a] : loading_) add(id);
+      std::sort(ids.begin(), ids.end());
+      return ids;
+    }, std::vector<PackedId>{});
+  }
+  Status s = spool_.Scan([&](spool::StoredMessage m) {
+    if (by_state) {
+      auto p = PackedId::Pack(m.id);
+      if (!p || !std::binary_search(in_state.begin(), in_state.end(), *p)) return true;
+    }
+    keep(std::move(m));
+    return out.size() < limit;
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 std::vector<MessageInfo> SpoolQueue::List(const Filter& filter) {
-  // The filter is copied: after RunOnQueue gives up waiting, the posted work
-  // may still run, and must not read the caller's.
-  return RunOnQueue<std::vector<MessageInfo>>([this, filter] {
+  auto found = Candidates(filter, filter.limit, true);
+  if (!found.ok()) {
+    log::Event("queue listing failed").With("error", found.status().ToString()).Warn();
+    return {};
+  }
+  // Owned by the posted work: it may run after RunOnQueue gave up waiting.
+  return RunOnQueue<std::vector<MessageInfo>>([this, state = filter.state, found = std::move(found).value()] {
     std::vector<MessageInfo> out;
-    const int64_t now = NowUnix();
-    for (const auto& [id, e] : entries_) {
-      std::string state = StateOf(e, now);
-      if (!Matches(filter, id, *e.envelope, state, now)) continue;
-      MessageInfo m{id, e.envelope->sender, e.envelope->received_unix, state, {}};
-      for (size_t i = 0; i < e.recipients.size(); ++i) {
-        const RecipientRoute& r = e.envelope->routes[i];
-        const RecipientStatus& st = e.recipients[i];
-        m.recipients.push_back({r.address, r.tenant, r.forest, r.destination, RecipientStateName(e, i, now),
-                                st.attempts, st.next_attempt_unix, st.last_reply});
+    const int64_t now = Now();
+    for (const auto& m : found) {
+      const std::optional<MessageState> st = StateOf(m.id, now);
+      if (!st || (state && *state != *st)) continue;  // gone, or no longer in that state
+      // The window's copy is newer than the spool's while an attempt runs.
+      auto it = window_.find(m.id);
+      Entry view;
+      if (it != window_.end()) {
+        view = it->second;
+      } else {
+        view.envelope = std::make_shared<const Envelope>(m.envelope);
+        view.recipients = m.recipients;
       }
-      out.push_back(std::move(m));
+      MessageInfo info{m.id, view.envelope->sender, view.envelope->received_unix, *st, {}};
+      for (size_t i = 0; i < view.recipients.size(); ++i) {
+        const RecipientRoute& r = view.envelope->routes[i];
+        const RecipientStatus& rs = view.recipients[i];
+        info.recipients.push_back({r.address, r.tenant, r.forest, r.destination, ViewOf(view, i, now), rs.attempts,
+                                   rs.next_attempt_unix, rs.last_reply});
+      }
+      out.push_back(std::move(info));
     }
     std::sort(out.begin(), out.end(), [](const MessageInfo& a, const MessageInfo& b) { return a.id < b.id; });
     return out;
   }, std::vector<MessageInfo>{});
 }
 
-Result<size_t> SpoolQueue::Apply(Action action, const Filter& filter) {
-  if (!thread_.joinable() || io_.stopped()) return Status::Unavailable("the queue is not running");
+Result<size_t> SpoolQueue::Apply(OperatorAction action, const Filter& filter) {
+  if (!started_ || io_.stopped()) return Status::Unavailable("the queue is not running");
+  auto found = Candidates(filter, SIZE_MAX, false);
+  if (!found.ok()) return found.status();
+  std::vector<std::string> ids;
+  for (auto& m : found.value()) ids.push_back(std::move(m.id));
   auto p = std::make_shared<std::promise<size_t>>();
   auto f = p->get_future();
-  auto op = ApplyNow(action, filter);
+  auto op = ApplyNow(action, std::move(ids), filter.state);
   asio::co_spawn(io_, std::move(op), [p](std::exception_ptr, size_t n) { p->set_value(n); });
   if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
     return Status::Unavailable("the queue did not finish the action within 60s");
@@ -145,91 +259,123 @@ Result<size_t> SpoolQueue::Apply(Action action, const Filter& filter) {
   return f.get();
 }
 
-asio::awaitable<size_t> SpoolQueue::ApplyNow(Action action, Filter filter) {
-  const int64_t now = NowUnix();
-  std::vector<std::string> ids;
-  for (const auto& [id, e] : entries_) {
-    if (Matches(filter, id, *e.envelope, StateOf(e, now), now)) ids.push_back(id);
-  }
-  std::sort(ids.begin(), ids.end());
+asio::awaitable<size_t> SpoolQueue::ApplyNow(OperatorAction action, std::vector<std::string> ids,
+                                             std::optional<MessageState> state) {
   size_t n = 0;
   for (const auto& id : ids) {
+    if (state && StateOf(id, Now()) != state) continue;
     auto op = ApplyTo(action, id);
-    bool touched = co_await std::move(op);
+    const bool touched = co_await std::move(op);
     n += touched ? 1 : 0;
   }
-  log::Event("queue action")
-      .With("action", ActionName(action))
-      .With("messages", static_cast<int64_t>(n))
-      .Info();
+  log::Event("queue action").With("action", ToString(action)).With("messages", static_cast<int64_t>(n)).Info();
   Pump();
   co_return n;
 }
 
-asio::awaitable<bool> SpoolQueue::ApplyTo(Action action, std::string id) {
-  auto it = entries_.find(id);
-  if (it == entries_.end()) co_return false;
-  Entry& entry = it->second;
-  if (entry.in_flight) {  // applied when the attempt in progress ends
-    entry.after.push_back(action);
+asio::awaitable<bool> SpoolQueue::ApplyTo(OperatorAction action, std::string id) {
+  if (auto l = loading_.find(id); l != loading_.end()) {  // applied once it is read
+    l->second.push_back(action);
     co_return true;
   }
-  entry.in_flight = true;  // no attempt starts while the spool is being changed
-  ++in_flight_;
-  const int64_t now = NowUnix();
-  bool changed = false;
-  if (action == Action::kDelete) {
-    auto op = Offload(blocking_, [this, &id] { return spool_.Remove(id); });
-    Status s = co_await std::move(op);
+  if (!window_.count(id)) {
+    auto slot = backlog_.Take(id);
+    if (!slot) co_return false;
+    loading_.try_emplace(id);
+    auto read = Offload(reads_, [this, id] { return spool_.Load(id); });
+    Result<spool::StoredMessage> m = co_await std::move(read);
+    std::vector<OperatorAction> asked = std::move(loading_[id]);
+    loading_.erase(id);
+    if (!m.ok()) {
+      if (m.status().code() != Status::Code::kNotFound) backlog_.Put(id, *slot);
+      co_return false;
+    }
+    Entry& loaded = window_[id];
+    loaded.envelope = std::make_shared<const Envelope>(std::move(m.value().envelope));
+    loaded.recipients = std::move(m.value().recipients);
+    loaded.recovered = slot->recovered;
+    loaded.after = std::move(asked);
+  }
+  Entry& e = window_.at(id);
+  if (e.busy) {  // applied when the attempt in progress ends
+    e.after.push_back(action);
+    co_return true;
+  }
+  e.busy = true;  // no attempt starts while the spool is being changed
+  const int64_t now = Now();
+  if (action == OperatorAction::kDelete) {
+    auto persist = Persist(id, spool::Change::Remove(id));
+    Status s = co_await std::move(persist);
     log::Event("message deleted by operator").With("queue_id", id).With("result", s.ok() ? "ok" : s.ToString()).Warn();
-    Finish(id, entry, s.ok());
+    Settle(id, s.ok(), s);
     co_return true;
   }
+  bool changed = false;
   std::vector<DsnRecipient> bounced;
-  for (size_t i = 0; i < entry.recipients.size(); ++i) {
-    RecipientStatus& st = entry.recipients[i];
-    const bool open = st.state == RecipientState::kPending || st.state == RecipientState::kHeld;
+  for (size_t i = 0; i < e.recipients.size(); ++i) {
+    RecipientStatus& st = e.recipients[i];
     switch (action) {
-      case Action::kHold:
+      case OperatorAction::kHold:
         if (st.state == RecipientState::kPending) {
           st.state = RecipientState::kHeld;
           changed = true;
         }
         break;
-      case Action::kRelease:
+      case OperatorAction::kRelease:
         if (st.state == RecipientState::kHeld) {
           st.state = RecipientState::kPending;
           changed = true;
         }
-        if (open) st.next_attempt_unix = now;
+        if (Open(st)) st.next_attempt_unix = now;
         break;
-      case Action::kRetry:
+      case OperatorAction::kRetry:
         if (st.state == RecipientState::kPending) st.next_attempt_unix = now;
         break;
-      case Action::kBounce:
-        if (!open) break;
+      case OperatorAction::kBounce:
+        if (!Open(st)) break;
         st.state = RecipientState::kFailed;
         st.last_reply = delivery::Say(delivery::Condition::kReturned, "returned to sender by the mail system administrator");
         changed = true;
-        if (WantsDsn(*entry.envelope, i, DsnAction::kFailed, false)) {
+        if (WantsDsn(*e.envelope, i, DsnAction::kFailed, false)) {
           bounced.push_back({i, DsnAction::kFailed, st.last_reply, "", now});
         }
         break;
-      case Action::kDelete: break;
+      case OperatorAction::kDelete: break;
     }
   }
   if (!bounced.empty()) {
-    auto read = Offload(blocking_, [this, &id] { return spool_.ReadContent(id); });
-    auto content = co_await std::move(read);
-    auto body = std::make_shared<const std::string>(content.ok() ? std::move(content).value() : std::string());
-    auto notify = Notify(id, entry, bounced, body);
-    bool stored = co_await std::move(notify);
+    auto read = Offload(reads_, [this, id] { return spool_.ReadContent(id); });
+    Result<spool::Content> content = co_await std::move(read);
+    auto body = content.ok() ? content.value() : std::make_shared<const std::string>();
+    auto notify = Notify(id, e.envelope, bounced, body);
+    const bool stored = co_await std::move(notify);
     if (!stored) {  // not returned after all: the recipients stay queued
-      for (const auto& r : bounced) entry.recipients[r.index].state = RecipientState::kPending;
+      for (const auto& r : bounced) e.recipients[r.index].state = RecipientState::kPending;
     }
   }
-  co_await Persist(id, entry, changed);
+  const bool done = AllDone(e.recipients);
+  Status s;
+  if (done || changed) {
+    auto persist = Persist(id, done ? spool::Change::Remove(id) : spool::Change::Update(id, e.recipients));
+    s = co_await std::move(persist);
+  }
+  Settle(id, done, s);
   co_return true;
+}
+
+asio::awaitable<void> SpoolQueue::ApplyAfter(std::string id) {
+  auto it = window_.find(id);
+  if (it == window_.end()) co_return;
+  std::vector<OperatorAction> actions = std::exchange(it->second.after, {});
+  for (OperatorAction a : actions) {
+    auto op = ApplyTo(a, id);
+    co_await std::move(op);
+  }
+  // Placed by the last change's Settle; if none ran, place it now.
+  it = window_.find(id);
+  if (it != window_.end() && !it->second.busy && !it->second.queued && it->second.after.empty()) {
+    Settle(id, false, Status::Ok());
+  }
 }
 
 std::vector<HoldPolicy> SpoolQueue::Holds() {
@@ -237,9 +383,6 @@ std::vector<HoldPolicy> SpoolQueue::Holds() {
 }
 
 Status SpoolQueue::SetHold(const HoldPolicy& policy, bool on) {
-  if (policy.kind != "tenant" && policy.kind != "destination") {
-    return Status::InvalidArgument("a hold policy is for a \"tenant\" or a \"destination\", not \"" + policy.kind + "\"");
-  }
   if (policy.name.empty()) return Status::InvalidArgument("a hold policy needs a name");
   return RunOnQueue<Status>([this, policy, on] {
     auto same = [&](const HoldPolicy& h) { return h.kind == policy.kind && h.name == policy.name; };
@@ -248,36 +391,24 @@ Status SpoolQueue::SetHold(const HoldPolicy& policy, bool on) {
     std::vector<HoldPolicy> before = holds_;
     if (on) {
       HoldPolicy h = policy;
-      h.since_unix = NowUnix();
+      h.since_unix = Now();
       holds_.push_back(std::move(h));
     } else {
       holds_.erase(it);
     }
-    // A small synced write on the queue's thread: rare, and the new policy
+    // A small synced write on the queue's loop: rare, and the new policy
     // must be durable before it is acted on.
     if (Status s = spool_.PutMeta("holds", FormatHolds(holds_)); !s.ok()) {
       holds_ = std::move(before);
       return s;
     }
     log::Event(on ? "hold policy added" : "hold policy removed")
-        .With("kind", policy.kind)
+        .With("kind", ToString(policy.kind))
         .With("name", policy.name)
         .With("reason", policy.reason)
         .Warn();
-    if (!on) {  // what it held is due now
-      const int64_t now = NowUnix();
-      for (auto& [id, e] : entries_) {
-        bool released = false;
-        for (size_t i = 0; i < e.recipients.size(); ++i) {
-          const RecipientRoute& r = e.envelope->routes[i];
-          if ((policy.kind == "tenant" ? r.tenant : r.destination) == policy.name &&
-              e.recipients[i].state == RecipientState::kPending) {
-            e.recipients[i].next_attempt_unix = std::min(e.recipients[i].next_attempt_unix, now);
-            released = true;
-          }
-        }
-        if (released && !e.in_flight) Schedule(id, e);
-      }
+    if (!on) {  // what it parked is due now (what another policy holds parks again when read)
+      backlog_.Unpark(Now());
       Pump();
     }
     return Status::Ok();

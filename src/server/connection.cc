@@ -12,9 +12,7 @@
 #include "directory/directory.h"
 #include "server/deadlines.h"
 #include "server/edge_metrics.h"
-#include "queue/queue.h"
-#include "smtp/received.h"
-#include "spool/spool.h"
+#include "queue/intake.h"
 #include "mail/clock.h"
 
 namespace sluice::server {
@@ -34,8 +32,6 @@ void AddOnce(std::string& list, std::string_view name) {
 }
 
 namespace asio = boost::asio;
-
-int64_t NowUnix() { return mail::Clock::System().NowUnix(); }
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -153,7 +149,6 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
     co_return;
   }
 
-  const std::string& hostname = listener.session->hostname;
   smtp::Session session(listener.session, smtp::ClientInfo{client});
   DeadlineOptions limits{options.command_timeout, options.data_timeout, options.min_data_rate,
                          options.max_session_time, options.stress_timeout};
@@ -202,7 +197,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         take(session.Resume(r));
       } else if (auto* admit = std::get_if<smtp::AdmitMail>(&action)) {
         // Disk space first, as Postfix's smtpd checks queue_minfree at MAIL.
-        Status space = stages.spool.Admit(admit->declared_size);
+        Status space = stages.intake.CheckRoom(admit->declared_size);
         smtp::AdmitResult verdict;
         if (space.code() == Status::Code::kNoSpace) {
           verdict.refusal = smtp::replies::StorageFull();
@@ -214,18 +209,12 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         storing.emplace(state.storing);
         if (!co_await flush()) break;  // earlier replies go out while we sync
         auto t0 = std::chrono::steady_clock::now();
-        std::string id = spool::NewQueueId();
-        store->envelope.received_unix = NowUnix();
-        std::string header = smtp::ReceivedHeader(store->envelope, hostname, id, store->envelope.received_unix);
-        Status s = co_await Offload(stages.blocking, [&] {
-          return stages.spool.Commit(id, store->envelope, header, store->body);
-        });
-        stages.metrics.OnCommit(MsSince(t0));
-        stages.metrics.OnTransaction(s.ok());
-        // Which forests and tenants the message touched, and which of them
-        // ran under a flight: a flight's reach is checked from these lines.
+        // The envelope goes to the intake; the log reads it first. Which
+        // forests and tenants the message touched, and which of them ran
+        // under a flight: a flight's reach is checked from these lines.
+        const Envelope& envelope = store->envelope;
         std::string forests, tenants, flight;
-        for (const auto& route : store->envelope.routes) {
+        for (const auto& route : envelope.routes) {
           AddOnce(forests, route.forest);
           AddOnce(tenants, route.tenant);
           if (route.flight) AddOnce(flight, route.tenant);
@@ -233,28 +222,25 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         log::Event event("smtp transaction");
         if (options.config_version > 0) event.With("config", options.config_version);
         if (!flight.empty()) event.With("flight", flight);
-        event.With("queue_id", s.ok() ? id : std::string("-"))
-            .With("client", client)
+        event.With("client", client)
             .With("listener", listener.name)
-            .With("helo", store->envelope.helo)
-            .With("from", store->envelope.sender)
-            .With("nrcpt", static_cast<int64_t>(store->envelope.routes.size()))
+            .With("helo", envelope.helo)
+            .With("from", envelope.sender)
+            .With("nrcpt", static_cast<int64_t>(envelope.routes.size()))
             .With("forests", forests)
             .With("tenants", tenants)
             .With("size", static_cast<int64_t>(store->body.size()))
-            .With("tls", stream.TlsDescription())
+            .With("tls", stream.TlsDescription());
+        auto accept = stages.intake.Accept(std::move(store->envelope), std::move(store->body));
+        queue::Accepted accepted = co_await std::move(accept);
+        const Status& s = accepted.status;
+        stages.metrics.OnCommit(MsSince(t0));
+        stages.metrics.OnTransaction(s.ok());
+        event.With("queue_id", s.ok() ? accepted.id : std::string("-"))
             .With("result", s.ok() ? "queued" : s.ToString())
             .With("commit_ms", MsSince(t0))
             .Info();
-        if (s.ok()) {
-          spool::StoredMessage m;
-          m.id = id;
-          m.recipients.resize(store->envelope.routes.size());
-          m.envelope = std::move(store->envelope);
-          stages.queue.Submit(std::move(m));
-        }
-        store->body = std::string();  // committed: no longer held
-        take(session.Resume(smtp::StoreResult{s, id}));
+        take(session.Resume(smtp::StoreResult{s, accepted.id}));
       } else if (std::holds_alternative<smtp::StartTls>(action)) {
         bool ok = listener.tls != nullptr;
         if (ok) ok = co_await flush();

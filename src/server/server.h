@@ -12,17 +12,11 @@
 #include "common/tls_policy.h"
 #include "smtp/session.h"
 
-namespace boost::asio {
-class thread_pool;
-}
 namespace sluice::directory {
 class Directory;
 }
-namespace sluice::spool {
-class Spool;
-}
 namespace sluice::queue {
-class Queue;
+class Intake;
 }
 
 namespace sluice::server {
@@ -80,9 +74,7 @@ Status CheckTls(const ServerOptions& options);
 // What the edge needs from the other stages.
 struct Stages {
   directory::Directory& directory;
-  spool::Spool& spool;
-  queue::Queue& queue;
-  boost::asio::thread_pool& blocking;  // synced spool commits run here
+  queue::Intake& intake;  // where accepted mail goes (stamped, synced, queued)
   EdgeMetrics& metrics;
 };
 

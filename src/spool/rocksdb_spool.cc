@@ -1,6 +1,6 @@
-// The spool over RocksDB. Each commit is one WriteBatch written with
-// sync=true; RocksDB groups concurrent synced writers into one WAL fsync,
-// which is what makes per-message durability affordable under load.
+// The spool over RocksDB. Writes go through the BatchWriter (writer.h):
+// every change queued while it syncs goes into its next WriteBatch, which
+// is what makes per-message durability affordable under load.
 //
 // Every write RocksDB makes passes the SpaceGuard (space.h), and a monitor
 // thread of the spool's own watches the file system once a second: it
@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdarg>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -28,9 +29,9 @@
 #include "spool/guarded_fs.h"
 #include "spool/record_format.h"
 #include "spool/spool.h"
+#include "spool/writer.h"
 
 namespace sluice::spool {
-namespace {
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -40,6 +41,8 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsCorruption()) return Status::Corruption(std::move(msg));
   return Status::IoError(std::move(msg));
 }
+
+namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
@@ -113,7 +116,7 @@ class RocksSpool final : public Spool {
  public:
   RocksSpool(const SpoolOptions& o, std::unique_ptr<SpaceGuard> guard)
       : o_(o), guard_(std::move(guard)), ballast_(o.path + "/sluice-reserve", o.reserve) {
-    write_.sync = o.sync;
+    meta_write_.sync = o.sync;
   }
 
   ~RocksSpool() override {
@@ -123,6 +126,7 @@ class RocksSpool final : public Spool {
     }
     wake_.notify_all();
     if (monitor_.joinable()) monitor_.join();
+    writer_.reset();  // writes what is queued first
     db_.reset();
   }
 
@@ -160,23 +164,42 @@ class RocksSpool final : public Spool {
     auto s = rocksdb::DB::Open(opt, o_.path, &raw);
     if (!s.ok()) return FromRocks(s, "open " + o_.path);
     db_.reset(raw);
+    writer_ = std::make_unique<BatchWriter>(*db_, o_.sync, [this] { wake_.notify_all(); });
     Tick();
     monitor_ = std::thread([this] { Monitor(); });
     return Status::Ok();
   }
 
-  Status Commit(const std::string& id, const Envelope& envelope, std::string_view header,
-                std::string_view body) override {
-    if (Status s = guard_->AdmitMail(header.size() + body.size()); !s.ok()) return s;
-    rocksdb::WriteBatch batch;
-    std::vector<RecipientStatus> pending(envelope.routes.size());
-    batch.Put(Key(kEnvelopeKey, id), EncodeEnvelope(envelope, header));
-    batch.Put(Key(kBodyKey, id), rocksdb::Slice(body.data(), body.size()));
-    batch.Put(Key(kRecipientsKey, id), EncodeRecipients(pending));
-    return Written(db_->Write(write_, &batch), "commit");
+  void Write(Change c, WriteDone done) override {
+    BatchWriter::Item item;
+    item.kind = c.kind;
+    item.id = std::move(c.id);
+    item.content = std::move(c.content);
+    item.done = std::move(done);
+    switch (c.kind) {
+      case Change::Kind::kCommit:
+        if (Status s = guard_->AdmitMail(item.content->size()); !s.ok()) {
+          item.done(s);
+          return;
+        }
+        // The trace header travels in the content; the envelope record's
+        // header field stays empty (doc/spool_format.md).
+        item.envelope_record = EncodeEnvelope(*c.envelope, "");
+        item.states_record = EncodeRecipients(std::vector<RecipientStatus>(c.envelope->routes.size()));
+        break;
+      case Change::Kind::kUpdate:
+        item.states_record = EncodeRecipients(c.recipients);
+        break;
+      case Change::Kind::kRemove:
+        removed_.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+    writer_->Queue(std::move(item));
   }
 
-  Result<std::string> ReadContent(const std::string& id) override {
+  void Drain() override { writer_->Drain(); }
+
+  Result<Content> ReadContent(const std::string& id) override {
     std::string env_raw, body;
     auto s = db_->Get(rocksdb::ReadOptions(), Key(kEnvelopeKey, id), &env_raw);
     if (!s.ok()) return FromRocks(s, "read envelope " + id);
@@ -187,30 +210,44 @@ class RocksSpool final : public Spool {
     if (!DecodeEnvelope(env_raw, &e, &header)) {
       return Status::Corruption("spool: malformed envelope record " + id);
     }
+    // Older spools keep the trace header in the envelope record.
+    if (header.empty()) return Content(std::make_shared<const std::string>(std::move(body)));
     header.append(body);
-    return header;
+    return Content(std::make_shared<const std::string>(std::move(header)));
   }
 
-  Status UpdateRecipients(const std::string& id,
-                          const std::vector<RecipientStatus>& recipients) override {
-    return Written(db_->Put(write_, Key(kRecipientsKey, id), EncodeRecipients(recipients)), "update " + id);
+  Result<StoredMessage> Load(const std::string& id) override {
+    StoredMessage m;
+    m.id = id;
+    std::string env_raw, states, header;
+    auto s = db_->Get(rocksdb::ReadOptions(), Key(kEnvelopeKey, id), &env_raw);
+    if (!s.ok()) return FromRocks(s, "read envelope " + id);
+    if (!DecodeEnvelope(env_raw, &m.envelope, &header)) {
+      return Status::Corruption("spool: malformed envelope record " + id);
+    }
+    s = db_->Get(rocksdb::ReadOptions(), Key(kRecipientsKey, id), &states);
+    if (!s.ok()) return FromRocks(s, "read states " + id);
+    auto decoded = DecodeRecipients(states);
+    if (!decoded || decoded->size() != m.envelope.routes.size()) {
+      return Status::Corruption("spool: malformed recipient record " + id);
+    }
+    m.recipients = std::move(*decoded);
+    return m;
   }
 
-  Status Remove(const std::string& id) override {
-    rocksdb::WriteBatch batch;
-    batch.Delete(Key(kEnvelopeKey, id));
-    batch.Delete(Key(kBodyKey, id));
-    batch.Delete(Key(kRecipientsKey, id));
-    // Not synced: the write reaches the kernel before we go on, so a killed
-    // daemon keeps it; only a machine crash can undo it, and then the
-    // message is delivered again (a duplicate, never a loss) — as Postfix,
-    // which does not sync the unlink of a delivered queue file.
-    Status s = Written(db_->Write(unsynced_, &batch), "remove " + id);
-    if (s.ok()) removed_.fetch_add(1, std::memory_order_relaxed);
-    return s;
+  Status Recover(const RecoveredStates& each) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const std::string prefix(1, kRecipientsKey);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::string id = it->key().ToString().substr(1);
+      auto decoded = DecodeRecipients(it->value().ToStringView());
+      if (!decoded) return Status::Corruption("spool: malformed recipient record " + id);
+      each(std::move(id), std::move(*decoded));
+    }
+    return FromRocks(it->status(), "recover");
   }
 
-  Status Recover(const std::function<void(StoredMessage)>& each) override {
+  Status Scan(const std::function<bool(StoredMessage)>& each) override {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
     const std::string prefix(1, kEnvelopeKey);
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -221,19 +258,20 @@ class RocksSpool final : public Spool {
         return Status::Corruption("spool: malformed envelope record " + m.id);
       }
       auto s = db_->Get(rocksdb::ReadOptions(), Key(kRecipientsKey, m.id), &states);
-      if (!s.ok()) return FromRocks(s, "recover " + m.id);
+      if (s.IsNotFound()) continue;  // removed since the iterator began
+      if (!s.ok()) return FromRocks(s, "scan " + m.id);
       auto decoded = DecodeRecipients(states);
       if (!decoded || decoded->size() != m.envelope.routes.size()) {
         return Status::Corruption("spool: malformed recipient record " + m.id);
       }
       m.recipients = std::move(*decoded);
-      each(std::move(m));
+      if (!each(std::move(m))) break;
     }
-    return FromRocks(it->status(), "recover");
+    return FromRocks(it->status(), "scan");
   }
 
   Status PutMeta(const std::string& name, std::string_view value) override {
-    return Written(db_->Put(write_, Key(kMetaKey, name), rocksdb::Slice(value.data(), value.size())),
+    return Written(db_->Put(meta_write_, Key(kMetaKey, name), rocksdb::Slice(value.data(), value.size())),
                    "write " + name);
   }
 
@@ -244,7 +282,7 @@ class RocksSpool final : public Spool {
     return value;
   }
 
-  Status Admit(uint64_t bytes) override { return guard_->AdmitMail(bytes); }
+  Status CheckRoom(uint64_t bytes) override { return guard_->AdmitMail(bytes); }
 
   SpoolHealth Health() override {
     SpoolHealth h;
@@ -252,6 +290,10 @@ class RocksSpool final : public Spool {
     h.reason = guard_->reason();
     h.free_bytes = guard_->Free();
     h.min_free = o_.min_free;
+    const BatchWriter::Counters w = writer_->counters();
+    h.changes = w.changes;
+    h.batches = w.batches;
+    h.syncs = w.synced_batches;
     std::lock_guard lock(mu_);
     h.total_bytes = total_bytes_;
     h.used_bytes = used_bytes_;
@@ -359,8 +401,8 @@ class RocksSpool final : public Spool {
   std::unique_ptr<SpaceGuard> guard_;
   std::unique_ptr<rocksdb::Env> env_;  // outlives db_
   std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::WriteOptions write_;
-  rocksdb::WriteOptions unsynced_;
+  std::unique_ptr<BatchWriter> writer_;  // between db_ and the monitor: made after the one, gone before it
+  rocksdb::WriteOptions meta_write_;
   std::atomic<uint64_t> removed_{0};
 
   std::mutex mu_;  // guards the monitor's figures and its wake-up
@@ -376,6 +418,18 @@ class RocksSpool final : public Spool {
 };
 
 }  // namespace
+
+Status Spool::WriteAndWait(Change change) {
+  std::promise<Status> p;
+  auto f = p.get_future();
+  Write(std::move(change), [&p](Status s) { p.set_value(std::move(s)); });
+  return f.get();
+}
+
+Status Spool::Commit(const std::string& id, const Envelope& e, std::string content) {
+  return WriteAndWait(Change::Commit(id, std::make_shared<const Envelope>(e),
+                                     std::make_shared<const std::string>(std::move(content))));
+}
 
 Result<std::unique_ptr<Spool>> OpenSpool(const SpoolOptions& options, SpaceProbe probe) {
   std::error_code ec;

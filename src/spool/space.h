@@ -40,6 +40,9 @@ struct SpoolHealth {
   uint64_t min_free = 0;
   uint64_t reserve_bytes = 0;                // the ballast currently held
   std::string reason;                        // why not ok, for logs and the status API
+  // The writer since start: changes written, in how many batches and syncs
+  // (group commit at work: changes per sync).
+  uint64_t changes = 0, batches = 0, syncs = 0;
 };
 
 struct FsSpace {

@@ -128,15 +128,15 @@ TEST(RocksSpoolSpace, FullDiskRefusesCleanlyAndResumes) {
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   Spool& spool = *opened.value();
   const std::string body(8192, 'x');
-  ASSERT_TRUE(spool.Commit("A1", OneRecipient(), "Received: x\r\n", body).ok());
-  ASSERT_TRUE(spool.Commit("A2", OneRecipient(), "Received: x\r\n", body).ok());
+  ASSERT_TRUE(spool.Commit("A1", OneRecipient(), "Received: x\r\n" + body).ok());
+  ASSERT_TRUE(spool.Commit("A2", OneRecipient(), "Received: x\r\n" + body).ok());
 
   // Low: new mail is refused before anything is written; the rest works.
   *disk.free = 40 * kMiB;
   EXPECT_TRUE(Eventually([&] { return spool.Health().state == SpoolState::kLow; }));
-  EXPECT_EQ(spool.Admit(0).code(), Status::Code::kNoSpace);
-  EXPECT_EQ(spool.Commit("A3", OneRecipient(), "h", body).code(), Status::Code::kNoSpace);
-  EXPECT_TRUE(spool.Remove("A1").ok());
+  EXPECT_EQ(spool.CheckRoom(0).code(), Status::Code::kNoSpace);
+  EXPECT_EQ(spool.Commit("A3", OneRecipient(), "h" + body).code(), Status::Code::kNoSpace);
+  EXPECT_TRUE(spool.WriteAndWait(Change::Remove("A1")).ok());
   EXPECT_EQ(spool.ReadContent("A3").status().code(), Status::Code::kNotFound);
 
   // Full: even RocksDB's own writes are refused — as an error, not an abort.
@@ -144,7 +144,7 @@ TEST(RocksSpoolSpace, FullDiskRefusesCleanlyAndResumes) {
   std::this_thread::sleep_for(std::chrono::milliseconds(30));  // older than the guard's last probe
   std::vector<RecipientStatus> st(1);
   st[0].attempts = 1;
-  Status refused = spool.UpdateRecipients("A2", st);
+  Status refused = spool.WriteAndWait(Change::Update("A2", st));
   EXPECT_EQ(refused.code(), Status::Code::kNoSpace) << refused.ToString();
   EXPECT_TRUE(Eventually([&] { return spool.Health().state == SpoolState::kFull; }));
   EXPECT_FALSE(spool.Health().reason.empty());
@@ -152,11 +152,11 @@ TEST(RocksSpoolSpace, FullDiskRefusesCleanlyAndResumes) {
   // Space back: the monitor resumes RocksDB and mail is accepted again.
   *disk.free = 1024 * kMiB;
   EXPECT_TRUE(Eventually([&] { return spool.Health().state == SpoolState::kOk; })) << spool.Health().reason;
-  EXPECT_TRUE(spool.UpdateRecipients("A2", st).ok());
-  EXPECT_TRUE(spool.Commit("A4", OneRecipient(), "h", body).ok());
+  EXPECT_TRUE(spool.WriteAndWait(Change::Update("A2", st)).ok());
+  EXPECT_TRUE(spool.Commit("A4", OneRecipient(), "h" + body).ok());
   auto content = spool.ReadContent("A2");
   ASSERT_TRUE(content.ok());
-  EXPECT_EQ(content.value(), "Received: x\r\n" + body);
+  EXPECT_EQ(*content.value(), "Received: x\r\n" + body);
 }
 
 TEST(RocksSpoolSpace, NoInfoLogOnTheSpoolDisk) {

@@ -1,6 +1,8 @@
 // The spool: durable storage of messages and their per-recipient state
-// (doc/design.md, rule 1). Every call is blocking and returns only after the
-// change is on stable storage; callers run it off the event loops.
+// (doc/design.md, rule 1). Changes go through one writer that puts every
+// change waiting at the time into one WriteBatch with one sync (group
+// commit); a change is complete only once that sync returned. Reads are
+// blocking; callers run them off the event loops.
 #pragma once
 
 #include <functional>
@@ -30,30 +32,75 @@ struct SpoolOptions {
   bool operator==(const SpoolOptions&) const = default;  // a reload applies what changed
 };
 
-// A message as recovered from the spool, without its content.
+// What the message is on the wire: the trace header followed by the body,
+// CRLF lines. Shared, never copied, between the intake, the queue and every
+// destination of one attempt.
+using Content = std::shared_ptr<const std::string>;
+
+// A message as the spool has it, without its content.
 struct StoredMessage {
   std::string id;
   Envelope envelope;
   std::vector<RecipientStatus> recipients;  // parallel to envelope.routes
 };
 
+// One change to one message.
+struct Change {
+  enum class Kind : uint8_t {
+    kCommit,  // a new message: envelope, content, every recipient pending (synced)
+    kUpdate,  // its recipient states replaced (synced)
+    kRemove,  // gone, all its recipients done (not synced; see doc/spool_format.md)
+  };
+  Kind kind = Kind::kUpdate;
+  std::string id;
+  std::shared_ptr<const Envelope> envelope;  // kCommit
+  Content content;                           // kCommit
+  std::vector<RecipientStatus> recipients;   // kUpdate
+
+  static Change Commit(std::string id, std::shared_ptr<const Envelope> e, Content c) {
+    return {Kind::kCommit, std::move(id), std::move(e), std::move(c), {}};
+  }
+  static Change Update(std::string id, std::vector<RecipientStatus> r) {
+    return {Kind::kUpdate, std::move(id), nullptr, nullptr, std::move(r)};
+  }
+  static Change Remove(std::string id) { return {Kind::kRemove, std::move(id), nullptr, nullptr, {}}; }
+};
+
+// Called once with the change's result, on the spool's writer thread (or
+// at once on the caller's when the change is refused before it is queued):
+// keep it short, post the real work elsewhere. Must not throw.
+using WriteDone = std::function<void(Status)>;
+
+// What recovery finds of a message: its id and recipient states, without
+// the envelope (read later, when the message is due).
+using RecoveredStates = std::function<void(std::string id, std::vector<RecipientStatus> states)>;
+
 class Spool {
  public:
   virtual ~Spool() = default;
 
-  // Stores envelope, trace header and body with every recipient pending.
-  // Thread-safe. On OK the message is synced; on error nothing is stored.
-  virtual Status Commit(const std::string& id, const Envelope& envelope, std::string_view header,
-                        std::string_view body) = 0;
+  // Queues a change for the writer. Thread-safe, cheap (the records are
+  // encoded here, on the caller's thread). A commit is refused at once with
+  // kNoSpace when the file system is short of space. On OK the change is on
+  // stable storage (a removal: in the kernel); on error nothing of it is.
+  // Changes to one message are applied in the order they were queued.
+  virtual void Write(Change change, WriteDone done) = 0;
+
+  // Blocks until every change queued before the call has completed (its
+  // `done` has run): a caller that goes away makes sure no completion of
+  // its own is still to come. Not on an event loop.
+  virtual void Drain() = 0;
+
   // The message as it goes out: trace header followed by the body.
-  virtual Result<std::string> ReadContent(const std::string& id) = 0;
-  // Replaces the recipient states of a message (synced).
-  virtual Status UpdateRecipients(const std::string& id,
-                                  const std::vector<RecipientStatus>& recipients) = 0;
-  // Deletes a message whose recipients are all done (synced).
-  virtual Status Remove(const std::string& id) = 0;
-  // Calls `each` for every stored message, oldest first. For recovery at start.
-  virtual Status Recover(const std::function<void(StoredMessage)>& each) = 0;
+  virtual Result<Content> ReadContent(const std::string& id) = 0;
+  // The envelope and recipient states of one message; kNotFound if gone.
+  virtual Result<StoredMessage> Load(const std::string& id) = 0;
+  // Calls `each` for every stored message, oldest first, with its states
+  // only: reads the small state records, not the envelopes. For recovery.
+  virtual Status Recover(const RecoveredStates& each) = 0;
+  // Calls `each` for every stored message with its envelope, oldest first,
+  // until it returns false. For operator searches over the whole spool.
+  virtual Status Scan(const std::function<bool(StoredMessage)>& each) = 0;
   // Small named records that must survive a restart with the mail they
   // steer (hold policies, the control plane's state). Synced.
   virtual Status PutMeta(const std::string& name, std::string_view value) = 0;
@@ -63,9 +110,13 @@ class Spool {
   // May a transaction of `bytes` (0: unknown) start? Cheap (no I/O but a
   // statvfs every 20 ms); asked at MAIL. kNoSpace: 452 4.3.1; kIoError:
   // the store is failing, 451 4.3.0.
-  virtual Status Admit(uint64_t /*bytes*/) { return Status::Ok(); }
+  virtual Status CheckRoom(uint64_t /*bytes*/) { return Status::Ok(); }
   // Space and state, for metrics, the status API and alerts. Cheap.
   virtual SpoolHealth Health() { return {}; }
+
+  // Write() waited for, for tests and tools (blocks: not on an event loop).
+  Status WriteAndWait(Change change);
+  Status Commit(const std::string& id, const Envelope& e, std::string content);
 };
 
 // Opens (creating if needed) the RocksDB spool at options.path. `probe`
