@@ -116,6 +116,8 @@ struct WebhookOptions {
   Format format = Format::kJson;  // a generic body, or what Slack's or Teams' incoming webhooks take
   std::string ca_file;         // https: trust anchors; empty: the system's
   TlsPolicy tls_policy;        // [tls]: the same policy as every other TLS context
+  std::vector<std::pair<std::string, std::string>> headers;  // sent with every POST (e.g. an API key)
+  std::string proxy;           // http:// proxy URL; empty: HTTPS_PROXY/HTTP_PROXY and NO_PROXY of the environment
   std::chrono::seconds timeout{5};
   size_t max_attempts = 10;    // then the notice is dropped (and logged)
   std::chrono::seconds retry_initial{1};

@@ -5,13 +5,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/context.hpp>
-
-#include "common/tls_policy.h"
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
-#include "common/timed_stream.h"
+#include "common/http_client.h"
 #include "common/log.h"
 
 namespace sluice::admin {
@@ -172,47 +169,32 @@ asio::awaitable<void> Webhook::Run() {
 }
 
 // One POST on a fresh connection (alerts are rare; no pool). 2xx is success.
+// The URL of a chat webhook is its secret: https goes only to a server whose
+// certificate verifies and names the host (system store or ca_file).
 asio::awaitable<Status> Webhook::Send(std::string body) {
   if (url_.host.empty()) co_return Status::InvalidArgument("bad URL " + o_.url);
-  boost::system::error_code ec;
-  auto connect = ConnectTimed(url_.host, url_.port, o_.timeout, ec);
-  std::unique_ptr<TimedStream> s = co_await std::move(connect);
-  if (ec) co_return Status::IoError(fmt::format("connect {}:{}: {}", url_.host, url_.port, ec.message()));
-  if (url_.tls) {
-    // The URL of a chat webhook is its secret: it goes only to a server
-    // whose certificate verifies and names the host (system store or
-    // ca_file), as sluicectl does.
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    ApplyTlsPolicy(ctx, o_.tls_policy).ok();
-    if (o_.ca_file.empty()) {
-      ctx.set_default_verify_paths(ec);
-    } else {
-      ctx.load_verify_file(o_.ca_file, ec);
-    }
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    auto hs = s->Handshake(ctx, asio::ssl::stream_base::client, o_.timeout, ec, url_.host, url_.host);
-    co_await std::move(hs);
-    if (ec) {
-      std::string why = s->TlsVerifyError();
-      co_return Status::IoError("TLS: " + (why.empty() ? ec.message() : why));
-    }
+  HttpRequest r;
+  r.method = "POST";
+  r.url = url_;
+  r.headers = o_.headers;
+  r.headers.emplace_back("Content-Type", "application/json");
+  r.body = std::move(body);
+  r.timeout = o_.timeout;
+  r.body_limit = 64 << 10;  // the reply is only looked at for its status
+  r.ca_file = o_.ca_file;
+  r.tls_policy = o_.tls_policy;
+  if (!o_.proxy.empty()) {
+    auto p = ParseUrl(o_.proxy);  // checked by the config already
+    if (p.ok()) r.proxy = p.value();
+  } else {
+    auto p = ProxyFor(url_);
+    if (!p.ok()) co_return p.status();
+    r.proxy = p.value();
   }
-  std::string request = fmt::format(
-      "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: sluice\r\nContent-Type: application/json\r\n"
-      "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-      url_.path, url_.host, body.size(), body);
-  auto write = s->WriteAll(request, o_.timeout, ec);
-  co_await std::move(write);
-  if (ec) co_return Status::IoError("write: " + ec.message());
-  auto read = s->ReadLine(o_.timeout, 8192, ec);
-  std::string status_line = co_await std::move(read);
-  if (ec) co_return Status::IoError("no reply: " + ec.message());
-  // "HTTP/1.1 204 No Content"
-  size_t sp = status_line.find(' ');
-  if (status_line.rfind("HTTP/", 0) != 0 || sp == std::string::npos || status_line.size() < sp + 4) {
-    co_return Status::IoError("not an HTTP reply: " + status_line.substr(0, 80));
-  }
-  if (status_line[sp + 1] != '2') co_return Status::IoError("HTTP " + status_line.substr(sp + 1, 80));
+  auto fetch = Fetch(std::move(r));
+  Result<HttpResponse> reply = co_await std::move(fetch);
+  if (!reply.ok()) co_return reply.status();
+  if (reply.value().status / 100 != 2) co_return Status::IoError(fmt::format("HTTP {}", reply.value().status));
   co_return Status::Ok();
 }
 

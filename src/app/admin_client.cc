@@ -1,73 +1,42 @@
 #include "app/admin_client.h"
 
-#include "common/tls_policy.h"
-
 #include <fmt/format.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/beast/ssl.hpp>
 #include <iostream>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 namespace sluice::app {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-
-namespace {
-
-template <class Stream>
-Reply Exchange(Stream& stream, const Target& t, bool post, const std::string& path, const std::string& body) {
-  http::request<http::string_body> req{post ? http::verb::post : http::verb::get, path, 11};
-  req.set(http::field::host, t.host);
-  req.set(http::field::user_agent, "sluicectl");
-  if (!t.token.empty()) req.set(http::field::authorization, "Bearer " + t.token);
+HttpResponse Call(const Target& t, bool post, const std::string& path, const std::string& body) {
+  HttpRequest r;
+  r.method = post ? "POST" : "GET";
+  r.url.tls = t.tls;
+  r.url.host = t.host;
+  try {
+    r.url.port = static_cast<uint16_t>(std::stoi(t.port));
+  } catch (const std::exception&) {
+    throw std::runtime_error("bad admin port \"" + t.port + "\"");
+  }
+  r.url.path = path;
+  r.user_agent = "sluicectl";
+  if (!t.token.empty()) r.headers.emplace_back("Authorization", "Bearer " + t.token);
   if (post) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
+    r.headers.emplace_back("Content-Type", "application/json");
+    r.body = body;
   }
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(256 * 1024 * 1024);  // a queue listing can be large; still bounded
-  http::read(stream, buffer, parser);
-  const auto& res = parser.get();
-  return {static_cast<int>(res.result_int()), res.body()};
+  r.timeout = std::chrono::seconds(90);
+  r.body_limit = 256 << 20;  // a queue listing can be large; still bounded
+  // Public trust: the certificate must also name the host. With an anchor
+  // of the operator's own (the server's certificate, pinned) the chain is enough.
+  r.ca_file = t.ca_file;
+  r.check_host_name = t.ca_file.empty();
+  auto reply = FetchBlocking(std::move(r));
+  if (!reply.ok()) throw std::runtime_error(reply.status().message());
+  return std::move(reply).value();
 }
 
-}  // namespace
-
-Reply Call(const Target& t, bool post, const std::string& path, const std::string& body) {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::resolver resolver(io);
-  beast::tcp_stream tcp(io);
-  tcp.expires_after(std::chrono::seconds(90));
-  tcp.connect(resolver.resolve(t.host, t.port));
-  if (!t.tls) return Exchange(tcp, t, post, path, body);
-  boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
-  ApplyTlsPolicy(ctx, TlsPolicy{}).ok();
-  if (t.ca_file.empty()) {
-    ctx.set_default_verify_paths();
-    // Public trust: the certificate must also name the host. With an anchor
-    // of the operator's own (the server's certificate, pinned) the chain is enough.
-    ctx.set_verify_callback(boost::asio::ssl::host_name_verification(t.host));
-  } else {
-    ctx.load_verify_file(t.ca_file);
-  }
-  ctx.set_verify_mode(boost::asio::ssl::verify_peer);
-  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp), ctx);
-  SSL_set_tlsext_host_name(stream.native_handle(), t.host.c_str());
-  stream.handshake(boost::asio::ssl::stream_base::client);
-  return Exchange(stream, t, post, path, body);
-}
-
-int Done(const Reply& r, const std::string& ok_text) {
+int Done(const HttpResponse& r, const std::string& ok_text) {
   if (r.status == 200) {
     std::cout << ok_text << "\n";
     return 0;

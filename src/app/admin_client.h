@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "common/http_client.h"
+
 namespace sluice::app {
 
 struct Target {
@@ -16,17 +18,13 @@ struct Target {
   std::string ca_file;  // trust anchor for it (e.g. that self-signed cert); empty: the system's
 };
 
-struct Reply {
-  int status = 0;
-  std::string body;
-};
-
-// GET when body is empty and post is false. Throws on a network error.
-Reply Call(const Target& t, bool post, const std::string& path, const std::string& body = "");
+// GET when body is empty and post is false. Throws std::runtime_error
+// with the reason on a network or TLS error.
+HttpResponse Call(const Target& t, bool post, const std::string& path, const std::string& body = "");
 
 // For a call that changes state: "ok" (or `ok_text`) and 0, or the API's
 // error as one line on stderr and 1.
-int Done(const Reply& r, const std::string& ok_text = "ok");
+int Done(const HttpResponse& r, const std::string& ok_text = "ok");
 
 // Parses the command line. On --help prints it and returns 0; on a bad call
 // prints one line naming the program and returns 2; otherwise nullopt.

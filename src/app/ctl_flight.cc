@@ -77,7 +77,7 @@ FlightCommands::~FlightCommands() = default;
 bool FlightCommands::chosen() const { return a_->flight->parsed(); }
 
 int FlightCommands::Run(const Target& t) {
-  Reply r;
+  HttpResponse r;
   if (*a_->start) {
     const int share = ParseShare(a_->share);
     if (share < 1 || share > 99) {

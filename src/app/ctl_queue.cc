@@ -161,19 +161,19 @@ int QueueCommands::Run(const Target& t) {
       for (unsigned char c : v) enc += std::isalnum(c) || c == '.' || c == '-' || c == '_' ? std::string(1, c) : fmt::format("%{:02X}", c);
       query += (query.empty() ? "?" : "&") + key + "=" + enc;
     }
-    Reply r = Call(t, false, "/api/v1/queue/messages" + query);
+    HttpResponse r = Call(t, false, "/api/v1/queue/messages" + query);
     if (r.status != 200) return Done(r);
     if (a.as_json) {
       std::cout << r.body;
       return 0;
     }
-    Reply q = Call(t, false, "/api/v1/queue");
+    HttpResponse q = Call(t, false, "/api/v1/queue");
     if (q.status != 200) return Done(q);
     PrintList(json::parse(r.body), json::parse(q.body));
     return 0;
   }
   if (a.show->parsed()) {
-    Reply r = Call(t, false, "/api/v1/queue/messages/" + a.ids.front());
+    HttpResponse r = Call(t, false, "/api/v1/queue/messages/" + a.ids.front());
     if (r.status != 200) return Done(r);
     if (a.as_json) {
       std::cout << r.body;
@@ -198,7 +198,7 @@ int QueueCommands::Run(const Target& t) {
     }
     if (filter.empty() && !a.all) return Usage(fmt::format("{} what? give queue ids, a filter, or --all", verb));
     if (a.all) filter["all"] = true;
-    Reply r = Call(t, true, "/api/v1/queue/" + verb, filter.dump());
+    HttpResponse r = Call(t, true, "/api/v1/queue/" + verb, filter.dump());
     std::string ok;
     if (r.status == 200) ok = fmt::format("ok: {} message(s)", json::parse(r.body).value("messages", 0));
     return Done(r, ok);

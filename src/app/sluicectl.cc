@@ -24,7 +24,7 @@ using nlohmann::json;
 using sluice::app::Call;
 using sluice::app::Done;
 using sluice::app::Target;
-using sluice::app::Reply;
+using sluice::HttpResponse;
 
 void PrintForests(const json& forests) {
   std::cout << fmt::format("{:<10} {:<22} {:>9} {:>6} {:>6} {:>6} {:>9} {:>9} {:>8} {:>7} {:>6}  {}\n",
@@ -49,7 +49,7 @@ void PrintForests(const json& forests) {
 }  // namespace
 
 // Prints what a reload did, or why it was refused (exit 1).
-int Reloaded(const Reply& r) {
+int Reloaded(const HttpResponse& r) {
   json j;
   try {
     j = json::parse(r.body);
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
     }
     if (*reload) return Reloaded(Call(t, true, "/api/v1/config/reload", "{}"));
     if (*show_config) {
-      Reply r = Call(t, false, "/api/v1/config");
+      HttpResponse r = Call(t, false, "/api/v1/config");
       if (r.status != 200) return Done(r);
       auto c = json::parse(r.body);
       std::cout << fmt::format("config v{} {} ({})\n", c["version"].get<int64_t>(), c["hash"].get<std::string>(),
@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*status) {
-      Reply r = Call(t, false, "/api/v1/forests");
+      HttpResponse r = Call(t, false, "/api/v1/forests");
       if (r.status != 200) return Done(r);
       if (as_json) {
         std::cout << r.body;

@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
+#include <string_view>
 
 #include "control/config_parts.h"
 #include "admin/webhook.h"
+#include "mail/ascii.h"
 
 namespace sluice::control {
 namespace {
@@ -45,6 +48,14 @@ void ReadRule(TomlTable& t, admin::AlertRule* r) {
 
 }
 
+bool HeaderNameOk(const std::string& name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    if (!std::isalnum(c) && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
 void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.String("name", &w->name);
   t.String("url", &w->url);
@@ -53,6 +64,25 @@ void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.Int("max_attempts", &w->max_attempts, 1, 1000);
   t.Duration("retry_initial", &w->retry_initial);
   t.Duration("retry_max", &w->retry_max);
+  t.StringMap("headers", [&](const std::string& name, const std::string& value, int) {
+    w->headers.emplace_back(name, value);
+    if (!HeaderNameOk(name)) t.Error("headers", fmt::format("\"{}\" is not an HTTP header name", name));
+    if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+      t.Error("headers", fmt::format("the value of \"{}\" has a line break", name));
+    }
+    if (mail::EqualsNoCase(name, "Content-Length") || mail::EqualsNoCase(name, "Host") ||
+        mail::EqualsNoCase(name, "Transfer-Encoding") || mail::EqualsNoCase(name, "Connection")) {
+      t.Error("headers", fmt::format("\"{}\" is set by Sluice", name));
+    }
+  });
+  t.String("proxy", &w->proxy);
+  if (!w->proxy.empty()) {
+    if (auto p = ParseUrl(w->proxy); !p.ok()) {
+      t.Error("proxy", p.status().message());
+    } else if (p.value().tls) {
+      t.Error("proxy", "only http:// proxies are supported (https URLs go through them with CONNECT)");
+    }
+  }
   if (w->url.empty()) {
     t.Error("url", "a webhook needs a url");
   } else if (auto u = ParseUrl(w->url); !u.ok()) {

@@ -231,6 +231,8 @@ severity = "critical"
 [[alerts.webhook]]
 url = "http://127.0.0.1:9000/hook"
 format = "slack"
+proxy = "http://proxy.corp:3128"
+headers = { "X-Api-Key" = "k1" }
 )"));
   ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
   const auto& a = r.config.admin.alerts;
@@ -242,6 +244,28 @@ format = "slack"
   ASSERT_EQ(a.webhooks.size(), 1u);
   EXPECT_EQ(a.webhooks[0].format, admin::WebhookOptions::Format::kSlack);
   EXPECT_EQ(a.webhooks[0].name, "webhook1");
+  EXPECT_EQ(a.webhooks[0].proxy, "http://proxy.corp:3128");
+  ASSERT_EQ(a.webhooks[0].headers.size(), 1u);
+  EXPECT_EQ(a.webhooks[0].headers[0], std::make_pair(std::string("X-Api-Key"), std::string("k1")));
+}
+
+TEST(Config, BadWebhookHeadersAndProxyNameTheKey) {
+  testing::TempDir dir;
+  std::string path = Write(dir, "c.toml", std::string(kMinimal) + R"(
+[[alerts.webhook]]
+url = "https://hooks.example/x"
+proxy = "https://proxy.corp"
+headers = { "Bad Name" = "v", "X-Split" = "a\r\nX-Injected: 1", "Host" = "other" }
+)");
+  auto r = LoadConfig(path);
+  std::vector<std::string> got;
+  for (const auto& e : r.errors) got.push_back(e.ToString());
+  ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
+  std::string all = ::testing::PrintToString(got);
+  EXPECT_NE(all.find("alerts.webhook[0].headers: \\\"Bad Name\\\" is not an HTTP header name"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.webhook[0].headers: the value of \\\"X-Split\\\" has a line break"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.webhook[0].headers: \\\"Host\\\" is set by Sluice"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerts.webhook[0].proxy: only http:// proxies"), std::string::npos) << all;
 }
 
 TEST(Config, BadAlertsNameTheKey) {

@@ -699,3 +699,71 @@ class WebhookReceiver:
     def cleanup(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class HttpsReceiver:
+    """An HTTPS endpoint with the certificate in certdir (scripts/make-cert)
+    that records the JSON bodies POSTed to it and their headers."""
+
+    def __init__(self, certdir):
+        import http.server
+        import json
+        import ssl
+        import threading
+        receiver = self
+        self.bodies = []
+        self.headers = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.headers.append(dict(self.headers))
+                receiver.bodies.append(json.loads(data))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem"))
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def cleanup(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Tinyproxy:
+    """A real HTTP proxy (Debian's tinyproxy) on loopback that allows CONNECT
+    to `connect_ports` only; its log (stderr) shows every request."""
+
+    def __init__(self, connect_ports):
+        self.dir = tempfile.mkdtemp(prefix="sluice-proxy-")
+        self.port = free_port()
+        conf = os.path.join(self.dir, "tinyproxy.conf")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListen 127.0.0.1\nTimeout 30\nLogLevel Connect\nMaxClients 20\nAllow 127.0.0.1\n"
+                    % self.port)
+            for p in connect_ports:
+                f.write("ConnectPort %d\n" % p)
+        self.log_path = os.path.join(self.dir, "tinyproxy.log")
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(["tinyproxy", "-d", "-c", conf], stdout=self._log, stderr=subprocess.STDOUT)
+        _started.append(self.proc)
+        wait_port(self.port, proc=self.proc)
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        self._log.close()

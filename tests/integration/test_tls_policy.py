@@ -2,14 +2,12 @@
 static-RSA CBC-SHA1 suite is refused by the edge's STARTTLS and by the
 admin API over HTTPS, while an ECDHE+AEAD suite and TLS 1.3 work; and an
 HTTPS webhook whose certificate does not verify never receives the
-notice (its URL is a secret), while the same receiver named by ca_file does."""
-import http.server
-import json
+notice (its URL is a secret), while the same receiver named by ca_file does
+— also through a real HTTP proxy (tinyproxy, CONNECT), with the webhook's
+own headers."""
 import os
-import ssl
 import subprocess
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -22,34 +20,6 @@ def s_client(port, *args, starttls=False):
         cmd += ["-starttls", "smtp"]
     r = subprocess.run(cmd, input="QUIT\r\n", capture_output=True, text=True, timeout=30)
     return r.returncode, r.stdout + r.stderr
-
-
-class HttpsReceiver:
-    def __init__(self, certdir):
-        receiver = self
-        self.bodies = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the http.server API
-                data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.bodies.append(json.loads(data))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(certdir, "cert.pem"), os.path.join(certdir, "key.pem"))
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def cleanup(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 class TlsPolicy(unittest.TestCase):
@@ -78,8 +48,8 @@ class TlsPolicy(unittest.TestCase):
         certdir = os.path.join(harness.tempfile.mkdtemp(prefix="sluice-hook-"), "tls")
         subprocess.run([os.path.join(harness.SOURCE, "scripts", "make-cert"), certdir, "hooks.test"],
                        check=True, capture_output=True)
-        impostor = HttpsReceiver(certdir)
-        trusted = HttpsReceiver(certdir)
+        impostor = harness.HttpsReceiver(certdir)
+        trusted = harness.HttpsReceiver(certdir)
         self.addCleanup(impostor.cleanup)
         self.addCleanup(trusted.cleanup)
         s = harness.Sluice(extra='[alerts]\ninterval = "300ms"\n'
@@ -97,6 +67,32 @@ class TlsPolicy(unittest.TestCase):
         harness.wait_for(lambda: '"webhook":"impostor","error":"TLS: self-signed certificate"' in s.log(),
                          timeout=30, what="the impostor refused")
         self.assertEqual(impostor.bodies, [])
+
+    def test_webhook_through_a_proxy_with_its_headers(self):
+        certdir = os.path.join(harness.tempfile.mkdtemp(prefix="sluice-hook-"), "tls")
+        subprocess.run([os.path.join(harness.SOURCE, "scripts", "make-cert"), certdir, "hooks.test"],
+                       check=True, capture_output=True)
+        receiver = harness.HttpsReceiver(certdir)
+        self.addCleanup(receiver.cleanup)
+        proxy = harness.Tinyproxy(connect_ports=[receiver.port])
+        self.addCleanup(proxy.cleanup)
+        s = harness.Sluice(extra='[alerts]\ninterval = "300ms"\n'
+                                 '[[alerts.webhook]]\nname = "proxied"\nurl = "https://127.0.0.1:%d/hook"\n'
+                                 'ca_file = "%s"\nproxy = "%s"\n'
+                                 'headers = { "X-Api-Key" = "k-123", "X-Team" = "mail ops" }\n'
+                                 % (receiver.port, os.path.join(certdir, "cert.pem"), proxy.url))
+        s.start()
+        self.addCleanup(s.cleanup)
+        c = s.smtp()  # the relay is down: destination-down fires
+        c.sendmail("x@outside.example", ["gavin@hooli.example"], harness.message(1, "gavin@hooli.example"))
+        c.quit()
+        harness.wait_for(lambda: receiver.bodies, timeout=60, what="the notice through the proxy")
+        self.assertEqual(receiver.bodies[0]["alert"], "destination-down")
+        self.assertEqual(receiver.headers[0].get("X-Api-Key"), "k-123")
+        self.assertEqual(receiver.headers[0].get("X-Team"), "mail ops")
+        # It went through the proxy, as a tunnel: the proxy saw CONNECT, not the path.
+        self.assertIn("CONNECT 127.0.0.1:%d" % receiver.port, proxy.log())
+        self.assertNotIn("/hook", proxy.log())
 
 
 if __name__ == "__main__":

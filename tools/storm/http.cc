@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <memory>
 
+#include "common/http_client.h"
 #include "common/timed_stream.h"
 
 namespace storm {
@@ -76,26 +77,18 @@ uint16_t ServeLoopback(asio::io_context& io, tcp::acceptor& acceptor, uint16_t p
 
 asio::awaitable<HttpReply> HttpCall(uint16_t port, std::string method, std::string path, std::string body,
                                     std::string token) {
-  boost::system::error_code ec;
-  auto connect = sluice::ConnectTimed(kLoopback, port, kTimeout, ec);
-  std::unique_ptr<TimedStream> s = co_await std::move(connect);
-  HttpReply reply;
-  if (ec) co_return reply;
-  const std::string request = fmt::format(
-      "{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\n"
-      "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
-      method, path, token, body.size(), body);
-  co_await s->WriteAll(request, kTimeout, ec);
-  if (ec) co_return reply;
-  std::string status_line;
-  auto headers = ReadHeaders(*s, ec, &status_line);
-  long length = co_await std::move(headers);
-  if (ec || status_line.size() < 12) co_return reply;
-  reply.status = std::atoi(status_line.c_str() + 9);
-  auto read = ReadBody(*s, length, ec);
-  reply.body = co_await std::move(read);
-  s->Close();
-  co_return reply;
+  sluice::HttpRequest r;
+  r.method = std::move(method);
+  r.url = {false, kLoopback, port, std::move(path)};
+  r.headers = {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
+  r.body = std::move(body);
+  r.timeout = kTimeout;
+  r.body_limit = 64 << 20;
+  r.user_agent = "sluice-storm";
+  auto fetch = sluice::Fetch(std::move(r));
+  auto reply = co_await std::move(fetch);
+  if (!reply.ok()) co_return HttpReply{};
+  co_return HttpReply{reply.value().status, std::move(reply.value().body)};
 }
 
 WebhookReceiver::WebhookReceiver(asio::io_context& io, std::function<void(const std::string&)> on_body)
