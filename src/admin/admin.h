@@ -95,8 +95,8 @@ struct FlightView {
   std::string state = "none";  // none, running, completed, rolled_back
   std::string candidate, candidate_hash, reason;
   int share = 0;               // percent of tenants in the flight
-  std::vector<size_t> stages;
-  int64_t started_unix = 0, stage_started_unix = 0;
+  std::vector<size_t> shares;  // the steps of the rollout, in percent
+  int64_t started_unix = 0, share_started_unix = 0;
   std::vector<std::string> changes;  // "forests.na-1.limit 40 → 20"
   FlightGroupFigures flight, control;
   std::vector<FlightGate> gates;
@@ -108,7 +108,7 @@ class FlightControl {
   virtual ~FlightControl() = default;
   virtual FlightView View() = 0;
   virtual Result<FlightView> Start(const std::string& candidate_path, int share) = 0;
-  virtual Result<FlightView> Promote() = 0;  // the next stage; at 100 % the candidate becomes the config
+  virtual Result<FlightView> Promote() = 0;  // the next share; at 100 % the candidate becomes the config
   virtual Result<FlightView> Rollback() = 0;
 };
 

@@ -24,8 +24,8 @@ json FlightJson(const FlightView& v) {
   json history = json::array();
   for (const auto& [t, what] : v.history) history.push_back({{"unix", t}, {"step", what}});
   return {{"state", v.state}, {"candidate", v.candidate}, {"candidate_hash", v.candidate_hash},
-          {"reason", v.reason}, {"share", v.share}, {"stages", v.stages}, {"started_unix", v.started_unix},
-          {"stage_started_unix", v.stage_started_unix}, {"changes", v.changes},
+          {"reason", v.reason}, {"share", v.share}, {"shares", v.shares}, {"started_unix", v.started_unix},
+          {"share_started_unix", v.share_started_unix}, {"changes", v.changes},
           {"groups", {{"flight", GroupJson(v.flight)}, {"control", GroupJson(v.control)}}},
           {"gates", gates}, {"history", history}};
 }

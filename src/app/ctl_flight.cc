@@ -24,16 +24,16 @@ void PrintFlight(const json& f) {
     std::cout << "no flight has run\n";
     return;
   }
-  std::string stages;
-  for (const auto& s : f["stages"]) {
+  std::string shares;
+  for (const auto& s : f["shares"]) {
     const int st = s.get<int>();
-    stages += fmt::format("{}{}{}%{}", stages.empty() ? "" : " → ", st == f["share"].get<int>() ? "[" : "", st,
+    shares += fmt::format("{}{}{}%{}", shares.empty() ? "" : " → ", st == f["share"].get<int>() ? "[" : "", st,
                           st == f["share"].get<int>() ? "]" : "");
   }
   std::cout << fmt::format("flight   {}{}\n", state, state == "running" ? fmt::format(" at {} %", f["share"].get<int>()) : "");
   std::cout << fmt::format("candidate {} ({})\n", f["candidate"].get<std::string>(),
                            f["candidate_hash"].get<std::string>().substr(0, 12));
-  std::cout << "stages   " << stages << "\n";
+  std::cout << "shares   " << shares << "\n";
   for (const auto& c : f["changes"]) std::cout << "change   " << c.get<std::string>() << "\n";
   if (!f["reason"].get<std::string>().empty()) std::cout << "reason   " << f["reason"].get<std::string>() << "\n";
   const auto& g = f["groups"];
@@ -66,9 +66,9 @@ FlightCommands::FlightCommands(CLI::App& parent) : a_(std::make_unique<Args>()) 
   a_->start = a_->flight->add_subcommand("start", "start a flight of a candidate config file");
   a_->start->add_option("file", a_->candidate, "the candidate config (TOML)")->required();
   a_->start->add_option("--share", a_->share, "tenants in the flight, e.g. 10%");
-  a_->promote = a_->flight->add_subcommand("promote", "move the flight to its next stage (at 100 % it becomes the config)");
+  a_->promote = a_->flight->add_subcommand("promote", "move the flight to its next share (at 100 % it becomes the config)");
   a_->rollback = a_->flight->add_subcommand("rollback", "end the flight; every tenant back on the running config");
-  a_->status = a_->flight->add_subcommand("status", "stages, share and the gates, flight beside control");
+  a_->status = a_->flight->add_subcommand("status", "shares and the gates, flight beside control");
   for (auto* c : {a_->start, a_->promote, a_->rollback, a_->status}) c->add_flag("--json", a_->json, "print the API's JSON");
 }
 

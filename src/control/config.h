@@ -30,7 +30,7 @@ struct LogConfig {
 // tenants with the others over the current stage; one that fails rolls the
 // flight back.
 struct FlightOptions {
-  std::vector<size_t> stages{10, 50, 100};  // shares in percent; the last must be 100
+  std::vector<size_t> shares{10, 50, 100};  // in percent; the last must be 100
   std::chrono::seconds interval{5};         // how often the gates judge
   size_t min_lookups = 50;                  // per group, before lookups are judged
   size_t min_deliveries = 20;               // in the flight, before deliveries are judged

@@ -173,10 +173,15 @@ void ReadQueue(TomlTable& s, Config& c) {
 }
 
 void ReadFlight(TomlTable& s, Config& c) {
-  s.IntList("stages", &c.flight.stages, 1, 100);
-  if (c.flight.stages.empty() || c.flight.stages.back() != 100 ||
-      !std::is_sorted(c.flight.stages.begin(), c.flight.stages.end(), std::less_equal<>())) {
-    s.Error("stages", "expected rising shares ending at 100, e.g. [10, 50, 100]");
+  if (s.Has("stages")) {
+    std::vector<size_t> old;  // read so it is not also reported as unknown
+    s.IntList("stages", &old, 1, 100);
+    s.Error("stages", "renamed to shares");
+  }
+  s.IntList("shares", &c.flight.shares, 1, 100);
+  if (c.flight.shares.empty() || c.flight.shares.back() != 100 ||
+      !std::is_sorted(c.flight.shares.begin(), c.flight.shares.end(), std::less_equal<>())) {
+    s.Error("shares", "expected rising shares ending at 100, e.g. [10, 50, 100]");
   }
   s.Duration("interval", &c.flight.interval);
   if (c.flight.interval.count() < 1) s.Error("interval", "must be at least 1s");

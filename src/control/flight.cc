@@ -49,8 +49,8 @@ json ToJson(const admin::FlightView& v) {
   json history = json::array();
   for (const auto& [t, what] : v.history) history.push_back({t, what});
   return {{"state", v.state},   {"candidate", v.candidate}, {"candidate_hash", v.candidate_hash},
-          {"reason", v.reason}, {"share", v.share},         {"stages", v.stages},
-          {"started_unix", v.started_unix}, {"stage_started_unix", v.stage_started_unix},
+          {"reason", v.reason}, {"share", v.share},         {"shares", v.shares},
+          {"started_unix", v.started_unix}, {"share_started_unix", v.share_started_unix},
           {"changes", v.changes}, {"history", history}};
 }
 
@@ -61,9 +61,10 @@ admin::FlightView FromJson(const json& j) {
   v.candidate_hash = j.value("candidate_hash", "");
   v.reason = j.value("reason", "");
   v.share = j.value("share", 0);
-  v.stages = j.value("stages", std::vector<size_t>{});
+  // Flights saved before the rename say "stages".
+  v.shares = j.value("shares", j.value("stages", std::vector<size_t>{}));
   v.started_unix = j.value("started_unix", int64_t{0});
-  v.stage_started_unix = j.value("stage_started_unix", int64_t{0});
+  v.share_started_unix = j.value("share_started_unix", j.value("stage_started_unix", int64_t{0}));
   v.changes = j.value("changes", std::vector<std::string>{});
   for (const auto& h : j.value("history", json::array())) {
     if (h.is_array() && h.size() == 2) v.history.emplace_back(h[0].get<int64_t>(), h[1].get<std::string>());
@@ -299,11 +300,11 @@ Result<admin::FlightView> Flight::Start(const std::string& candidate_path, int s
   origins_.clear();
   view_.state = "running";
   view_.share = share;
-  view_.stages = {static_cast<size_t>(share)};
-  for (size_t st : o_.stages) {
-    if (st > static_cast<size_t>(share)) view_.stages.push_back(st);
+  view_.shares = {static_cast<size_t>(share)};
+  for (size_t st : o_.shares) {
+    if (st > static_cast<size_t>(share)) view_.shares.push_back(st);
   }
-  view_.started_unix = view_.stage_started_unix = NowUnix();
+  view_.started_unix = view_.share_started_unix = NowUnix();
   Apply();
   std::string changes;
   for (const auto& c : view_.changes) changes += (changes.empty() ? "" : "; ") + c;
@@ -315,7 +316,7 @@ Result<admin::FlightView> Flight::Promote() {
   std::lock_guard lock(mu_);
   if (view_.state != "running") return Status::InvalidArgument("no flight is running");
   size_t next = 100;
-  for (size_t st : view_.stages) {
+  for (size_t st : view_.shares) {
     if (st > static_cast<size_t>(view_.share)) {
       next = st;
       break;
@@ -328,13 +329,13 @@ Result<admin::FlightView> Flight::Promote() {
   Figures();
   const int from = view_.share;
   view_.share = static_cast<int>(next);
-  view_.stage_started_unix = NowUnix();
+  view_.share_started_unix = NowUnix();
   Apply();
   Step(fmt::format("promoted from {} % to {} %", from, view_.share));
   return view_;
 }
 
-// The last stage: the candidate becomes the config file (the old one kept
+// The last share (100 %): the candidate becomes the config file (the old one kept
 // beside it) and is reloaded, so it is what a restart runs too.
 Status Flight::Complete() {
   const admin::ConfigInfo running = reloader_.Current();

@@ -4,8 +4,8 @@
 // candidate × share beside one of current × (100 − share), so the groups
 // compare fairly; and placement: a tenant the candidate places elsewhere
 // moves when it joins the flight's group, and back on a rollback. Gates judge the flight against the control group each
-// interval over the current stage; a failing gate rolls the flight back by
-// itself. Promotion walks the stages (10 → 50 → 100 %); at 100 % the
+// interval over the current share; a failing gate rolls the flight back by
+// itself. Promotion walks the shares (10 → 50 → 100 %); at 100 % the
 // candidate becomes the config file and is reloaded. Every step is logged
 // and kept in the spool, so a restart resumes the flight where it was.
 #pragma once
@@ -37,7 +37,7 @@ struct FlightPlan {
 // go through a reload.
 Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate, FlightPlan* plan);
 
-// The gates over one stage's counts. A gate that has too little traffic to
+// The gates over one share's counts. A gate that has too little traffic to
 // judge passes, marked not judged.
 std::vector<admin::FlightGate> JudgeGates(const FlightOptions& o, const TenantGroups::Counts& flight,
                                             const TenantGroups::Counts& control);

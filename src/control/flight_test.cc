@@ -180,16 +180,21 @@ TEST(Config, FlightTable) {
   testing::TempDir dir;
   std::string path = dir / "c.toml";
   std::ofstream(path) << "[destinations.local]\ntype = \"maildir\"\nroot = \"/tmp/m\"\n"
-                         "[flight]\nstages = [5, 20, 100]\ninterval = \"2s\"\nmax_latency_ratio = 3.0\n";
+                         "[flight]\nshares = [5, 20, 100]\ninterval = \"2s\"\nmax_latency_ratio = 3.0\n";
   auto r = LoadConfig(path);
   ASSERT_TRUE(r.ok()) << r.errors[0].ToString();
-  EXPECT_EQ(r.config.flight.stages, (std::vector<size_t>{5, 20, 100}));
+  EXPECT_EQ(r.config.flight.shares, (std::vector<size_t>{5, 20, 100}));
   EXPECT_EQ(r.config.flight.interval, std::chrono::seconds(2));
   std::ofstream(path) << "[destinations.local]\ntype = \"maildir\"\nroot = \"/tmp/m\"\n"
-                         "[flight]\nstages = [50, 10]\n";
+                         "[flight]\nshares = [50, 10]\n";
   r = LoadConfig(path);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.errors[0].ToString(), path + ":5: flight.stages: expected rising shares ending at 100, e.g. [10, 50, 100]");
+  EXPECT_EQ(r.errors[0].ToString(), path + ":5: flight.shares: expected rising shares ending at 100, e.g. [10, 50, 100]");
+  std::ofstream(path) << "[destinations.local]\ntype = \"maildir\"\nroot = \"/tmp/m\"\n"
+                         "[flight]\nstages = [10, 100]\n";
+  r = LoadConfig(path);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].ToString(), path + ":5: flight.stages: renamed to shares");
 }
 
 }  // namespace

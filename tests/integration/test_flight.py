@@ -112,7 +112,7 @@ class Flight(unittest.TestCase):
         self.assertIn("running at 10 %", r.stdout)
         self.assertIn("forests.na-1.limit 40 → 60", r.stdout)
         f = self.flight()
-        self.assertEqual((f["state"], f["share"], f["stages"]), ("running", 10, [10, 50, 100]))
+        self.assertEqual((f["state"], f["share"], f["shares"]), ("running", 10, [10, 50, 100]))
         na1 = self.forest("na-1")
         self.assertEqual(na1["limit"], 36)                 # 40 × 90 %
         self.assertEqual(na1["flight_lane"]["limit"], 6)   # 60 × 10 %

@@ -214,8 +214,8 @@ function renderFlight(f) {
     rolled_back: "Rolled back: " + f.reason,
   }[f.state] || f.state;
   document.getElementById("flight-summary").textContent = summary;
-  document.getElementById("flight-stages").replaceChildren(...(f.state === "running" ? f.stages : []).map((st) =>
-    el("span", { class: st === f.share ? "stage current" : st < f.share ? "stage done" : "stage" }, st + " %")));
+  document.getElementById("flight-shares").replaceChildren(...(f.state === "running" ? f.shares : []).map((st) =>
+    el("span", { class: st === f.share ? "share current" : st < f.share ? "share done" : "share" }, st + " %")));
   document.getElementById("flight-changes").replaceChildren(...f.changes.map((c) => el("li", {}, c)));
   const fmt = (x) => (Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(3));
   const rows = f.gates.map((g) => {
