@@ -10,6 +10,7 @@
 
 #include "common/bulkhead.h"
 #include "common/timed_stream.h"
+#include "delivery/commands.h"
 #include "delivery/delivery.h"
 #include "delivery/outcomes.h"
 #include "delivery/throttle.h"
@@ -22,6 +23,8 @@ namespace sluice::delivery {
 namespace {
 
 namespace asio = boost::asio;
+
+constexpr std::string_view kDataCommand = "DATA\r\n";
 
 struct ServerReply {
   int code = 0;       // 0: no valid reply (connection lost, timeout, garbage)
@@ -223,7 +226,27 @@ class SmtpDelivery final : public Delivery {
   // connection has no stream and stream_error says what happened.
   asio::awaitable<std::unique_ptr<Connection>> Open();
 
+  // One message on an open connection (below, step by step).
+  struct Transaction {
+    Transaction(Connection& conn, const Job& j) : c(conn), job(j), s(*conn.stream) {}
+    Connection& c;
+    const Job& job;
+    TimedStream& s;
+    size_t n = job.recipients.size();
+    Commands commands;
+    bool pipelined = false;
+    boost::system::error_code ec;
+    std::vector<Outcome> out;     // per job recipient, as the steps learn it
+    std::vector<size_t> accepted;  // positions in job.recipients that RCPT took
+    Attempt a;
+  };
   asio::awaitable<Attempt> Transact(Connection& c, const Job& job);
+  asio::awaitable<bool> Mail(Transaction& t);
+  asio::awaitable<bool> Rcpts(Transaction& t);
+  asio::awaitable<void> NoRecipients(Transaction& t);
+  asio::awaitable<bool> Data(Transaction& t);
+  asio::awaitable<void> EndOfData(Transaction& t);
+  void Lost(Transaction& t, const char* step, const ServerReply& r);
 
   bool verify() const { return o_.tls == DestinationOptions::Tls::kRequired && o_.tls_verify; }
   // Upgrades an open, greeted connection per the destination's TLS policy.
@@ -355,171 +378,164 @@ asio::awaitable<std::unique_ptr<Connection>> SmtpDelivery::Open() {
   co_return c;
 }
 
+// A transaction in four steps: MAIL, RCPT (one per recipient), DATA, and
+// the end-of-data reply(s). Each step returns false when it has decided the
+// attempt (t.a is then complete).
 asio::awaitable<Attempt> SmtpDelivery::Transact(Connection& c, const Job& job) {
-  const size_t n = job.recipients.size();
-  TimedStream& s = *c.stream;
-  boost::system::error_code ec;
-  Attempt a;
-  auto lost = [&](const std::string& stage, const ServerReply& r) {
-    a.outcomes.assign(n, Said(Condition::kConnectionLost, fmt::format("{}:{} {}: {}", o_.host, o_.port, stage, r.text)));
-    a.trouble = true;  // closed abruptly or timed out
-    a.trouble_why = a.outcomes[0].reply;
-  };
-  auto refused = [&](const ServerReply& r) {
-    a.outcomes.assign(n, FromReply(r.code, r.text));
-    if (r.code == 421 || (r.code >= 400 && r.code < 500)) {
-      a.trouble = true;
-      a.trouble_why = r.text;
-    }
-  };
-
+  Transaction t(c, job);
   const Envelope& e = *job.envelope;
   if (e.smtputf8 && !c.utf8) {
     // RFC 6531 §3.2: no downgrade; the sender is told by a bounce.
-    a.outcomes.assign(n, Said(Condition::kNoSmtpUtf8, fmt::format("{}:{} does not support SMTPUTF8", o_.host, o_.port)));
-    a.reusable = true;
-    co_return a;
+    t.a.outcomes.assign(t.n, Said(Condition::kNoSmtpUtf8, fmt::format("{}:{} does not support SMTPUTF8", o_.host, o_.port)));
+    t.a.reusable = true;
+    co_return t.a;
   }
-  std::string line = fmt::format("MAIL FROM:<{}>", e.sender);
-  if (e.body_8bit && c.eightbit) line += " BODY=8BITMIME";
-  if (e.smtputf8) line += " SMTPUTF8";
-  // DSN requests travel on when the next hop can honour them (RFC 3461 §4).
-  if (c.dsn && !e.dsn_ret.empty()) line += " RET=" + e.dsn_ret;
-  if (c.dsn && !e.dsn_envid.empty()) line += " ENVID=" + e.dsn_envid;
-  line += "\r\n";
-  std::vector<std::string> rcpts(n);
-  for (size_t k = 0; k < n; ++k) {
-    const size_t i = job.recipients[k];
-    const RecipientRoute& route = e.routes[i];
-    const std::string& to = lmtp_ && !route.mailbox.empty() ? route.mailbox : route.address;
-    rcpts[k] = fmt::format("RCPT TO:<{}>", to);
-    if (c.dsn && i < e.dsn.size()) {
-      if (!e.dsn[i].notify.empty()) rcpts[k] += " NOTIFY=" + e.dsn[i].notify;
-      if (!e.dsn[i].orcpt.empty()) rcpts[k] += " ORCPT=" + e.dsn[i].orcpt;
-    }
-    rcpts[k] += "\r\n";
-  }
-  const std::string data_command = "DATA\r\n";
+  t.commands = TransactionCommands(e, job.recipients, Offered{c.eightbit, c.utf8, c.dsn}, lmtp_);
   // With PIPELINING the whole group is one write and its replies are read
   // in order (RFC 2920 §3.1): one round trip instead of two plus one per
   // recipient. Leaving early then leaves replies unread: the connection
   // is not reused.
-  const bool pipelined = c.pipelining;
-  if (pipelined) {
-    std::string group = line;
-    for (const auto& r : rcpts) group += r;
-    group += data_command;
-    co_await s.WriteAll(group, o_.reply_timeout, ec);
+  t.pipelined = c.pipelining;
+  if (t.pipelined) {
+    std::string group = t.commands.mail;
+    for (const auto& r : t.commands.rcpts) group += r;
+    group += kDataCommand;
+    co_await t.s.WriteAll(group, o_.reply_timeout, t.ec);
   }
-  ServerReply r;
-  if (ec) {
-    r = ServerReply{0, fmt::format("write failed: {}", ec.message()), {}};
-  } else {
-    r = co_await Next(s, pipelined, line, ec);
+  if (!co_await Mail(t)) co_return t.a;
+  if (!co_await Rcpts(t)) co_return t.a;
+  if (t.accepted.empty()) {
+    co_await NoRecipients(t);
+    co_return t.a;
   }
-  if (r.code == 0) {
-    lost("MAIL", r);
-    a.stale_connection = c.messages > 0;
-    co_return a;
-  }
-  if (r.code != 250) {
-    refused(r);
-    a.reusable = r.code != 421 && !pipelined;
-    if (a.reusable) {
-      ServerReply rset = co_await Command(s, "RSET\r\n", ec);
-      a.reusable = rset.code == 250;
-    }
-    co_return a;
-  }
+  if (!co_await Data(t)) co_return t.a;
+  co_await EndOfData(t);
+  co_return t.a;
+}
 
-  std::vector<Outcome> out(n);
-  std::vector<size_t> accepted;  // positions in job.recipients
-  for (size_t k = 0; k < n; ++k) {
-    r = co_await Next(s, pipelined, rcpts[k], ec);
+void SmtpDelivery::Lost(Transaction& t, const char* step, const ServerReply& r) {
+  t.a.outcomes.assign(t.n, Said(Condition::kConnectionLost, fmt::format("{}:{} {}: {}", o_.host, o_.port, step, r.text)));
+  t.a.trouble = true;  // closed abruptly or timed out
+  t.a.trouble_why = t.a.outcomes[0].reply;
+}
+
+asio::awaitable<bool> SmtpDelivery::Mail(Transaction& t) {
+  ServerReply r;
+  if (t.ec) {
+    r = ServerReply{0, fmt::format("write failed: {}", t.ec.message()), {}};
+  } else {
+    r = co_await Next(t.s, t.pipelined, t.commands.mail, t.ec);
+  }
+  if (r.code == 250) co_return true;
+  if (r.code == 0) {
+    Lost(t, "MAIL", r);
+    t.a.stale_connection = t.c.messages > 0;
+    co_return false;
+  }
+  // Refused: every recipient gets the reply; a 4xx is trouble at the destination.
+  t.a.outcomes.assign(t.n, FromReply(r.code, r.text));
+  if (r.code >= 400 && r.code < 500) {
+    t.a.trouble = true;
+    t.a.trouble_why = r.text;
+  }
+  t.a.reusable = r.code != 421 && !t.pipelined;
+  if (t.a.reusable) {
+    ServerReply rset = co_await Command(t.s, "RSET\r\n", t.ec);
+    t.a.reusable = rset.code == 250;
+  }
+  co_return false;
+}
+
+asio::awaitable<bool> SmtpDelivery::Rcpts(Transaction& t) {
+  t.out.resize(t.n);
+  for (size_t k = 0; k < t.n; ++k) {
+    ServerReply r = co_await Next(t.s, t.pipelined, t.commands.rcpts[k], t.ec);
     if (r.code == 0) {
-      lost("RCPT", r);
-      co_return a;
+      Lost(t, "RCPT", r);
+      co_return false;
     }
     if (r.code == 421) {
-      refused(r);
-      a.reusable = false;
-      co_return a;
+      t.a.outcomes.assign(t.n, FromReply(r.code, r.text));
+      t.a.trouble = true;
+      t.a.trouble_why = r.text;
+      co_return false;
     }
-    out[k] = FromReply(r.code, r.text);
-    if (out[k].kind == Outcome::Kind::kDelivered) {
-      out[k].kind = Outcome::Kind::kDeferred;  // not delivered until DATA says so
-      accepted.push_back(k);
+    t.out[k] = FromReply(r.code, r.text);
+    if (t.out[k].kind == Outcome::Kind::kDelivered) {
+      t.out[k].kind = Outcome::Kind::kDeferred;  // not delivered until DATA says so
+      t.accepted.push_back(k);
     }
   }
-  if (accepted.empty()) {
-    if (pipelined) {
-      // DATA went out too: a server should refuse it with no recipient;
-      // one that says 354 gets an empty message ended at once.
-      r = co_await ReadReply(s, o_.reply_timeout, ec);
-      if (r.code == 354) {
-        r = co_await Command(s, ".\r\n", ec);
-      }
-      if (r.code == 0) {
-        a.outcomes = std::move(out);
-        co_return a;
-      }
-    }
-    ServerReply rset = co_await Command(s, "RSET\r\n", ec);
-    a.outcomes = std::move(out);
-    a.reusable = rset.code == 250;
-    co_return a;
+  co_return true;
+}
+
+asio::awaitable<void> SmtpDelivery::NoRecipients(Transaction& t) {
+  t.a.outcomes = std::move(t.out);
+  if (t.pipelined) {
+    // DATA went out too: a server should refuse it with no recipient;
+    // one that says 354 gets an empty message ended at once.
+    ServerReply r = co_await ReadReply(t.s, o_.reply_timeout, t.ec);
+    if (r.code == 354) r = co_await Command(t.s, ".\r\n", t.ec);
+    if (r.code == 0) co_return;
   }
-  r = co_await Next(s, pipelined, data_command, ec);
-  if (r.code != 354) {
-    if (r.code == 0) {
-      lost("DATA", r);
-      co_return a;
-    }
-    Outcome o = FromReply(r.code, r.text);
-    if (o.kind == Outcome::Kind::kDelivered) o.kind = Outcome::Kind::kDeferred;
-    for (size_t k : accepted) out[k] = o;
-    a.outcomes = std::move(out);
-    a.trouble = r.code == 421;
-    a.trouble_why = r.text;
-    co_return a;
+  ServerReply rset = co_await Command(t.s, "RSET\r\n", t.ec);
+  t.a.reusable = rset.code == 250;
+}
+
+asio::awaitable<bool> SmtpDelivery::Data(Transaction& t) {
+  ServerReply r = co_await Next(t.s, t.pipelined, kDataCommand, t.ec);
+  if (r.code == 354) co_return true;
+  if (r.code == 0) {
+    Lost(t, "DATA", r);
+    co_return false;
   }
-  const std::string data = mail::DotStuff(*job.content);
-  co_await s.WriteAll(data, o_.reply_timeout, ec);
+  Outcome o = FromReply(r.code, r.text);
+  if (o.kind == Outcome::Kind::kDelivered) o.kind = Outcome::Kind::kDeferred;
+  for (size_t k : t.accepted) t.out[k] = o;
+  t.a.outcomes = std::move(t.out);
+  t.a.trouble = r.code == 421;
+  t.a.trouble_why = r.text;
+  co_return false;
+}
+
+asio::awaitable<void> SmtpDelivery::EndOfData(Transaction& t) {
+  const std::string data = mail::DotStuff(*t.job.content);
+  co_await t.s.WriteAll(data, o_.reply_timeout, t.ec);
   // LMTP answers once per accepted recipient (RFC 2033 §4.2); SMTP once.
-  for (size_t i = 0; i < (lmtp_ ? accepted.size() : 1); ++i) {
-    if (ec) {
-      r = ServerReply{0, ec.message(), {}};
+  for (size_t i = 0; i < (lmtp_ ? t.accepted.size() : 1); ++i) {
+    ServerReply r;
+    if (t.ec) {
+      r = ServerReply{0, t.ec.message(), {}};
     } else {
-      r = co_await ReadReply(s, o_.reply_timeout, ec);
+      r = co_await ReadReply(t.s, o_.reply_timeout, t.ec);
     }
     if (r.code == 0) {
       // The data reply was lost: the destination may or may not have the
       // message. Retrying risks a duplicate, which RFC 5321 §6.1 prefers
       // to a loss.
       std::string why = Say(Condition::kConnectionLost, fmt::format("{}:{} end of data: {}", o_.host, o_.port, r.text));
-      for (size_t j = lmtp_ ? i : 0; j < accepted.size(); ++j) out[accepted[j]] = Outcome{Outcome::Kind::kDeferred, why};
-      a.outcomes = std::move(out);
-      a.trouble = true;
-      a.trouble_why = why;
-      co_return a;
+      for (size_t j = lmtp_ ? i : 0; j < t.accepted.size(); ++j) t.out[t.accepted[j]] = Outcome{Outcome::Kind::kDeferred, why};
+      t.a.outcomes = std::move(t.out);
+      t.a.trouble = true;
+      t.a.trouble_why = why;
+      co_return;
     }
     if (lmtp_) {
-      out[accepted[i]] = FromReply(r.code, r.text);
+      t.out[t.accepted[i]] = FromReply(r.code, r.text);
     } else {
-      for (size_t k : accepted) out[k] = FromReply(r.code, r.text);
+      for (size_t k : t.accepted) t.out[k] = FromReply(r.code, r.text);
     }
     if (r.code == 421) {
-      a.trouble = true;
-      a.trouble_why = r.text;
+      t.a.trouble = true;
+      t.a.trouble_why = r.text;
     }
   }
   const Outcome::Handover handover = lmtp_ ? Outcome::Handover::kFinal
-                                     : c.dsn ? Outcome::Handover::kPassedOn
-                                             : Outcome::Handover::kRelayed;
-  for (auto& o : out) o.handover = handover;
-  a.outcomes = std::move(out);
-  a.reusable = !a.trouble;
-  co_return a;
+                                     : t.c.dsn ? Outcome::Handover::kPassedOn
+                                               : Outcome::Handover::kRelayed;
+  for (auto& o : t.out) o.handover = handover;
+  t.a.outcomes = std::move(t.out);
+  t.a.reusable = !t.a.trouble;
 }
 
 }  // namespace
