@@ -2,6 +2,8 @@
 """The include graph against the layers of doc/design.md: every file under
 src/<folder>/ includes only its own folder and folders of a lower layer, so
 no stage includes a higher one and no two folders include each other.
+Also checks that the layout block of README.md names every src/ folder and
+every top-level folder in the repository, and nothing that is not there.
 Prints each offending include with its file and line; exits 1 if any."""
 import os
 import re
@@ -20,6 +22,26 @@ LAYERS = {
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
+
+
+LAYOUT_LINE = re.compile(r"^((?:[a-z]+/)?[a-z._]+/)\s{2,}\S")
+IGNORED = {"var", "node_modules", "__pycache__"}  # run state and tool output (.gitignore)
+
+
+def readme_layout(root, src_folders):
+    """The README's layout block (its lines "folder/   what it holds")
+    against the tree."""
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as f:
+        listed = {m.group(1).rstrip("/") for m in map(LAYOUT_LINE.match, f) if m}
+    tops = {d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d))
+            and not d.startswith(("build", "storm-")) and d not in IGNORED and d != ".git"}
+    tops.discard("src")
+    present = {"src/" + d for d in src_folders} | {d for d in tops if d != "tools"}
+    present |= {"tools/" + d for d in os.listdir(os.path.join(root, "tools"))
+                if os.path.isdir(os.path.join(root, "tools", d))}
+    problems = ["README.md: the layout names %s/, which is not in the tree" % d for d in sorted(listed - present)]
+    problems += ["README.md: the layout does not name %s/" % d for d in sorted(present - listed)]
+    return problems
 
 
 def main():
@@ -46,6 +68,7 @@ def main():
                         elif LAYERS[dep] >= LAYERS[folder]:
                             problems.append("%s:%d: %s (layer %d) includes %s/ (layer %d)" %
                                             (os.path.relpath(path, src), n, folder, LAYERS[folder], dep, LAYERS[dep]))
+    problems += readme_layout(os.path.dirname(src), folders)
     for p in problems:
         print("layers: " + p, file=sys.stderr)
     return 1 if problems else 0
