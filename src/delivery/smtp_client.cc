@@ -118,6 +118,7 @@ class SmtpDelivery final : public Delivery {
     }
     auto acquire = slots_.Acquire();  // see common/offload.h on temporaries
     Permit slot = co_await std::move(acquire);  // the wait is an hour long: in practice it is granted
+    const auto started = std::chrono::steady_clock::now();
     Attempt a;
     std::string tls_used;
     for (int tries = 0; tries < 2; ++tries) {
@@ -153,7 +154,7 @@ class SmtpDelivery final : public Delivery {
       CloseIdle();
     }
     if (a.trouble) {
-      throttle_.OnTrouble(std::chrono::steady_clock::now(), a.trouble_why);
+      throttle_.OnTrouble(started, std::chrono::steady_clock::now(), a.trouble_why);
     } else {
       throttle_.OnSuccess();
     }

@@ -10,13 +10,18 @@ void Throttle::OnSuccess() {
   limit_ = std::min(static_cast<double>(o_.max_concurrency), limit_ + 1.0 / limit_);
 }
 
-void Throttle::OnTrouble(Clock::time_point now, const std::string& why) {
+void Throttle::OnTrouble(Clock::time_point started, Clock::time_point now, const std::string& why) {
   std::lock_guard lock(mu_);
+  last_trouble_ = why;
+  // An attempt that began before the last reaction saw the same trouble:
+  // the many deliveries in flight when a next hop blips count once, as TCP
+  // halves once per round trip, not once per lost segment.
+  if (started < reacted_at_) return;
+  reacted_at_ = now;
   limit_ = std::max(1.0, limit_ / 2);
   ++troubles_;
   std::chrono::milliseconds backoff = o_.min_backoff * (int64_t{1} << std::min<size_t>(troubles_ - 1, 20));
   paused_until_ = now + std::min(backoff, o_.max_backoff);
-  last_trouble_ = why;
 }
 
 bool Throttle::Paused(Clock::time_point now) {

@@ -1,8 +1,9 @@
 // The throttle of one destination: how many deliveries may run at once and
 // whether it is backing off. AIMD: trouble (a 421, a refused or abruptly
 // closed connection, a timeout) halves the concurrency and opens a backoff
-// window that doubles with each consecutive trouble; every clean delivery
-// adds 1/limit. While the window is open nothing is sent (the breaker is
+// window that doubles with each consecutive trouble — once per window: the
+// troubles of attempts that started before the last reaction are the same
+// trouble and change nothing; every clean delivery adds 1/limit. While the window is open nothing is sent (the breaker is
 // open); after it, the halved limit — down to one — makes the next
 // attempts probes. Thread-safe; the clock is passed in.
 #pragma once
@@ -25,7 +26,8 @@ class Throttle {
   explicit Throttle(ThrottleOptions o) : o_(o), limit_(static_cast<double>(o.max_concurrency)) {}
 
   void OnSuccess();
-  void OnTrouble(Clock::time_point now, const std::string& why);
+  // `started`: when the failed attempt began (after it had its slot).
+  void OnTrouble(Clock::time_point started, Clock::time_point now, const std::string& why);
   // True while the backoff window is open: do not even connect.
   bool Paused(Clock::time_point now);
   size_t limit();
@@ -48,6 +50,7 @@ class Throttle {
   double limit_;
   size_t troubles_ = 0;  // consecutive
   Clock::time_point paused_until_{};
+  Clock::time_point reacted_at_{};  // the last trouble that halved and doubled
   std::string last_trouble_;
 };
 

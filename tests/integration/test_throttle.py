@@ -2,7 +2,10 @@
 abruptly, then recovers (Postfix's smtp-sink with -Q and -q): every
 message is delivered once after recovery, the destination's concurrency
 shrank and it backed off during the fault, and a second, healthy
-destination went on at full speed. Connections are reused when healthy."""
+destination went on at full speed. Connections are reused when healthy.
+And a one-second 421 under load costs seconds, not backoff_max: the
+deliveries in flight that all fail in the blip count as one trouble."""
+import threading
 import concurrent.futures
 import os
 import re
@@ -67,6 +70,48 @@ class Throttle(unittest.TestCase):
         self.assertLess(by["relay2"]["connections"], 80)
         code, text = s.api("GET", "/metrics")
         self.assertIn('sluice_deliveries_total{destination="relay2",result="delivered"} 80', text)
+
+    def test_one_second_of_421_costs_seconds_not_a_minute(self):
+        s = harness.Sluice(relay_backoff_max="60s")
+        self.addCleanup(s.cleanup)
+        sink = harness.SmtpSink(s.relay_port)
+        s.start()
+        total = 240
+        sent = []
+
+        def send(numbers):
+            with s.smtp() as c:
+                for n in numbers:
+                    c.sendmail("s@outside.example", ["gavin@hooli.example"], harness.message(n, "gavin@hooli.example"))
+                    sent.append(n)
+                    time.sleep(0.02)  # a steady stream, so deliveries are in flight when the blip comes
+
+        senders = [threading.Thread(target=send, args=(range(k, total, 4),)) for k in range(4)]
+        for t in senders:
+            t.start()
+        harness.wait_for(lambda: len(sink.subjects()) >= 40, timeout=30, what="deliveries under way")
+        # The blip: for one second the next hop answers 421 on every session (at RCPT).
+        before = sink.subjects()
+        sink.stop()
+        blip = harness.SmtpSink(s.relay_port, extra=("-Q", "rcpt"))
+        time.sleep(1.0)
+        blip.cleanup()
+        back = harness.SmtpSink(s.relay_port)
+        self.addCleanup(back.cleanup)
+        blip_end = time.time()
+        harness.wait_for(lambda: back.subjects(), timeout=30, what="the first delivery after the blip")
+        resumed = time.time() - blip_end
+        for t in senders:
+            t.join(timeout=60)
+        self.assertEqual(len(sent), total)
+        harness.wait_for(lambda: len(set(before) | set(back.subjects())) >= total, timeout=60, what="all delivered")
+        # backoff_min is 1 s and queue retries come within 2 s: one halving and
+        # one doubling at most. Counting each failure would have paused 60 s.
+        self.assertLess(resumed, 1 + 5, "deliveries resumed %.1f s after the blip" % resumed)
+        code, dests = s.api("GET", "/api/v1/destinations")
+        self.assertEqual(code, 200)
+        self.assertEqual(sorted(set(before) | set(back.subjects())), list(range(total)))
+        print("deliveries resumed %.1f s after a one-second 421" % resumed)
 
 
 if __name__ == "__main__":
