@@ -32,7 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(f.value().error_rate >= 0 && f.value().error_rate <= 1 && f.value().latency.count() >= 0);
   }
   if (auto m = admin::ParseMove(j); m.ok()) Check(!m.value().empty() && m.value().size() <= 1000);
-  if (auto h = admin::ParseHold(j); h.ok()) Check(h.value().policy.kind.size() <= 1000);
+  if (auto h = admin::ParseHold(j); h.ok()) {
+    Check(queue::ParseHoldKind(queue::ToString(h.value().policy.kind)) == h.value().policy.kind);
+    Check(h.value().policy.name.size() <= 1000);
+  }
   if (auto s = admin::ParseFlightStart(j); s.ok()) Check(!s.value().candidate.empty());
   return 0;
 }

@@ -2,7 +2,8 @@
 // and the report onto the wire (mail::DotStuff). Whatever a sender put in
 // ENVID or ORCPT and whatever a peer answered, the report's own parts have
 // no line ending but CRLF and no control byte, and nothing on the wire has
-// a bare CR or LF.
+// a bare CR or LF; and content that is sent as it is (mail::SendsAsIs) is
+// byte for byte what dot-stuffing would have sent.
 #include <cstdlib>
 #include <string>
 
@@ -60,5 +61,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (wire[i] == '\n') Check(i > 0 && wire[i - 1] == '\r');
   }
   Check(wire.size() >= 5 && wire.compare(wire.size() - 5, 5, "\r\n.\r\n") == 0);
+  // What goes out without a copy is exactly what dot-stuffing would send.
+  const std::string_view raw(reinterpret_cast<const char*>(data), size);
+  if (mail::SendsAsIs(raw)) Check(mail::DotStuff(raw) == std::string(raw) + ".\r\n");
+  if (mail::SendsAsIs(report)) Check(wire == report + ".\r\n");
   return 0;
 }

@@ -1,6 +1,8 @@
 // sluice: the daemon. `sluice serve --config FILE`, `sluice check-config FILE`.
 #include <CLI/CLI.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <thread>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -38,6 +40,9 @@ bool Load(const std::string& path, control::Config* config, directory::SeedData*
   *config = std::move(r.config);
   return true;
 }
+
+// Deliveries' own event loops: one per core, as the edge's workers.
+size_t DeliveryThreads() { return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 16); }
 
 int CheckConfig(const std::string& path) {
   control::Config config;
@@ -96,7 +101,7 @@ int Serve(const std::string& path) {
   control::ApplyPlacement(*dir, config.placement);  // [placement] over the catalog
 
   boost::asio::thread_pool blocking(config.blocking_threads);
-  auto delivery = delivery::MakeDelivery(config.destinations, config.hostname);
+  auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, DeliveryThreads());
   queue::NotifyRouter router = [d = dir.get(), fallback = config.queue.notify_destination](std::string a) {
     return RouteNotice(d, fallback, std::move(a));
   };
@@ -110,6 +115,7 @@ int Serve(const std::string& path) {
   auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics});
   if (Status s = server->Start(); !s.ok()) {
     queue->Stop(std::chrono::seconds(0));
+    delivery->Stop();
     return Fail(s);
   }
   control::Reloader reloader(config, control::LiveStages{*server, *dir, *spool.value(), *delivery}, info);
@@ -125,6 +131,7 @@ int Serve(const std::string& path) {
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
       queue->Stop(std::chrono::seconds(0));
+      delivery->Stop();
       return Fail(s);
     }
   }
@@ -143,6 +150,7 @@ int Serve(const std::string& path) {
   if (admin) admin->Stop();
   flight.reset();
   queue->Stop(std::chrono::seconds(10));
+  delivery->Stop();  // before the queue goes: a late delivery resumes on the queue's loop
   blocking.join();
   dir.reset();
   server.reset();

@@ -1,5 +1,7 @@
 #include "common/timed_stream.h"
 
+#include <array>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -121,6 +123,20 @@ asio::awaitable<void> TimedStream::WriteAll(std::string_view data, Duration time
   } else {
     co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
                                asio::redirect_error(asio::use_awaitable, ec));
+  }
+  Disarm();
+  if (timed_out_) ec = asio::error::timed_out;
+}
+
+asio::awaitable<void> TimedStream::WriteAll(std::string_view head, std::string_view tail, Duration timeout,
+                                            boost::system::error_code& ec) {
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head.data(), head.size()),
+                                                   asio::buffer(tail.data(), tail.size())};
+  Arm(timeout);
+  if (tls_) {
+    co_await asio::async_write(*tls_, buffers, asio::redirect_error(asio::use_awaitable, ec));
+  } else {
+    co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
   }
   Disarm();
   if (timed_out_) ec = asio::error::timed_out;

@@ -30,6 +30,9 @@ class TimedStream {
   // Writes all of `data`.
   boost::asio::awaitable<void> WriteAll(std::string_view data, Duration timeout,
                                         boost::system::error_code& ec);
+  // Writes `head` then `tail` as one gathered write (no copy to join them).
+  boost::asio::awaitable<void> WriteAll(std::string_view head, std::string_view tail, Duration timeout,
+                                        boost::system::error_code& ec);
   // Reads one CRLF-terminated line (without CRLF) from the internal buffer,
   // refusing lines longer than max_line.
   boost::asio::awaitable<std::string> ReadLine(Duration timeout, size_t max_line,

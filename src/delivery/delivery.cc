@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <map>
 
 #include "delivery/delivery.h"
@@ -11,11 +13,26 @@ namespace {
 
 class ByDestination final : public Delivery {
  public:
-  ByDestination(std::map<std::string, std::unique_ptr<Delivery>> by_name, std::unique_ptr<boost::asio::thread_pool> files)
-      : files_(std::move(files)), by_name_(std::move(by_name)) {}
+  ByDestination(std::map<std::string, std::unique_ptr<Delivery>> by_name, std::unique_ptr<boost::asio::thread_pool> files,
+                size_t delivery_threads)
+      : files_(std::move(files)),
+        loops_(std::make_unique<boost::asio::thread_pool>(delivery_threads)),
+        by_name_(std::move(by_name)) {}
   ~ByDestination() override {
+    Stop();
     by_name_.clear();
     files_->join();
+  }
+
+  // Deliveries still running are abandoned (their mail stays queued and is
+  // retried after a restart); idle connections are closed while the loops'
+  // context still exists, then the context goes, with what it still held.
+  void Stop() override {
+    if (!loops_) return;
+    loops_->stop();
+    loops_->join();
+    for (auto& [name, d] : by_name_) d->CloseIdle();
+    loops_.reset();
   }
 
   boost::asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) override {
@@ -27,7 +44,11 @@ class ByDestination final : public Delivery {
       Outcome o = Said(Condition::kNotConfigured, fmt::format("destination \"{}\" is not configured", name));
       co_return std::vector<Outcome>(job.recipients.size(), o);
     }
-    co_return co_await it->second->Deliver(job);
+    // The delivery runs on the stage's own loops, not on the caller's (the
+    // queue's one thread): one hop there and one back per job.
+    auto run = it->second->Deliver(job);
+    auto hop = boost::asio::co_spawn(loops_->get_executor(), std::move(run), boost::asio::use_awaitable);
+    co_return co_await std::move(hop);
   }
 
   void CloseIdle() override {
@@ -50,6 +71,7 @@ class ByDestination final : public Delivery {
 
  private:
   std::unique_ptr<boost::asio::thread_pool> files_;  // Maildir writes: never the spool's pool
+  std::unique_ptr<boost::asio::thread_pool> loops_;  // where deliveries run: sockets, timers, TLS
   std::map<std::string, std::unique_ptr<Delivery>> by_name_;
 };
 
@@ -69,7 +91,7 @@ Outcome FromReply(int code, std::string text) {
 }
 
 std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations, std::string hostname,
-                                       size_t file_threads) {
+                                       size_t delivery_threads, size_t file_threads) {
   auto files = std::make_unique<boost::asio::thread_pool>(file_threads);
   auto& blocking = *files;
   std::map<std::string, std::unique_ptr<Delivery>> by_name;
@@ -82,7 +104,7 @@ std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinati
       case DestinationKind::kLmtp: by_name[name] = MakeSmtpDelivery(std::move(d), hostname); break;
     }
   }
-  return std::make_unique<ByDestination>(std::move(by_name), std::move(files));
+  return std::make_unique<ByDestination>(std::move(by_name), std::move(files), std::max<size_t>(1, delivery_threads));
 }
 
 }  // namespace sluice::delivery

@@ -108,16 +108,23 @@ class Delivery {
   // Closes and frees idle outbound connections. Call on the event loop that
   // delivers, before that loop goes away: a socket must not outlive it.
   virtual void CloseIdle() {}
+  // Ends the stage's own event loops (see MakeDelivery); a no-op for the
+  // building blocks. After it, Deliver must not be called.
+  virtual void Stop() {}
   // Sets the concurrency ceiling of the destination `name`, live.
   virtual Status SetConcurrency(const std::string& name, size_t /*limit*/) {
     return Status::NotFound("no destination " + name);
   }
 };
 
-// Routes each job to its destination by name. File I/O (Maildir) runs on a
-// pool of `file_threads` of the delivery stage's own, never on the spool's.
+// Routes each job to its destination by name. Deliveries run on
+// `delivery_threads` event loops of the stage's own (sockets, timers, TLS),
+// whatever executor awaits them, and resume the caller on its own; file I/O
+// (Maildir) runs on a pool of `file_threads`, never on the spool's.
+// Destinations are thread-safe: several loops share a destination's
+// throttle, slots and idle connections.
 std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations, std::string hostname,
-                                       size_t file_threads = 4);
+                                       size_t delivery_threads, size_t file_threads = 4);
 
 // The building blocks, also used directly by tests.
 std::unique_ptr<Delivery> MakeMaildirDelivery(DestinationOptions options,

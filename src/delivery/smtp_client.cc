@@ -500,8 +500,15 @@ asio::awaitable<bool> SmtpDelivery::Data(Transaction& t) {
 }
 
 asio::awaitable<void> SmtpDelivery::EndOfData(Transaction& t) {
-  const std::string data = mail::DotStuff(*t.job.content);
-  co_await t.s.WriteAll(data, o_.reply_timeout, t.ec);
+  // The content is shared by every destination of the message: sent as it
+  // is when it can be (no copy), dot-stuffed into a copy only when it must.
+  const std::string& content = *t.job.content;
+  if (mail::SendsAsIs(content)) {
+    co_await t.s.WriteAll(content, ".\r\n", o_.reply_timeout, t.ec);
+  } else {
+    const std::string data = mail::DotStuff(content);
+    co_await t.s.WriteAll(data, o_.reply_timeout, t.ec);
+  }
   // LMTP answers once per accepted recipient (RFC 2033 §4.2); SMTP once.
   for (size_t i = 0; i < (lmtp_ ? t.accepted.size() : 1); ++i) {
     ServerReply r;

@@ -13,4 +13,10 @@ namespace sluice::mail {
 // "<CR>.<CR><LF>" and commands after it to a next hop.
 std::string DotStuff(std::string_view content);
 
+// True when `content` needs no change to go out: every line ends in CRLF,
+// no bare CR or LF, no line starts with a dot. Such content is sent as it
+// is, followed by ".\r\n", without a copy (what the edge stores almost
+// always is). One pass, no allocation.
+bool SendsAsIs(std::string_view content);
+
 }  // namespace sluice::mail

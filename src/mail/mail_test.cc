@@ -103,6 +103,18 @@ TEST(Xtext, ControlBytesAreNotSafe) {
   EXPECT_FALSE(IsValidXtext("a+4g"));
 }
 
+TEST(DotStuff, WhatSendsAsIsIsWhatDotStuffingLeavesAlone) {
+  for (std::string_view c : {"", "a\r\nb\r\n", "Subject: x\r\n\r\nbody. dots. inside.\r\n"}) {
+    EXPECT_TRUE(SendsAsIs(c)) << c;
+    EXPECT_EQ(DotStuff(c), std::string(c) + ".\r\n") << c;
+  }
+  for (std::string_view c : {".a\r\n", "a\r\n.b\r\n", "no end", "a\r\nb", "bare\nlf\r\n", "bare\rcr\r\n",
+                             "x\r.\r\n", "a\r"}) {
+    EXPECT_FALSE(SendsAsIs(c)) << c;
+    EXPECT_NE(DotStuff(c), std::string(c) + ".\r\n") << c;
+  }
+}
+
 TEST(DotStuff, LinesEndInCrlfAndDotsAreDoubled) {
   EXPECT_EQ(DotStuff("a\r\n.b\r\n"), "a\r\n..b\r\n.\r\n");
   EXPECT_EQ(DotStuff("no end"), "no end\r\n.\r\n");

@@ -100,13 +100,8 @@ void SpoolQueue::Stop(std::chrono::seconds grace) {
   while (std::chrono::steady_clock::now() < until && Stats().in_flight > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  // Outbound connections may be bound to this loop: free them while it exists.
-  std::promise<void> closed;
-  asio::post(io_, [&] {
-    delivery_.CloseIdle();
-    closed.set_value();
-  });
-  closed.get_future().wait_for(std::chrono::seconds(5));
+  // Deliveries still running finish on the delivery stage's own loops and
+  // post here; the owner stops that stage (Delivery::Stop) before this queue goes.
   io_.stop();
   thread_.join();
   // Writes still in the spool's writer complete by posting to io_: let

@@ -119,6 +119,9 @@ struct HoldPolicy {
     return (kind == HoldKind::kTenant ? r.tenant : r.destination) == name;
   }
 };
+// The "holds" spool record: one policy per line, tab-separated (queue/names.cc).
+std::vector<HoldPolicy> ParseHolds(const std::string& record);
+std::string FormatHolds(const std::vector<HoldPolicy>& holds);
 
 // Where a DSN to `address` goes: the directory for our own domains,
 // QueueOptions::notify_destination for the rest.

@@ -36,9 +36,6 @@ inline bool Open(const RecipientStatus& st) {
 }
 inline bool AllDone(const std::vector<RecipientStatus>& rs) { return std::none_of(rs.begin(), rs.end(), Open); }
 
-// The "holds" spool record: one policy per line, tab-separated.
-std::vector<HoldPolicy> ParseHolds(const std::string& record);
-std::string FormatHolds(const std::vector<HoldPolicy>& holds);
 
 class SpoolQueue final : public Queue {
  public:
