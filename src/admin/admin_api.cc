@@ -80,6 +80,9 @@ json ForestsJson(AdminStages st) {
                                  {"timeout", f.deferred_timeout},
                                  {"unavailable", f.deferred_unavailable}}},
                    {"latency_mean_ms", samples ? f.latency_sum_ms / samples : 0.0},
+                   // Counts of back-end lookups per latency bound (ms), the last one +Inf: since start.
+                   {"latency_buckets", f.latency_buckets},
+                   {"latency_bucket_bounds_ms", directory::kLatencyBucketsMs},
                    {"replicas", replicas}});
     if (f.flight_limit > 0) {  // a flight splits the limit: its tenants' lane
       out.back()["flight_lane"] = {{"limit", f.flight_limit}, {"in_flight", f.flight_in_flight},

@@ -8,7 +8,11 @@ figures are printed, not asserted (speed is for bench/ and full storms).
   dropped without a reply, the healthy forests accept mail throughout and
   their recipients never get a 4xx.
 - sigkill: Sluice is killed twice mid-load with mail queued behind a slow
-  store. Zero lost; duplicates only within what was in flight."""
+  store, the storm and Sluice pinned to CPUs of their own. Zero lost;
+  duplicates only within what was in flight.
+- downstream-421: the store answers 421 for a while, at the greeting and
+  on open sessions (MAIL, RCPT, the final dot). Zero lost, the queue
+  drains after it."""
 import json
 import os
 import subprocess
@@ -23,10 +27,10 @@ STORM = os.path.join(os.path.dirname(harness.SLUICE_BIN), "sluice-storm")
 SCENARIOS = os.path.join(harness.SOURCE, "tools", "storm", "scenarios")
 
 
-def storm(scenario, scale):
+def storm(scenario, scale, *extra):
     out = tempfile.mkdtemp(prefix="sluice-storm-")
     r = subprocess.run([STORM, "run", os.path.join(SCENARIOS, scenario), "--scale", str(scale),
-                        "--sluice", harness.SLUICE_BIN, "--out", out],
+                        "--sluice", harness.SLUICE_BIN, "--out", out, *extra],
                        capture_output=True, text=True, timeout=400)
     print(r.stdout)  # the figures, for the log
     if r.returncode != 0:
@@ -74,9 +78,21 @@ class Storm(unittest.TestCase):
         with open(html) as f:
             page = f.read()
         self.assertEqual(page.count("<svg"), 4)  # throughput, replies, latency, queue
+        # Axes say their units, and events are labelled on the plots, not only on hover.
+        self.assertEqual(page.count(">time (s)</text>"), 4)
+        self.assertEqual(page.count(">tenant contoso moved to na-2</text>"), 4)
+        # Sluice's own view of the slow forest beside the client's: its lookup
+        # histogram saw the slow lookups during the fault.
+        own = [b["sluice_lookup_ms"] for b in forests["na-1"]["over_time"]
+               if b["sluice_lookup_ms"] and b["t"] >= start and b["t"] + r["bucket_s"] <= end]
+        self.assertTrue(any(x["n"] > 0 for x in own), own)
+        self.assertTrue(any(x["p99_le"] == "inf" or x["p99_le"] >= 50 for x in own if x["n"] > 0), own)
+        gap = r["deferred_empty_after_fault_end_s"]
+        self.assertTrue(gap is None or gap >= 0, gap)
 
     def test_sigkill(self):
-        r, _, out = storm("sigkill.toml", 0.3)
+        pin = ("--cpus", "0:1") if (os.cpu_count() or 1) >= 2 else ()
+        r, _, out = storm("sigkill.toml", 0.3, *pin)
         self.addCleanup(subprocess.run, ["rm", "-rf", out])
         self.assertFalse(r["sluice_failed"])
         self.assertEqual(sum(1 for e in r["timeline"] if e["event"] == "Sluice restarted"), 2)
@@ -88,6 +104,21 @@ class Storm(unittest.TestCase):
         # to the store (20 per destination) and 250s lost with a connection.
         self.assertLessEqual(r["duplicates"], 2 * (20 + r["sessions"]))
         self.assertTrue(r["healthy_forests_accepted_throughout"])
+        if pin:
+            self.assertEqual(r["cpus"], "storm 0, sluice 1")
+
+    def test_downstream_421_on_open_sessions(self):
+        r, _, out = storm("downstream-421.toml", 0.15)
+        self.addCleanup(subprocess.run, ["rm", "-rf", out])
+        self.assertFalse(r["sluice_failed"])
+        self.assertEqual(r["lost"], 0)
+        self.assertEqual(r["delivered_unique"], r["accepted"])
+        refused = r["downstream_refused"]
+        # Sluice keeps connections to the store open: the busy store turned
+        # away sessions that were already open, not only new connections.
+        self.assertGreater(refused.get("mail", 0) + refused.get("rcpt", 0) + refused.get("dot", 0), 0, refused)
+        self.assertIsNotNone(r["deferred_empty_after_fault_end_s"])
+        self.assertGreaterEqual(r["deferred_empty_after_fault_end_s"], 0)
 
     def test_a_bad_scenario_is_named(self):
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
@@ -98,6 +129,12 @@ class Storm(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertEqual(r.stderr.strip(), "sluice-storm: %s: tenants.t: needs a name and a forest listed in forests"
                          % f.name)
+        out = tempfile.mkdtemp(prefix="sluice-storm-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", out])
+        r = subprocess.run([STORM, "run", os.path.join(SCENARIOS, "sigkill.toml"), "--cpus", "0:99", "--out", out,
+                            "--sluice", harness.SLUICE_BIN], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr.strip(), 'sluice-storm: --cpus "0:99": expected STORM:SLUICE CPU lists such as 0:1 or 0:1-3')
         r = subprocess.run([STORM, "run", "/nonexistent.toml"], capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 2)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1)

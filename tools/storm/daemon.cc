@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 
 #include "http.h"
@@ -32,6 +33,27 @@ uint16_t FreePort() {
 
 
 }  // namespace
+
+bool ParseCpuList(const std::string& list, cpu_set_t* out) {
+  CPU_ZERO(out);
+  const long have = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    const std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? list.size() + 1 : comma + 1;
+    int a = -1, b = -1;
+    char tail = 0;
+    const int n = std::sscanf(item.c_str(), "%d-%d%c", &a, &b, &tail);
+    if (n == 1) b = a;
+    if ((n != 1 && n != 2) || a < 0 || b < a || b >= have || (n == 1 && item.find_first_not_of("0123456789") != std::string::npos)) {
+      CPU_ZERO(out);
+      return false;
+    }
+    for (int c = a; c <= b; ++c) CPU_SET(c, out);
+  }
+  return CPU_COUNT(out) > 0;
+}
 
 void Daemon::Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port) {
   smtp_port = FreePort();
@@ -94,7 +116,13 @@ bool Daemon::Spawn() {
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   const char* argv[] = {bin_.c_str(), "serve", "--config", config.c_str(), nullptr};
+  // A child inherits the affinity of the thread that spawns it, and its
+  // threads inherit it from their parent: pin this thread for the spawn only.
+  cpu_set_t mine;
+  const bool pin = cpus.has_value() && sched_getaffinity(0, sizeof mine, &mine) == 0 &&
+                   sched_setaffinity(0, sizeof *cpus, &*cpus) == 0;
   int rc = posix_spawn(&pid, bin_.c_str(), &fa, nullptr, const_cast<char* const*>(argv), environ);
+  if (pin) sched_setaffinity(0, sizeof mine, &mine);
   posix_spawn_file_actions_destroy(&fa);
   return rc == 0;
 }

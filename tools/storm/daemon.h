@@ -2,10 +2,12 @@
 // for a scenario, and the process it starts, kills and starts again.
 #pragma once
 
+#include <sched.h>
 #include <sys/types.h>
 
 #include <boost/asio/awaitable.hpp>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "scenario.h"
@@ -13,6 +15,10 @@
 namespace storm {
 
 inline constexpr const char* kToken = "storm-admin-token";  // the admin API's, in the written config
+
+// "0", "0,2", "1-3": a set of CPUs; false (and nothing set) when malformed
+// or naming a CPU this machine does not have.
+bool ParseCpuList(const std::string& list, cpu_set_t* out);
 
 class Daemon {
  public:
@@ -28,6 +34,7 @@ class Daemon {
 
   pid_t pid = -1;
   uint16_t smtp_port = 0, admin_port = 0;
+  std::optional<cpu_set_t> cpus;  // Spawn pins Sluice (all its threads) to these
 
  private:
   std::string bin_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,9 @@ struct Ledger {
     uint64_t r2 = 0, r4 = 0, r5 = 0;  // replies to RCPT and DATA by class
     uint64_t accepted = 0, delivered = 0, dropped = 0;
     double queue_messages = -1, queue_deferred = -1;  // from the admin API; -1: no sample
+    // Sluice's own lookup-latency histogram per forest (/api/v1/forests),
+    // cumulative since it started; empty: no sample this second.
+    std::map<std::string, std::vector<uint64_t>> sluice_lookup_buckets;
     std::map<std::string, std::vector<float>> rcpt_ms, data_ms;  // by forest
     std::map<std::string, uint64_t> accepted_by_forest, rcpt_4xx_by_forest;
   };
@@ -39,10 +43,14 @@ struct Ledger {
   std::vector<Second> seconds;
   std::vector<std::pair<double, std::string>> timeline;  // events as they happened
   double fault_start = -1, fault_end = -1;  // the first fault and the end of the last one
+  std::set<std::string> faults_on;          // forests (and "downstream") in a fault now
   double first_alert = -1;                  // first firing webhook after the fault
   double deferred_empty = -1;               // deferred queue empty again after fault_end
   double load_end = 0, drain_end = 0;
   uint64_t flood_accepted = 0, flood_refused = 0;
+  std::map<std::string, uint64_t> sink_refused;  // a busy downstream's 421s by where: greeting, mail, rcpt, dot
+  std::vector<double> lookup_bounds_ms;  // of sluice_lookup_buckets, then +Inf
+  std::string cpus;                      // "storm 0, sluice 1" with --cpus
 
   double Now() const { return std::chrono::duration<double>(Clock::now() - t0).count(); }
   Second& At(double t) {
@@ -52,6 +60,22 @@ struct Ledger {
   }
   Second& Current() { return At(Now()); }
   void Event(std::string what) { timeline.emplace_back(Now(), std::move(what)); }
+  // A fault begins or ends on `what`. The fault window ends only when the
+  // last fault has cleared; a fault that begins again reopens it, so
+  // "deferred queue empty after the fault ended" is measured from the end
+  // of the last one and is never negative.
+  void FaultOn(const std::string& what) {
+    if (fault_start < 0) fault_start = Now();
+    faults_on.insert(what);
+    fault_end = deferred_empty = -1;
+  }
+  void FaultOff(const std::string& what) {
+    faults_on.erase(what);
+    if (faults_on.empty() && fault_start >= 0) {
+      fault_end = Now();
+      deferred_empty = -1;
+    }
+  }
 };
 
 // "451 4.3.2 text" → "451 4.3.2"; "421 text" → "421".

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace storm {
@@ -19,6 +20,38 @@ double Percentile(std::vector<float> v, double p) {
 
 json Percentiles(const std::vector<float>& v) {
   return {{"n", v.size()}, {"p50", Percentile(v, 0.5)}, {"p95", Percentile(v, 0.95)}, {"p99", Percentile(v, 0.99)}};
+}
+
+// The last cumulative histogram of `forest` sampled before second `end`
+// (empty when there is none).
+std::vector<uint64_t> LastBuckets(const Ledger& l, const std::string& forest, size_t end) {
+  for (size_t i = std::min(end, l.seconds.size()); i-- > 0;) {
+    auto it = l.seconds[i].sluice_lookup_buckets.find(forest);
+    if (it != l.seconds[i].sluice_lookup_buckets.end()) return it->second;
+  }
+  return {};
+}
+
+// Sluice's own lookups of one forest within [from, to) seconds, from the
+// difference of its cumulative histogram: count and the p50/p99 as the
+// upper bound of the bucket they fall in (an estimate, as Prometheus's).
+json SluiceLookups(const Ledger& l, const std::string& forest, size_t from, size_t to) {
+  std::vector<uint64_t> a = LastBuckets(l, forest, from), b = LastBuckets(l, forest, to);
+  if (b.empty()) return nullptr;
+  a.resize(b.size(), 0);
+  uint64_t n = 0;
+  std::vector<uint64_t> d(b.size());
+  for (size_t i = 0; i < b.size(); ++i) n += d[i] = b[i] >= a[i] ? b[i] - a[i] : 0;  // a restart resets the counts
+  auto at = [&](double p) -> json {
+    if (n == 0) return 0.0;
+    uint64_t seen = 0;
+    for (size_t i = 0; i < d.size(); ++i) {
+      seen += d[i];
+      if (seen >= p * n) return i < l.lookup_bounds_ms.size() ? json(l.lookup_bounds_ms[i]) : json("inf");
+    }
+    return "inf";
+  };
+  return {{"n", n}, {"p50_le", at(0.5)}, {"p99_le", at(0.99)}};
 }
 
 std::set<std::string> FaultedForests(const Scenario& s) {
@@ -63,6 +96,8 @@ json Summarize(const Scenario& s, const Ledger& l) {
   r["unknown_deliveries"] = l.unknown_deliveries;
   r["accepted_per_s"] = s.duration > 0 ? accepted / std::max(1.0, l.load_end) : 0;
   r["flood"] = {{"accepted", l.flood_accepted}, {"refused", l.flood_refused}};
+  r["cpus"] = l.cpus.empty() ? json() : json(l.cpus);
+  r["downstream_refused"] = l.sink_refused;
   r["first_alert_after_fault_s"] = l.first_alert >= 0 && l.fault_start >= 0 ? json(l.first_alert - l.fault_start) : json();
   r["deferred_empty_after_fault_end_s"] =
       l.deferred_empty >= 0 && l.fault_end >= 0 ? json(l.deferred_empty - l.fault_end) : json();
@@ -95,6 +130,7 @@ json Summarize(const Scenario& s, const Ledger& l) {
       const double start = static_cast<double>(b * per);
       if (l.fault_start < 0 || start + per <= l.fault_start) base_rcpt.insert(base_rcpt.end(), rcpt.begin(), rcpt.end());
       rows.push_back({{"t", start}, {"rcpt_ms", Percentiles(rcpt)}, {"data_ms", Percentiles(data)},
+                      {"sluice_lookup_ms", SluiceLookups(l, f, b * per, (b + 1) * per)},
                       {"accepted", acc}, {"rcpt_4xx", deferred}});
     }
     baseline_p99 = Percentile(base_rcpt, 0.99);
@@ -144,6 +180,7 @@ std::string Table(const json& r) {
                                 r["scenario"].get<std::string>(), r["duration_s"].get<double>(),
                                 r["rate_target"].get<double>(), r["sessions"].get<int>());
   auto row = [&](const std::string& k, const std::string& v) { out += fmt::format("  {:<42} {}\n", k, v); };
+  row("CPUs", r.contains("cpus") && r["cpus"].is_string() ? r["cpus"].get<std::string>() : "not pinned (--cpus)");
   row("sent (messages)", std::to_string(r["sent"].get<uint64_t>()));
   row("accepted (250)", fmt::format("{}  ({:.0f}/s)", r["accepted"].get<uint64_t>(), r["accepted_per_s"].get<double>()));
   for (const auto& [code, n] : r["deferred"].items()) row("deferred " + code, std::to_string(n.get<uint64_t>()));
@@ -163,21 +200,32 @@ std::string Table(const json& r) {
   row("deferred queue empty after the fault ended", secs(r["deferred_empty_after_fault_end_s"]));
   row("healthy forests accepted throughout", r["healthy_forests_accepted_throughout"].get<bool>() ? "yes" : "NO");
   row("healthy forests' RCPT p99 vs baseline (worst)", fmt::format("{:.2f}x", r["healthy_rcpt_p99_worst_over_baseline"].get<double>()));
+  if (!r["downstream_refused"].empty()) {
+    std::string where;
+    for (const auto& [k, n] : r["downstream_refused"].items()) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", k, n.get<uint64_t>());
+    row("downstream 421s (greeting, on open sessions)", where);
+  }
   if (r["flood"]["accepted"].get<uint64_t>() + r["flood"]["refused"].get<uint64_t>() > 0) {
     row("flood connections greeted / refused", fmt::format("{} / {}", r["flood"]["accepted"].get<uint64_t>(),
                                                            r["flood"]["refused"].get<uint64_t>()));
   }
-  out += fmt::format("\n  {:<8} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}\n", "forest", "t(s)", "rcpts",
-                     "rcpt p50", "p95", "p99", "data p50", "p99", "accepted", "4xx");
+  out += fmt::format("\n  {:<8} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>14}\n", "forest", "t(s)", "rcpts",
+                     "rcpt p50", "p95", "p99", "data p50", "p99", "accepted", "4xx", "sluice lookups");
+  auto lookups = [](const json& x) {
+    if (x.is_null() || x["n"].get<uint64_t>() == 0) return std::string("-");
+    auto bound = [](const json& v) { return v.is_string() ? std::string(">5s") : fmt::format("{:g}", v.get<double>()); };
+    return fmt::format("{}≤{}/{}", x["n"].get<uint64_t>(), bound(x["p50_le"]), bound(x["p99_le"]));
+  };
   for (const auto& [name, f] : r["forests"].items()) {
     for (const auto& b : f["over_time"]) {
-      out += fmt::format("  {:<8} {:>6.0f} {:>7} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>7}\n", name,
+      out += fmt::format("  {:<8} {:>6.0f} {:>7} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>7} {:>14}\n", name,
                          b["t"].get<double>(), b["rcpt_ms"]["n"].get<size_t>(), b["rcpt_ms"]["p50"].get<double>(),
                          b["rcpt_ms"]["p95"].get<double>(), b["rcpt_ms"]["p99"].get<double>(),
                          b["data_ms"]["p50"].get<double>(), b["data_ms"]["p99"].get<double>(),
-                         b["accepted"].get<uint64_t>(), b["rcpt_4xx"].get<uint64_t>());
+                         b["accepted"].get<uint64_t>(), b["rcpt_4xx"].get<uint64_t>(), lookups(b["sluice_lookup_ms"]));
     }
   }
+  out += "  (sluice lookups: Sluice's own back-end lookups in the bucket, count≤p50/p99 ms by its histogram)\n";
   out += "\n  timeline:\n";
   for (const auto& e : r["timeline"]) out += fmt::format("  {:>7.1f} s  {}\n", e["t"].get<double>(), e["event"].get<std::string>());
   return out;
@@ -185,11 +233,25 @@ std::string Table(const json& r) {
 
 namespace {
 
-// One SVG line chart: series of (t, y), a legend, and the run's events.
+// A round step for about `n` ticks over [0, max]: 1, 2 or 5 times a power of ten.
+double NiceStep(double max, int n) {
+  const double raw = std::max(max, 1e-9) / n;
+  const double p = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+    if (raw <= m * p) return m * p;
+  }
+  return 10 * p;
+}
+
+std::string Escape(const std::string& s);
+
+// One SVG line chart: axes with ticks and units, series of (t, y) with a
+// legend, and the run's events as dashed lines labelled on the plot, so a
+// screenshot or a printout says what happened when.
 std::string Chart(const std::string& title, const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
                   const json& timeline, const std::string& unit) {
   static const char* kColors[] = {"#3b6ea5", "#d99a00", "#d63333", "#2e9e4f", "#7b4fa0", "#555555"};
-  const double w = 900, h = 220, left = 50, bottom = 20;
+  const double w = 900, h = 260, left = 60, right = 10, top = 10, bottom = 36;
   double tmax = 1, ymax = 1e-9;
   for (const auto& [name, pts] : series) {
     for (const auto& [t, y] : pts) {
@@ -197,25 +259,43 @@ std::string Chart(const std::string& title, const std::vector<std::pair<std::str
       ymax = std::max(ymax, y);
     }
   }
-  std::string svg = fmt::format("<h2>{}</h2><svg viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\">", title, w, h + 30, w, h + 30);
-  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>", left, h - bottom, w, h - bottom);
-  svg += fmt::format("<text x=\"2\" y=\"12\" font-size=\"11\">{:.4g} {}</text>", ymax, unit);
-  svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"11\">{:.0f} s</text>", w - 40, h - 4, tmax);
+  const double ystep = NiceStep(ymax, 4), tstep = NiceStep(tmax, 10);
+  ymax = std::ceil(ymax / ystep) * ystep;
+  const double pw = w - left - right, ph = h - top - bottom;
+  auto X = [&](double t) { return left + pw * t / tmax; };
+  auto Y = [&](double y) { return top + ph - ph * y / ymax; };
+  std::string svg = fmt::format("<h2>{}</h2><svg viewBox=\"0 0 {} {}\" width=\"{}\" height=\"{}\" font-size=\"11\">",
+                                Escape(title), w, h + 24, w, h + 24);
+  // Y axis: gridlines and labels in the unit; X axis: seconds.
+  for (double y = 0; y <= ymax * 1.0001; y += ystep) {
+    svg += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#eee\"/>", left, Y(y), w - right, Y(y));
+    svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:g}</text>", left - 4, Y(y) + 4, y);
+  }
+  svg += fmt::format("<text x=\"12\" y=\"{:.1f}\" transform=\"rotate(-90 12 {:.1f})\" text-anchor=\"middle\">{}</text>",
+                     top + ph / 2, top + ph / 2, Escape(unit));
+  for (double t = 0; t <= tmax * 1.0001; t += tstep) {
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#999\"/>", X(t), top + ph, X(t), top + ph + 4);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{:g}</text>", X(t), top + ph + 16, t);
+  }
+  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>", left, top + ph, w - right, top + ph);
+  svg += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#999\"/>", left, top, left, top + ph);
+  svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">time (s)</text>", w - right, top + ph + 30);
   for (const auto& e : timeline) {
-    const double x = left + (w - left) * e["t"].get<double>() / tmax;
-    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"0\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#ccc\" stroke-dasharray=\"3,3\">"
-                       "<title>{}</title></line>", x, x, h - bottom, e["event"].get<std::string>());
+    const double x = X(e["t"].get<double>());
+    std::string what = e["event"].get<std::string>();
+    if (what.size() > 48) what = what.substr(0, 45) + "...";
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\" stroke=\"#bbb\" stroke-dasharray=\"3,3\">"
+                       "<title>{}</title></line>", x, top, x, top + ph, Escape(e["event"].get<std::string>()));
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" transform=\"rotate(-90 {:.1f} {})\" text-anchor=\"end\" "
+                       "fill=\"#777\" font-size=\"10\">{}</text>", x + 3, top + 2, x + 3, top + 2, Escape(what));
   }
   size_t c = 0;
   for (const auto& [name, pts] : series) {
     std::string path;
-    for (const auto& [t, y] : pts) {
-      path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", left + (w - left) * t / tmax,
-                          (h - bottom) - (h - bottom - 10) * y / ymax);
-    }
+    for (const auto& [t, y] : pts) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", X(t), Y(y));
     const char* color = kColors[c % std::size(kColors)];
     svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>", path, color);
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"{}\">{}</text>", left + 10 + 130 * c, h + 22, color, name);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"{}\">{}</text>", left + 130 * c, h + 20, color, Escape(name));
     ++c;
   }
   return svg + "</svg>";
@@ -263,7 +343,7 @@ std::string Html(const json& r) {
   html += Chart("Replies to RCPT and DATA by class (per second)", {{"2xx", r2}, {"4xx", r4}, {"5xx", r5}}, tl, "/s");
   html += Chart("RCPT reply p99 by forest (ms)", forests, tl, "ms");
   html += Chart("Sluice queue", {{"messages", queue}, {"deferred", deferred}}, tl, "messages");
-  html += "<p>Dashed lines: the scenario's events (hover for what). JSON beside this file.</p></body></html>";
+  html += "<p>Dashed lines: the scenario's events, labelled (hover for the whole text). JSON beside this file.</p></body></html>";
   return html;
 }
 

@@ -36,6 +36,7 @@ asio::awaitable<void> Sink::Serve(tcp::socket socket) {
   const auto timeout = std::chrono::seconds(60);
   boost::system::error_code ec;
   if (!busy_.empty()) {
+    ++ledger_.sink_refused["greeting"];
     const std::string refusal = busy_ + "\r\n";  // named: see common/offload.h on temporaries
     co_await stream->WriteAll(refusal, timeout, ec);
     stream->Close();
@@ -48,6 +49,12 @@ asio::awaitable<void> Sink::Serve(tcp::socket socket) {
     std::string line = co_await std::move(read);
     if (ec) break;
     const std::string verb = sluice::mail::Uppered(line.substr(0, 4));
+    if ((verb == "MAIL" || verb == "RCPT") && !busy_.empty()) {
+      ++ledger_.sink_refused[verb == "MAIL" ? "mail" : "rcpt"];
+      const std::string refusal = busy_ + "\r\n";
+      co_await stream->WriteAll(refusal, timeout, ec);
+      break;
+    }
     std::string reply;
     if (verb == "LHLO" || verb == "EHLO") {
       reply = "250-storm-sink\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
@@ -72,6 +79,12 @@ asio::awaitable<void> Sink::Serve(tcp::socket socket) {
         if (headers && body_line.rfind("X-Storm-Id: ", 0) == 0) id = std::stoll(body_line.substr(12));
       }
       if (ec) break;
+      if (!busy_.empty()) {  // turned away at the final dot: nothing stored
+        ++ledger_.sink_refused["dot"];
+        const std::string refusal = busy_ + "\r\n";
+        co_await stream->WriteAll(refusal, timeout, ec);
+        break;
+      }
       if (delay_ > 0) {
         asio::steady_timer wait(co_await asio::this_coro::executor);
         wait.expires_after(std::chrono::microseconds(static_cast<int64_t>(delay_ * 1e6)));

@@ -21,6 +21,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 #include <csignal>
+#include <cstring>
+#include <sched.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -74,8 +76,11 @@ class Run {
       if (e.action == "fault" || e.action == "clear_fault") {
         const bool on = e.action == "fault";
         json body = {{"latency_ms", on ? e.latency_ms : 0}, {"error_rate", on ? e.error_rate : 0.0}, {"hang", on && e.hang}};
-        if (on && l_.fault_start < 0) l_.fault_start = l_.Now();
-        if (!on) l_.fault_end = l_.Now();
+        if (on) {
+          l_.FaultOn(e.forest);
+        } else {
+          l_.FaultOff(e.forest);
+        }
         auto call = Admin("/api/v1/forests/" + e.forest + "/fault", body);
         co_await std::move(call);
       } else if (e.action == "limit") {
@@ -88,7 +93,7 @@ class Run {
           if (s_.tenants[i].name == e.tenant) forest_[i] = e.forest;
         }
       } else if (e.action == "downstream") {
-        if (l_.fault_start < 0) l_.fault_start = l_.Now();
+        l_.FaultOn("downstream");
         sink_.SetBusy(e.reply);
         asio::co_spawn(io_, EndDownstream(e.lasts), asio::detached);
       } else if (e.action == "flood") {
@@ -110,7 +115,7 @@ class Run {
     auto wait = Sleep(after);
     co_await std::move(wait);
     sink_.SetBusy("");
-    l_.fault_end = l_.Now();
+    l_.FaultOff("downstream");
     l_.Event("downstream answers again");
   }
 
@@ -128,6 +133,16 @@ class Run {
           sec.queue_messages = j["queue"].value("messages", 0.0);
           sec.queue_deferred = j["queue"].value("deferred", 0.0);
           if (l_.fault_end >= 0 && l_.deferred_empty < 0 && sec.queue_deferred == 0) l_.deferred_empty = now;
+        }
+      }
+      auto forests = HttpCall(d_.admin_port, "GET", "/api/v1/forests", "", kToken);
+      HttpReply fr = co_await std::move(forests);
+      if (fr.status == 200) {
+        json j = json::parse(fr.body, nullptr, false);
+        for (const auto& f : j.is_array() ? j : json::array()) {
+          if (!f.contains("latency_buckets") || !f["latency_buckets"].is_array()) continue;
+          l_.At(now).sluice_lookup_buckets[f.value("name", "")] = f["latency_buckets"].get<std::vector<uint64_t>>();
+          if (l_.lookup_bounds_ms.empty()) l_.lookup_bounds_ms = f["latency_bucket_bounds_ms"].get<std::vector<double>>();
         }
       }
       uint64_t accepted = 0, delivered = 0;
@@ -181,7 +196,7 @@ class Run {
   bool done_ = false;
 };
 
-int RunScenario(const std::string& path, std::string sluice, double scale, std::string out) {
+int RunScenario(const std::string& path, std::string sluice, double scale, std::string out, const std::string& cpus) {
   Scenario s;
   if (std::string err = LoadScenario(path, scale, &s); !err.empty()) {
     std::cerr << "sluice-storm: " << err << "\n";
@@ -208,6 +223,23 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
   const uint16_t webhook_port = webhooks.Listen();
   Daemon daemon(sluice, fs::path(out) / "run");
   daemon.Write(s, sink_port, webhook_port);
+  if (!cpus.empty()) {
+    // "STORM:SLUICE": the load generator and Sluice on CPUs of their own, so
+    // latency ratios measure Sluice and not a load generator starved of CPU.
+    const size_t colon = cpus.find(':');
+    cpu_set_t mine, theirs;
+    if (colon == std::string::npos || !ParseCpuList(cpus.substr(0, colon), &mine) ||
+        !ParseCpuList(cpus.substr(colon + 1), &theirs)) {
+      std::cerr << "sluice-storm: --cpus \"" << cpus << "\": expected STORM:SLUICE CPU lists such as 0:1 or 0:1-3\n";
+      return 2;
+    }
+    if (sched_setaffinity(0, sizeof mine, &mine) != 0) {
+      std::cerr << "sluice-storm: --cpus: cannot pin this process: " << std::strerror(errno) << "\n";
+      return 2;
+    }
+    daemon.cpus = theirs;
+    ledger.cpus = fmt::format("storm {}, sluice {}", cpus.substr(0, colon), cpus.substr(colon + 1));
+  }
   if (!daemon.Spawn()) {
     std::cerr << "sluice-storm: cannot start " << sluice << "\n";
     return 1;
@@ -337,6 +369,8 @@ int main(int argc, char** argv) {
   run->add_option("--sluice", sluice, "the sluice binary (default: beside this one)");
   run->add_option("--scale", scale, "multiply the scenario's times by this (0.15: a short storm)")->check(CLI::Range(0.01, 10.0));
   run->add_option("--out", out, "directory for the report, plots and Sluice's files (default storm-NAME)");
+  std::string cpus;
+  run->add_option("--cpus", cpus, "STORM:SLUICE: pin the storm and Sluice to these CPUs, e.g. 0:1 (printed in the report)");
   uint16_t port = 0;
   bool smtp = false;
   auto* sink = app.add_subcommand("sink", "only the sink: receive and count mail");
@@ -355,7 +389,7 @@ int main(int argc, char** argv) {
   pace->add_option("--rcpt", rcpt, "the recipient of every message")->required();
   if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluice-storm")) return *exit;
   std::signal(SIGPIPE, SIG_IGN);
-  if (*run) return storm::RunScenario(scenario, sluice, scale, out);
+  if (*run) return storm::RunScenario(scenario, sluice, scale, out, cpus);
   if (*pace) return storm::RunPace(port, rate, sessions, messages, size, rcpt);
   return storm::RunSink(port, smtp);
 }
