@@ -49,23 +49,17 @@ bool IsLoopback(const std::string& host) {
 // NO_PROXY as curl reads it: comma-separated names; ".example.com" and
 // "example.com" both cover the domain and its subdomains; "*" covers all.
 bool NoProxyCovers(const std::string& list, const std::string& host) {
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    start = comma == std::string::npos ? list.size() + 1 : comma + 1;
-    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-    while (!item.empty() && item.back() == ' ') item.pop_back();
-    if (item.empty()) continue;
-    if (item == "*") return true;
-    if (item.front() == '.') item.erase(0, 1);
-    if (mail::EqualsNoCase(host, item)) return true;
-    if (host.size() > item.size() && host[host.size() - item.size() - 1] == '.' &&
-        mail::EqualsNoCase(std::string_view(host).substr(host.size() - item.size()), item)) {
-      return true;
-    }
-  }
-  return false;
+  return !mail::EachPart(list, ',', [&](std::string_view item) {
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "*") return false;
+    if (!item.empty() && item.front() == '.') item.remove_prefix(1);
+    if (item.empty()) return true;
+    const bool covered = mail::EqualsNoCase(host, item) ||
+                         (host.size() > item.size() && host[host.size() - item.size() - 1] == '.' &&
+                          mail::EqualsNoCase(std::string_view(host).substr(host.size() - item.size()), item));
+    return !covered;
+  });
 }
 
 std::string Authority(const Url& u) {

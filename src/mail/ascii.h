@@ -49,6 +49,19 @@ inline bool ContainsNoCase(std::string_view haystack, std::string_view needle) {
   return false;
 }
 
+// Calls each(part) for every part of `s` between `sep`s, empty parts
+// included ("a,,b" has three, "" has one), until `each` returns false;
+// returns whether it went through all of them.
+template <class F>
+bool EachPart(std::string_view s, char sep, F each) {
+  for (size_t start = 0;;) {
+    const size_t end = s.find(sep, start);
+    if (!each(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start))) return false;
+    if (end == std::string_view::npos) return true;
+    start = end + 1;
+  }
+}
+
 constexpr bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 constexpr bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 constexpr bool IsAlnum(char c) { return IsDigit(c) || IsAlpha(c); }

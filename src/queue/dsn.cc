@@ -24,17 +24,7 @@ const char* ActionName(DsnAction a) {
 }
 
 bool NotifyHas(const std::string& notify, std::string_view word) {
-  size_t start = 0;
-  while (start <= notify.size()) {
-    size_t comma = notify.find(',', start);
-    if (comma == std::string::npos) comma = notify.size();
-    std::string_view item(notify.data() + start, comma - start);
-    if (mail::EqualsNoCase(item, word)) {
-      return true;
-    }
-    start = comma + 1;
-  }
-  return false;
+  return !mail::EachPart(notify, ',', [&](std::string_view item) { return !mail::EqualsNoCase(item, word); });
 }
 
 // Report fields are single lines under 998 octets (RFC 5322 §2.1.1) of

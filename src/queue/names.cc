@@ -58,19 +58,16 @@ bool Matches(const Filter& f, const std::string& id, const Envelope& e, int64_t 
 
 std::vector<HoldPolicy> ParseHolds(const std::string& record) {
   std::vector<HoldPolicy> out;
-  size_t start = 0;
-  while (start < record.size()) {
-    size_t nl = record.find('\n', start);
-    if (nl == std::string::npos) nl = record.size();
-    std::string line = record.substr(start, nl - start);
-    start = nl + 1;
+  mail::EachPart(record, '\n', [&](std::string_view view) {
+    const std::string line(view);
     size_t a = line.find('\t'), b = line.find('\t', a + 1), c = line.find('\t', b + 1);
-    if (a == std::string::npos || b == std::string::npos || c == std::string::npos) continue;
+    if (a == std::string::npos || b == std::string::npos || c == std::string::npos) return true;
     auto kind = ParseHoldKind(line.substr(0, a));
-    if (!kind) continue;
+    if (!kind) return true;
     out.push_back({*kind, line.substr(a + 1, b - a - 1), line.substr(c + 1),
                    std::atoll(line.substr(b + 1, c - b - 1).c_str())});
-  }
+    return true;
+  });
   return out;
 }
 

@@ -44,18 +44,9 @@ std::optional<size_t> ParseSize(std::string_view v) {
 // NOTIFY=NEVER, or a comma list of SUCCESS, FAILURE, DELAY (RFC 3461 §4.1).
 bool ValidNotify(const std::string& v) {
   if (EqualsNoCase(v, "NEVER")) return true;
-  size_t start = 0;
-  while (start <= v.size()) {
-    size_t comma = v.find(',', start);
-    std::string_view item(v.data() + start, (comma == std::string::npos ? v.size() : comma) - start);
-    if (!EqualsNoCase(item, "SUCCESS") && !EqualsNoCase(item, "FAILURE") &&
-        !EqualsNoCase(item, "DELAY")) {
-      return false;
-    }
-    if (comma == std::string::npos) return true;
-    start = comma + 1;
-  }
-  return false;
+  return mail::EachPart(v, ',', [](std::string_view item) {
+    return EqualsNoCase(item, "SUCCESS") || EqualsNoCase(item, "FAILURE") || EqualsNoCase(item, "DELAY");
+  });
 }
 
 // ORCPT=addr-type;xtext (RFC 3461 §4.2).

@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "http.h"
+#include "mail/ascii.h"
 #include "sleep.h"
 
 extern char** environ;
@@ -37,22 +38,19 @@ uint16_t FreePort() {
 bool ParseCpuList(const std::string& list, cpu_set_t* out) {
   CPU_ZERO(out);
   const long have = sysconf(_SC_NPROCESSORS_ONLN);
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    const std::string item = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    start = comma == std::string::npos ? list.size() + 1 : comma + 1;
+  const bool ok = sluice::mail::EachPart(list, ',', [&](std::string_view view) {
+    const std::string item(view);
     int a = -1, b = -1;
     char tail = 0;
     const int n = std::sscanf(item.c_str(), "%d-%d%c", &a, &b, &tail);
     if (n == 1) b = a;
-    if ((n != 1 && n != 2) || a < 0 || b < a || b >= have || (n == 1 && item.find_first_not_of("0123456789") != std::string::npos)) {
-      CPU_ZERO(out);
-      return false;
-    }
+    if ((n != 1 && n != 2) || a < 0 || b < a || b >= have) return false;
+    if (n == 1 && item.find_first_not_of("0123456789") != std::string::npos) return false;
     for (int c = a; c <= b; ++c) CPU_SET(c, out);
-  }
-  return CPU_COUNT(out) > 0;
+    return true;
+  });
+  if (!ok) CPU_ZERO(out);
+  return ok && CPU_COUNT(out) > 0;
 }
 
 void Daemon::Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port) {
