@@ -1,9 +1,12 @@
 #include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <thread>
 
 #include "delivery/delivery.h"
 #include "delivery/outcomes.h"
@@ -15,9 +18,11 @@ class ByDestination final : public Delivery {
  public:
   ByDestination(std::map<std::string, std::unique_ptr<Delivery>> by_name, std::unique_ptr<boost::asio::thread_pool> files,
                 size_t delivery_threads)
-      : files_(std::move(files)),
-        loops_(std::make_unique<boost::asio::thread_pool>(delivery_threads)),
-        by_name_(std::move(by_name)) {}
+      : files_(std::move(files)), by_name_(std::move(by_name)) {
+    for (size_t i = 0; i < delivery_threads; ++i) loops_.push_back(std::make_unique<Loop>());
+    size_t next = 0;
+    for (auto& [name, d] : by_name_) loop_of_[name] = next++ % loops_.size();
+  }
   ~ByDestination() override {
     Stop();
     by_name_.clear();
@@ -25,14 +30,14 @@ class ByDestination final : public Delivery {
   }
 
   // Deliveries still running are abandoned (their mail stays queued and is
-  // retried after a restart); idle connections are closed while the loops'
-  // context still exists, then the context goes, with what it still held.
+  // retried after a restart); idle connections are closed while their loop
+  // still exists, then the loops go, with what they still held.
   void Stop() override {
-    if (!loops_) return;
-    loops_->stop();
-    loops_->join();
+    if (loops_.empty()) return;
+    for (auto& l : loops_) l->io.stop();
+    for (auto& l : loops_) l->thread.join();
     for (auto& [name, d] : by_name_) d->CloseIdle();
-    loops_.reset();
+    loops_.clear();
   }
 
   boost::asio::awaitable<std::vector<Outcome>> Deliver(const Job& job) override {
@@ -44,10 +49,13 @@ class ByDestination final : public Delivery {
       Outcome o = Said(Condition::kNotConfigured, fmt::format("destination \"{}\" is not configured", name));
       co_return std::vector<Outcome>(job.recipients.size(), o);
     }
-    // The delivery runs on the stage's own loops, not on the caller's (the
-    // queue's one thread): one hop there and one back per job.
+    // The delivery runs on its destination's loop, not on the caller's (the
+    // queue's one thread): one hop there and one back per job. One loop per
+    // destination keeps a destination's connections, timers and throttle on
+    // one thread, as the client was written for.
     auto run = it->second->Deliver(job);
-    auto hop = boost::asio::co_spawn(loops_->get_executor(), std::move(run), boost::asio::use_awaitable);
+    auto hop = boost::asio::co_spawn(loops_[loop_of_.at(name)]->io.get_executor(), std::move(run),
+                                     boost::asio::use_awaitable);
     co_return co_await std::move(hop);
   }
 
@@ -70,8 +78,15 @@ class ByDestination final : public Delivery {
   }
 
  private:
+  // One event loop and its thread; destinations are spread over them.
+  struct Loop {
+    boost::asio::io_context io{1};
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{io.get_executor()};
+    std::thread thread{[this] { io.run(); }};
+  };
   std::unique_ptr<boost::asio::thread_pool> files_;  // Maildir writes: never the spool's pool
-  std::unique_ptr<boost::asio::thread_pool> loops_;  // where deliveries run: sockets, timers, TLS
+  std::vector<std::unique_ptr<Loop>> loops_;         // where deliveries run: sockets, timers, TLS
+  std::map<std::string, size_t> loop_of_;            // destination → its loop
   std::map<std::string, std::unique_ptr<Delivery>> by_name_;
 };
 

@@ -119,10 +119,11 @@ class Delivery {
 
 // Routes each job to its destination by name. Deliveries run on
 // `delivery_threads` event loops of the stage's own (sockets, timers, TLS),
-// whatever executor awaits them, and resume the caller on its own; file I/O
-// (Maildir) runs on a pool of `file_threads`, never on the spool's.
-// Destinations are thread-safe: several loops share a destination's
-// throttle, slots and idle connections.
+// whatever executor awaits them, and resume the caller on its own. Each
+// destination lives on one of the loops (its connections, timers and
+// throttle on one thread); destinations are spread over them. File I/O
+// (Maildir) runs on a pool of `file_threads`, never on the spool's. Stats
+// and SetConcurrency may be called from any thread.
 std::unique_ptr<Delivery> MakeDelivery(std::vector<DestinationOptions> destinations, std::string hostname,
                                        size_t delivery_threads, size_t file_threads = 4);
 
