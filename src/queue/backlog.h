@@ -35,6 +35,7 @@ class Backlog {
     int64_t due = 0;          // kDue only
     Wait wait = Wait::kDue;
     bool recovered = false;   // found at start: an attempt before a crash may have delivered
+    bool retry = false;       // an operator asked for an attempt now: its pending recipients are due when loaded
   };
 
   // Adds or replaces. False (and nothing changes) if `id` is not a queue id.

@@ -273,6 +273,12 @@ asio::awaitable<void> SpoolQueue::Load(std::string id, Backlog::Slot slot) {
   e.envelope = std::make_shared<const Envelope>(std::move(m.value().envelope));
   e.recipients = std::move(m.value().recipients);
   e.recovered = slot.recovered;
+  if (slot.retry) {
+    const int64_t now = Now();
+    for (auto& r : e.recipients) {
+      if (r.state == RecipientState::kPending) r.next_attempt_unix = std::min(r.next_attempt_unix, now);
+    }
+  }
   if (!asked.empty()) {
     e.after = std::move(asked);
     auto op = ApplyAfter(id);

@@ -108,6 +108,25 @@ Result<std::vector<spool::StoredMessage>> SpoolQueue::Candidates(const Filter& f
     }
     return out;
   }
+  // Without envelope criteria the queue's own knowledge names the messages:
+  // no need to read a million envelopes to retry them all.
+  const bool by_envelope = !filter.tenant.empty() || !filter.destination.empty() || !filter.sender.empty() ||
+                           !filter.rcpt.empty() || filter.min_age.count() > 0;
+  if (!envelopes && !by_envelope) {
+    auto ids = RunOnQueue<std::vector<std::string>>([this, state = filter.state, limit] {
+      std::vector<std::string> found;
+      const int64_t t = Now();
+      auto add = [&](const std::string& id) {
+        if (found.size() < limit && (!state || StateOf(id, t) == state)) found.push_back(id);
+      };
+      backlog_.ForEach([&](const std::string& id, const Backlog::Slot&) { add(id); });
+      for (const auto& [id, e] : window_) add(id);
+      for (const auto& [id, a] : loading_) add(id);
+      return found;
+    }, std::vector<std::string>{});
+    for (auto& id : ids) out.push_back(spool::StoredMessage{std::move(id), {}, {}});
+    return out;
+  }
   // With a state asked for, the ids in that state first (the queue's
   // knowledge), so that the limit counts only messages that qualify.
   std::vector<PackedId> in_state;
@@ -210,6 +229,18 @@ asio::awaitable<bool> SpoolQueue::ApplyTo(OperatorAction action, std::string id)
     co_return true;
   }
   if (!window_.count(id)) {
+    if (action == OperatorAction::kRetry) {
+      // No need to read it: a retry changes only when it is due, and that
+      // is not stored (the backlog keeps it; Load makes the recipients due).
+      auto slot = backlog_.Find(id);
+      if (!slot) co_return false;
+      if (slot->wait == Backlog::Wait::kDue) {
+        slot->due = std::min(slot->due, Now());
+        slot->retry = true;
+        backlog_.Put(id, *slot);
+      }
+      co_return true;
+    }
     auto slot = backlog_.Take(id);
     if (!slot) co_return false;
     loading_.try_emplace(id);

@@ -404,6 +404,26 @@ TEST(Queue, AnOperatorBounceReachesAMessageInTheBacklog) {
   EXPECT_TRUE(Eventually([&] { return Reported(r.spool, r.delivery.calls(), "a@t.example"); }));
 }
 
+TEST(Queue, RetryingEverythingReachesTheBacklogWithoutReadingIt) {
+  Rig r;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(spool::NewQueueId());
+    std::vector<RecipientStatus> st(1);
+    st[0].next_attempt_unix = kNow + 3600;  // an hour away: in the backlog, not in memory
+    r.spool.Put(ids.back(), Message({{"a@t.example", "store"}}), "m", st);
+  }
+  r.Start();
+  ASSERT_TRUE(Eventually([&] { return r.q->Stats().deferred == 3; }));
+  EXPECT_EQ(r.q->Stats().active, 0u);
+  auto n = r.q->Apply(OperatorAction::kRetry, Filter{});  // "all": no criteria
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n.value(), 3u);
+  // Due now, though the spool still says in an hour: the clock did not move.
+  EXPECT_TRUE(Eventually([&] { return r.spool.messages().empty(); }));
+  EXPECT_EQ(r.delivery.calls().size(), 3u);
+}
+
 TEST(Queue, ListingFiltersByStateAndEnvelope) {
   Rig r;
   auto put = [&](const std::string& rcpt, int64_t next) {
