@@ -87,15 +87,22 @@ class BudgetShare {
   ~BudgetShare() { Set(0); }
   void Set(size_t bytes) {
     if (bytes == held_) return;
+    if (held_ == 0) ticket_ = budget_.Enter();
+    if (bytes == 0) budget_.Leave(ticket_);
     budget_.Charge(static_cast<int64_t>(bytes) - static_cast<int64_t>(held_));
     held_ = bytes;
     metrics_.buffered_bytes.store(budget_.used(), std::memory_order_relaxed);
+  }
+  // Waiting for room: the oldest holder waits `wait`, the others a quarter of it.
+  std::chrono::steady_clock::duration Patience(std::chrono::steady_clock::duration wait) const {
+    return held_ > 0 && budget_.Oldest(ticket_) ? wait : wait / 4;
   }
 
  private:
   BodyBudget& budget_;
   EdgeMetrics& metrics_;
   size_t held_ = 0;
+  uint64_t ticket_ = 0;
 };
 
 // Registers a stream with its worker for the lifetime of the connection.
@@ -275,9 +282,10 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
     // closes) until other sessions release, then give up the message.
     if (session.keeping_content() && state.budget.Over(buf.size())) {
       stages.metrics.OnBufferWait();
-      const auto until = now + options.buffer_wait;
+      const auto began = now;
       asio::steady_timer pause(stream.socket().get_executor());
-      while (state.budget.Over(buf.size()) && std::chrono::steady_clock::now() < until && !state.draining) {
+      while (state.budget.Over(buf.size()) && std::chrono::steady_clock::now() < began + share.Patience(options.buffer_wait) &&
+             !state.draining) {
         pause.expires_after(std::chrono::milliseconds(20));
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       }
