@@ -58,6 +58,13 @@ struct Rig {
     q = std::make_unique<SpoolQueue>(o, SpoolQueue::Parts{spool, delivery, *reads, nullptr, nullptr, &clock});
     ASSERT_TRUE(q->Start().ok());
   }
+  // What the intake does for a message the edge took: commit, then submit.
+  std::string Accept(const Envelope& e, const std::string& content = "m") {
+    const std::string id = spool::NewQueueId();
+    spool.Put(id, e, content);
+    q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>(content));
+    return id;
+  }
   // The process dies: nothing more is written, nothing more completes.
   void Crash() {
     q->Stop(0s);
@@ -279,10 +286,7 @@ TEST(Queue, ASlowDestinationDoesNotHoldBackAnotherCopyOfTheMessage) {
   Rig r;
   r.delivery.Gate("slow");
   r.Start();
-  const std::string id = spool::NewQueueId();
-  Envelope e = Message({{"a@fast.example", "fast"}, {"b@slow.example", "slow"}});
-  r.spool.Put(id, e, "m");
-  r.q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>("m"));
+  const std::string id = r.Accept(Message({{"a@fast.example", "fast"}, {"b@slow.example", "slow"}}));
   // The fast copy is delivered and recorded while the slow one still waits.
   ASSERT_TRUE(Eventually([&] {
     auto m = r.spool.messages();
@@ -311,10 +315,7 @@ TEST(Queue, OnlyTheWindowIsInMemory) {
   r.delivery.Gate("store");
   r.Start();
   for (int i = 0; i < 6; ++i) {
-    const std::string id = spool::NewQueueId();
-    Envelope e = Message({{"a@t.example", "store"}});
-    r.spool.Put(id, e, "m");
-    r.q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>("m"));
+    const std::string id = r.Accept(Message({{"a@t.example", "store"}}));
   }
   ASSERT_TRUE(Eventually([&] { return r.delivery.calls().size() == 2; }));
   QueueStats s = r.q->Stats();
@@ -355,10 +356,7 @@ TEST(Queue, ADeferredMessageWaitsInTheBacklogUntilItIsDue) {
   Rig r;
   r.delivery.SetScript([](const std::string&) { return std::string("451 4.3.0 later"); });
   r.Start();
-  const std::string id = spool::NewQueueId();
-  Envelope e = Message({{"a@t.example", "store"}});
-  r.spool.Put(id, e, "m");
-  r.q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>("m"));
+  const std::string id = r.Accept(Message({{"a@t.example", "store"}}));
   ASSERT_TRUE(Eventually([&] {
     QueueStats s = r.q->Stats();
     return s.deferred == 1 && s.active == 0;
@@ -375,10 +373,7 @@ TEST(Queue, AHoldPolicyParksItsMailAndLiftingItSendsIt) {
   Rig r;
   r.Start();
   ASSERT_TRUE(r.q->SetHold({HoldKind::kDestination, "store", "provider down", 0}, true).ok());
-  const std::string id = spool::NewQueueId();
-  Envelope e = Message({{"a@t.example", "store"}});
-  r.spool.Put(id, e, "m");
-  r.q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>("m"));
+  const std::string id = r.Accept(Message({{"a@t.example", "store"}}));
   ASSERT_TRUE(Eventually([&] {
     QueueStats s = r.q->Stats();
     return s.hold == 1 && s.active == 0;
