@@ -62,22 +62,14 @@ bool NoProxyCovers(const std::string& list, const std::string& host) {
   });
 }
 
-std::string Authority(const Url& u) {
-  std::string host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
-  const uint16_t standard = u.tls ? 443 : 80;
-  return u.port == standard ? host : fmt::format("{}:{}", host, u.port);
+// An IPv6 literal in brackets, as a URL's authority writes it.
+std::string HostLiteral(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
 
-// A header a caller (or a config) hands us must not smuggle a second one.
-bool SafeHeader(const std::string& name, const std::string& value) {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (c <= ' ' || c >= 0x7f || c == ':') return false;
-  }
-  for (unsigned char c : value) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
+std::string Authority(const Url& u) {
+  const uint16_t standard = u.tls ? 443 : 80;
+  return u.port == standard ? HostLiteral(u.host) : fmt::format("{}:{}", HostLiteral(u.host), u.port);
 }
 
 std::string Describe(const error_code& ec, std::chrono::milliseconds timeout) {
@@ -104,7 +96,7 @@ asio::awaitable<Status> Connect(beast::tcp_stream& stream, const std::string& ho
 // through it, so the proxy sees neither the path nor the headers.
 asio::awaitable<Status> Tunnel(beast::tcp_stream& stream, const HttpRequest& r) {
   error_code ec;
-  http::request<http::empty_body> req{http::verb::connect, fmt::format("{}:{}", r.url.host.find(':') != std::string::npos ? "[" + r.url.host + "]" : r.url.host, r.url.port), 11};
+  http::request<http::empty_body> req{http::verb::connect, fmt::format("{}:{}", HostLiteral(r.url.host), r.url.port), 11};
   req.set(http::field::host, req.target());
   req.set(http::field::user_agent, r.user_agent);
   auto write = http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
@@ -176,7 +168,7 @@ Result<std::optional<Url>> ProxyFor(const Url& target, EnvReader env) {
 
 asio::awaitable<Result<HttpResponse>> Fetch(HttpRequest r) {
   for (const auto& [name, value] : r.headers) {
-    if (!SafeHeader(name, value)) co_return Status::InvalidArgument(fmt::format("header \"{}\" is not a valid HTTP header", name));
+    if (!IsHeaderName(name) || !IsHeaderValue(value)) co_return Status::InvalidArgument(fmt::format("header \"{}\" is not a valid HTTP header", name));
   }
   if (r.url.host.empty()) co_return Status::InvalidArgument("no URL");
   beast::tcp_stream stream(co_await asio::this_coro::executor);

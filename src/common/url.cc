@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "mail/ascii.h"
+
 namespace sluice {
 
 Result<Url> ParseUrl(const std::string& url) {
@@ -44,6 +46,18 @@ Result<Url> ParseUrl(const std::string& url) {
   if (authority.empty()) return Status::InvalidArgument(fmt::format("\"{}\" has no host", url));
   u.host = authority;
   return u;
+}
+
+bool IsHeaderName(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!mail::IsAlnum(c) && std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+bool IsHeaderValue(std::string_view value) {
+  return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
 }
 
 }  // namespace sluice

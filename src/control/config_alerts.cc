@@ -5,12 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <string_view>
 
 #include "control/config_parts.h"
 #include "admin/webhook.h"
+#include "common/url.h"
 #include "mail/ascii.h"
 
 namespace sluice::control {
@@ -48,14 +48,6 @@ void ReadRule(TomlTable& t, admin::AlertRule* r) {
 
 }
 
-bool HeaderNameOk(const std::string& name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (!std::isalnum(c) && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos) return false;
-  }
-  return true;
-}
-
 void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.String("name", &w->name);
   t.String("url", &w->url);
@@ -66,8 +58,8 @@ void ReadWebhook(TomlTable& t, admin::WebhookOptions* w) {
   t.Duration("retry_max", &w->retry_max);
   t.StringMap("headers", [&](const std::string& name, const std::string& value, int) {
     w->headers.emplace_back(name, value);
-    if (!HeaderNameOk(name)) t.Error("headers", fmt::format("\"{}\" is not an HTTP header name", name));
-    if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+    if (!IsHeaderName(name)) t.Error("headers", fmt::format("\"{}\" is not an HTTP header name", name));
+    if (!IsHeaderValue(value)) {
       t.Error("headers", fmt::format("the value of \"{}\" has a line break", name));
     }
     if (mail::EqualsNoCase(name, "Content-Length") || mail::EqualsNoCase(name, "Host") ||
