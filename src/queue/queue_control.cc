@@ -93,6 +93,20 @@ QueueStats SpoolQueue::Stats() {
   return RunOnQueue<QueueStats>([this] { return StatsNow(); }, QueueStats{});
 }
 
+std::vector<std::string> SpoolQueue::KnownIds(std::optional<MessageState> state, size_t limit) {
+  return RunOnQueue<std::vector<std::string>>([this, state, limit] {
+    std::vector<std::string> found;
+    const int64_t t = Now();
+    auto add = [&](const std::string& id) {
+      if (found.size() < limit && (!state || StateOf(id, t) == state)) found.push_back(id);
+    };
+    backlog_.ForEach([&](const std::string& id, const Backlog::Slot&) { add(id); });
+    for (const auto& [id, e] : window_) add(id);
+    for (const auto& [id, a] : loading_) add(id);
+    return found;
+  }, std::vector<std::string>{});
+}
+
 Result<std::vector<spool::StoredMessage>> SpoolQueue::Candidates(const Filter& filter, size_t limit, bool envelopes) {
   const int64_t now = Now();
   std::vector<spool::StoredMessage> out;
@@ -113,18 +127,7 @@ Result<std::vector<spool::StoredMessage>> SpoolQueue::Candidates(const Filter& f
   const bool by_envelope = !filter.tenant.empty() || !filter.destination.empty() || !filter.sender.empty() ||
                            !filter.rcpt.empty() || filter.min_age.count() > 0;
   if (!envelopes && !by_envelope) {
-    auto ids = RunOnQueue<std::vector<std::string>>([this, state = filter.state, limit] {
-      std::vector<std::string> found;
-      const int64_t t = Now();
-      auto add = [&](const std::string& id) {
-        if (found.size() < limit && (!state || StateOf(id, t) == state)) found.push_back(id);
-      };
-      backlog_.ForEach([&](const std::string& id, const Backlog::Slot&) { add(id); });
-      for (const auto& [id, e] : window_) add(id);
-      for (const auto& [id, a] : loading_) add(id);
-      return found;
-    }, std::vector<std::string>{});
-    for (auto& id : ids) out.push_back(spool::StoredMessage{std::move(id), {}, {}});
+    for (auto& id : KnownIds(filter.state, limit)) out.push_back(spool::StoredMessage{std::move(id), {}, {}});
     return out;
   }
   // With a state asked for, the ids in that state first (the queue's
@@ -132,18 +135,8 @@ Result<std::vector<spool::StoredMessage>> SpoolQueue::Candidates(const Filter& f
   std::vector<PackedId> in_state;
   const bool by_state = filter.state.has_value();
   if (by_state) {
-    in_state = RunOnQueue<std::vector<PackedId>>([this, state = *filter.state] {
-      std::vector<PackedId> ids;
-      const int64_t t = Now();
-      auto add = [&](const std::string& id) {
-        if (StateOf(id, t) == state) ids.push_back(*PackedId::Pack(id));
-      };
-      backlog_.ForEach([&](const std::string& id, const Backlog::Slot&) { add(id); });
-      for (const auto& [id, e] : window_) add(id);
-      for (const auto& [id, a] : loading_) add(id);
-      std::sort(ids.begin(), ids.end());
-      return ids;
-    }, std::vector<PackedId>{});
+    for (const auto& id : KnownIds(filter.state, SIZE_MAX)) in_state.push_back(*PackedId::Pack(id));
+    std::sort(in_state.begin(), in_state.end());
   }
   Status s = spool_.Scan([&](spool::StoredMessage m) {
     if (by_state) {

@@ -114,6 +114,9 @@ class SpoolQueue final : public Queue {
   // The ids matching the filter's envelope criteria (the spool is read
   // when no ids are given); at most `limit` of them.
   Result<std::vector<spool::StoredMessage>> Candidates(const Filter& filter, size_t limit, bool envelopes);
+  // The ids the queue knows (backlog, window, loading), in `state` if given,
+  // at most `limit`. From any thread; runs on the queue's loop.
+  std::vector<std::string> KnownIds(std::optional<MessageState> state, size_t limit);
   // Changes one entry; false when it is gone (deleted, or done).
   boost::asio::awaitable<bool> ApplyTo(OperatorAction action, std::string id);
   boost::asio::awaitable<void> ApplyAfter(std::string id);
