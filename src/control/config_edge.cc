@@ -86,29 +86,23 @@ void ReadSmtp(TomlTable& s, Config& c) {
   s.Bool("dsn", &c.session.dsn);
 }
 
+// "host:port" under `key`, if given, into address and port.
+static void ReadAddress(TomlTable& s, const char* key, std::string* address, uint16_t* port) {
+  std::string value;
+  s.String(key, &value);
+  server::ListenerOptions l;
+  if (value.empty() || !ParseHostPort(value, s, key, &l)) return;
+  *address = l.address;
+  *port = l.port;
+}
+
 void ReadAdmin(TomlTable& s, Config& c) {
   s.Bool("enabled", &c.admin.enabled);
-  std::string listen;
-  s.String("listen", &listen);
-  if (!listen.empty()) {
-    server::ListenerOptions l;
-    if (ParseHostPort(listen, s, "listen", &l)) {
-      c.admin.address = l.address;
-      c.admin.port = l.port;
-    }
-  }
+  ReadAddress(s, "listen", &c.admin.address, &c.admin.port);
   s.String("token", &c.admin.token);
   s.String("read_token", &c.admin.read_token);
   s.StringList("hosts", &c.admin.hosts);
-  std::string metrics_listen;
-  s.String("metrics_listen", &metrics_listen);
-  if (!metrics_listen.empty()) {
-    server::ListenerOptions l;
-    if (ParseHostPort(metrics_listen, s, "metrics_listen", &l)) {
-      c.admin.metrics_address = l.address;
-      c.admin.metrics_port = l.port;
-    }
-  }
+  ReadAddress(s, "metrics_listen", &c.admin.metrics_address, &c.admin.metrics_port);
   if (!c.admin.read_token.empty() && c.admin.read_token.size() < 16) {
     s.Error("read_token", "must be at least 16 characters");
   }
