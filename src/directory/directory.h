@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -51,23 +52,31 @@ struct Catalog {
   std::vector<std::string> forests;
 };
 
-// A back end that answers lookups by blocking; called only from the
-// directory's own threads. Thread-safe.
+// A back end of a forest replica. Thread-safe.
 class Backend {
  public:
+  using Done = std::function<void(LookupResult)>;
   virtual ~Backend() = default;
   // `address` is canonical (domain lower-cased); `tenant` owns its domain
   // by the catalog: only that tenant's entries may answer (another
   // tenant's alias never takes its mail). Empty: the back end's own
-  // catalog decides.
+  // catalog decides. Blocks; called only from the forest's own threads.
   virtual LookupResult Lookup(const std::string& address, const std::string& tenant) = 0;
+  // Starts a lookup and calls `done` exactly once with its answer, on a
+  // thread of the forest's or of the back end's own. A back end that can
+  // keep many lookups in flight without a thread each (LDAP) returns at
+  // once; the default answers with Lookup on the calling thread.
+  virtual void Start(const std::string& address, const std::string& tenant, Done done) {
+    done(Lookup(address, tenant));
+  }
 };
 
 // Opens the SQLite back end, creating and seeding it on first start.
 Result<std::unique_ptr<Backend>> OpenSqliteBackend(const std::string& path, const SeedData* seed);
 // An LDAP forest replica: "ldap://host:port/base-dn" (examples/ldap/ has the
-// schema). Blocking calls with network and search timeouts, on the forest's
-// own threads; one connection per thread, reopened after an error.
+// schema). Asynchronous: searches go out on one connection, driven by the
+// replica's own event-loop thread, so lookups in flight are bounded by the
+// forest's bulkhead, not by threads; reopened after an error.
 Result<std::unique_ptr<Backend>> OpenLdapBackend(const std::string& url);
 // The catalog in the embedded database.
 Result<Catalog> LoadCatalog(const std::string& path);

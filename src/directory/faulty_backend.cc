@@ -28,17 +28,27 @@ class FaultyBackend final : public Backend {
       : inner_(std::move(inner)), faults_(std::move(faults)) {}
 
   LookupResult Lookup(const std::string& address, const std::string& tenant) override {
+    if (!Inject()) return LookupResult::TryLater(Reason::kBackendError, "");
+    return inner_->Lookup(address, tenant);
+  }
+
+  void Start(const std::string& address, const std::string& tenant, Done done) override {
+    if (!Inject()) return done(LookupResult::TryLater(Reason::kBackendError, ""));
+    inner_->Start(address, tenant, std::move(done));
+  }
+
+ private:
+  // Waits out the latency and any hang; false: this lookup fails.
+  bool Inject() {
     FaultOptions f = faults_->Get();
     if (f.latency.count() > 0) std::this_thread::sleep_for(f.latency);
     for (int i = 0; i < 12'000 && f.hang; ++i) {  // at most 10 minutes
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       f.hang = faults_->Get().hang;
     }
-    if (faults_->Fails()) return LookupResult::TryLater(Reason::kBackendError, "");
-    return inner_->Lookup(address, tenant);
+    return !faults_->Fails();
   }
 
- private:
   std::unique_ptr<Backend> inner_;
   std::shared_ptr<FaultSwitch> faults_;
 };

@@ -89,6 +89,7 @@ Forest::Forest(ForestOptions options, std::vector<Replica> replicas, bool fault_
 Forest::~Forest() {
   SetFault(FaultOptions{});  // release hung lookups so the pool can join
   impl_->pool.join();
+  impl_->replicas.clear();  // asynchronous back ends stop while what they report to lives
 }
 
 void Forest::SetLimit(size_t limit) {
@@ -182,8 +183,8 @@ LookupResult Forest::Degraded(const std::string& address, Reason why) {
   return r;
 }
 
-// The back end answers on a forest thread; the caller waits at most
-// lookup_timeout for it. A late answer keeps its slot until it returns
+// The lookup starts on a forest thread and the back end answers there (or,
+// if asynchronous, on its own); the caller waits at most lookup_timeout. A late answer keeps its slot until it returns
 // (the permit travels with the job) and still fills the cache.
 asio::awaitable<std::optional<LookupResult>> Forest::RunOnReplica(Permit permit, std::shared_ptr<Bulkhead> lane,
                                                                   int replica, std::string address,
@@ -192,24 +193,27 @@ asio::awaitable<std::optional<LookupResult>> Forest::RunOnReplica(Permit permit,
   const bool main_lane = lane == im.bulkhead;  // the adaptive limit steers only this one
   auto ex = co_await asio::this_coro::executor;
   auto pending = std::make_shared<Pending>(ex);
-  auto job = [this, &im, pending, address, tenant, replica, lane, main_lane, p = std::move(permit)]() mutable {
+  // The permit travels with the lookup (shared: a Done is copyable).
+  auto held = std::make_shared<Permit>(std::move(permit));
+  auto job = [this, &im, pending, address, tenant, replica, lane, main_lane, held] {
     const auto t0 = Clock::now();
-    LookupResult r = im.replicas[replica].backend->Lookup(address, tenant);
-    r.forest = o_.name;
-    if (r.found == Found::kYes) r.route.forest = o_.name;
-    const auto done = Clock::now();
-    Record(replica, *lane, main_lane, r, done - t0);
-    p.Release();
-    if (r.found != Found::kTryLater) cache_.Put(address, r, done);
-    std::lock_guard lock(pending->mu);
-    if (pending->gave_up) return;  // the caller answered at its deadline
-    pending->result = r;
-    if (pending->timer) {
-      asio::post(pending->executor, [pending] {
-        std::lock_guard lock(pending->mu);
-        if (pending->timer) pending->timer->cancel();
-      });
-    }
+    im.replicas[replica].backend->Start(address, tenant, [=, this, &im](LookupResult r) {
+      r.forest = o_.name;
+      if (r.found == Found::kYes) r.route.forest = o_.name;
+      const auto done = Clock::now();
+      Record(replica, *lane, main_lane, r, done - t0);
+      held->Release();
+      if (r.found != Found::kTryLater) cache_.Put(address, r, done);
+      std::lock_guard lock(pending->mu);
+      if (pending->gave_up) return;  // the caller answered at its deadline
+      pending->result = r;
+      if (pending->timer) {
+        asio::post(pending->executor, [pending] {
+          std::lock_guard lock(pending->mu);
+          if (pending->timer) pending->timer->cancel();
+        });
+      }
+    });
   };
   asio::post(im.pool, std::move(job));
 
