@@ -15,7 +15,7 @@ LAYERS = {
     "directory": 2, "spool": 2, "delivery": 2,
     "smtp": 3,
     "queue": 4,
-    "server": 5,
+    "server": 5, "cluster": 5,
     "admin": 6,
     "control": 7,
     "app": 8,

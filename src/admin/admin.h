@@ -26,6 +26,9 @@ class EdgeMetrics;
 namespace sluice::spool {
 class Spool;
 }
+namespace sluice::cluster {
+class Fleet;
+}
 
 namespace sluice::admin {
 
@@ -121,6 +124,7 @@ struct AdminStages {
   const Monitor* monitor = nullptr;  // alerts and history; set by the admin server
   ConfigControl* config = nullptr;   // versions and reload; null in tests
   FlightControl* flight = nullptr;   // staged rollout; null in tests
+  cluster::Fleet* fleet = nullptr;   // the fleet's budgets; null when alone
 };
 
 class AdminServer {

@@ -1,5 +1,6 @@
 // Routes of the admin API. Errors are JSON: {"error": "..."} with a status
 // that says whose fault it was (400 bad input, 401/403 auth, 404 unknown).
+#include "cluster/fleet.h"
 #include "admin/admin_api.h"
 
 #include <fmt/format.h>
@@ -120,6 +121,10 @@ json StatusJson(AdminStages st) {
   for (const auto& d : st.delivery.Stats()) {
     if (d.breaker != "closed") degraded.push_back(fmt::format("destination {} is {}: {}", d.name, d.breaker, d.last_trouble));
   }
+  if (st.fleet) {
+    const cluster::FleetStatus f = st.fleet->Status();
+    if (f.mode == "local") degraded.push_back("fleet budgets on local shares, Redis does not answer: " + f.reason);
+  }
   json spool = nullptr;
   if (st.spool) {
     const spool::SpoolHealth h = st.spool->Health();
@@ -145,6 +150,22 @@ json StatusJson(AdminStages st) {
           {"queue", {{"messages", q.messages}, {"ready", q.ready}, {"deferred", q.deferred}, {"hold", q.hold},
                      {"oldest_age_seconds", oldest}}},
           {"spool", spool}};
+}
+
+// The fleet as this node sees it: its mode, and each forest's shared
+// budget with who holds how much.
+json FleetJson(cluster::Fleet& fleet) {
+  const cluster::FleetStatus f = fleet.Status();
+  json forests = json::array();
+  for (const auto& b : f.forests) {
+    json holders = json::object();
+    for (const auto& [node, block] : b.holders) holders[node] = block;
+    forests.push_back({{"forest", b.forest}, {"share", b.share}, {"limit", b.limit}, {"live_nodes", b.live},
+                       {"fleet_in_flight", b.fleet_in_use}, {"controller", b.controller}, {"holders", holders}});
+  }
+  return {{"node", f.node}, {"mode", f.mode}, {"reason", f.reason}, {"redis", f.redis},
+          {"mode_since_unix", f.mode_since_unix}, {"renewals", f.renewals}, {"renew_failures", f.renew_failures},
+          {"forests", forests}};
 }
 
 // Liveness (this process answers) and readiness (it can take mail now):
@@ -237,6 +258,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
   if (r.method == "GET") {
     if (t == "/api/v1/status") {
       json out = StatusJson(st);
+      if (st.fleet) out["fleet"] = FleetJson(*st.fleet);
       if (st.config) out["config"] = ConfigJson(st.config->Current());
       return Json(200, out);
     }
@@ -253,6 +275,10 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
       return Json(200, st.monitor->HistoryJson());
     }
     if (t == "/api/v1/forests") return Json(200, ForestsJson(st));
+    if (t == "/api/v1/fleet") {
+      if (!st.fleet) return Error(404, "this node is not in a fleet (no [cluster] in its config)");
+      return Json(200, FleetJson(*st.fleet));
+    }
     if (t == "/api/v1/destinations") {
       json out = json::array();
       for (const auto& d : st.delivery.Stats()) {

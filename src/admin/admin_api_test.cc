@@ -26,6 +26,7 @@ class FakeDirectory final : public directory::Directory {
     return Status::Ok();
   }
   Status SetForestFault(const std::string&, directory::FaultOptions) override { return Status::Ok(); }
+  Status SetFleetShare(const std::string&, std::optional<size_t>) override { return Status::Ok(); }
   Status SetFlightLanes(std::map<std::string, size_t>, int) override { return Status::Ok(); }
   std::vector<directory::ForestStats> Stats() override {
     if (throw_in_stats) throw std::runtime_error("a stage broke");

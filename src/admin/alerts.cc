@@ -82,6 +82,8 @@ const std::vector<AlertKindInfo>& AlertKinds() {
        "99th percentile of spool commit time over the last minute in ms"},
       {AlertKind::kSpoolState, "spool_state",
        "the spool's state: 0 ok, 1 low (under min_free), 2 full, 3 failing; mail is refused above 0"},
+      {AlertKind::kClusterLocal, "cluster_local",
+       "1 while this fleet node runs its forests on local shares because Redis does not answer"},
   };
   return kinds;
 }
@@ -110,6 +112,7 @@ std::vector<AlertRule> DefaultAlertRules() {
   r.push_back({"destination-down", AlertKind::kDestinationBreaker, "", 0, 0s, 10s, Severity::kWarning});
   r.push_back({"spool-slow", AlertKind::kSpoolCommitLatency, "", 250, 60s, 60s, Severity::kCritical});
   r.push_back({"spool-full", AlertKind::kSpoolState, "", 0, 0s, 10s, Severity::kCritical});
+  r.push_back({"fleet-local", AlertKind::kClusterLocal, "", 0, 0s, 10s, Severity::kWarning});
   return r;
 }
 
@@ -137,6 +140,7 @@ std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
     case AlertKind::kQueueDepth: out[""] = static_cast<double>(now.queue_messages); break;
     case AlertKind::kSpoolCommitLatency: out[""] = CommitP99(w); break;
     case AlertKind::kSpoolState: out[""] = now.spool_state; break;
+    case AlertKind::kClusterLocal: out[""] = now.cluster_local; break;
     case AlertKind::kForestSaturation:
     case AlertKind::kForestDeferralRate:
     case AlertKind::kForestLatency:

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "cluster/fleet.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "server/edge_metrics.h"
@@ -176,6 +177,27 @@ std::string RenderMetrics(AdminStages st) {
   {
     Family f(&out, "sluice_smtp_accept_errors_total", "counter", "accept(2) failures, such as running out of file descriptors.");
     f.Sample("", static_cast<double>(edge.accept_errors));
+  }
+  if (st.fleet) {
+    const cluster::FleetStatus fleet = st.fleet->Status();
+    {
+      Family f(&out, "sluice_cluster_mode", "gauge",
+               "1 for the fleet mode: shared (budgets in Redis) or local (Redis did not answer; local shares).");
+      for (const char* mode : {"shared", "local"}) f.Sample(fmt::format("mode=\"{}\"", mode), fleet.mode == mode ? 1 : 0);
+    }
+    {
+      Family f(&out, "sluice_cluster_renewals_total", "counter", "Budget renewals with Redis, by result.");
+      f.Sample("result=\"ok\"", static_cast<double>(fleet.renewals));
+      f.Sample("result=\"failed\"", static_cast<double>(fleet.renew_failures));
+    }
+    {
+      Family f(&out, "sluice_forest_fleet_limit", "gauge", "A forest's limit for the whole fleet.");
+      for (const auto& b : fleet.forests) f.Sample(Forest(b.forest), static_cast<double>(b.limit));
+    }
+    {
+      Family f(&out, "sluice_forest_fleet_share", "gauge", "The block of a forest's fleet budget this node holds.");
+      for (const auto& b : fleet.forests) f.Sample(Forest(b.forest), static_cast<double>(b.share));
+    }
   }
   if (st.spool) {
     const spool::SpoolHealth h = st.spool->Health();

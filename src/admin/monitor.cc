@@ -1,3 +1,4 @@
+#include "cluster/fleet.h"
 #include "admin/monitor.h"
 
 #include <boost/asio/post.hpp>
@@ -70,6 +71,7 @@ Sample TakeSample(AdminStages st, int64_t now_ms) {
     s.spool_state = static_cast<int>(h.state);
     s.spool_reason = std::move(h.reason);
   }
+  if (st.fleet) s.cluster_local = st.fleet->Status().mode == "local" ? 1 : 0;
   return s;
 }
 

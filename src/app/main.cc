@@ -14,6 +14,7 @@
 #include "control/flight.h"
 #include "control/reload.h"
 #include "delivery/delivery.h"
+#include "cluster/fleet.h"
 #include "directory/directory.h"
 #include "admin/admin.h"
 #include "server/edge_metrics.h"
@@ -99,6 +100,10 @@ int Serve(const std::string& path) {
   if (!opened.ok()) return Fail(opened.status());
   auto dir = std::move(opened).value();
   control::ApplyPlacement(*dir, config.placement);  // [placement] over the catalog
+  // In a fleet, the forests' limits are budgets shared in Redis; the first
+  // renewal runs before the edge opens.
+  std::unique_ptr<cluster::Fleet> fleet;
+  if (config.cluster.enabled) fleet = std::make_unique<cluster::Fleet>(config.cluster, *dir);
 
   boost::asio::thread_pool blocking(config.blocking_threads);
   auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, DeliveryThreads());
@@ -127,6 +132,7 @@ int Serve(const std::string& path) {
     stages.config = &reloader;
     stages.spool = spool.value().get();
     stages.flight = flight.get();
+    stages.fleet = fleet.get();
     admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
@@ -149,6 +155,7 @@ int Serve(const std::string& path) {
   server->Stop();
   if (admin) admin->Stop();
   flight.reset();
+  if (fleet) fleet->Stop();  // the blocks go back to the fleet at once
   queue->Stop(std::chrono::seconds(10));
   delivery->Stop();  // before the queue goes: a late delivery resumes on the queue's loop
   blocking.join();

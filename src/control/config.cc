@@ -1,5 +1,6 @@
 // TOML → Config. Every key the daemon reads is named once, in the reader
-// of its section (config_edge.cc, config_stages.cc, config_alerts.cc), with
+// of its section (config_edge.cc, config_stages.cc, config_alerts.cc,
+// config_cluster.cc), with
 // its bounds; anything else in the file is an error (doc/design.md,
 // convention 9). This file runs the readers in order and checks what spans
 // sections.
@@ -123,6 +124,7 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
     t.Table("admin", [&](TomlTable& s) { ReadAdmin(s, c); });
     t.Table("alerts", [&](TomlTable& s) { ReadAlerts(s, &c.admin.alerts); });
     t.Table("log", [&](TomlTable& s) { ReadLog(s, c); });
+    t.Table("cluster", [&](TomlTable& s) { ReadCluster(s, c); });
   }
   Finish(c, path, min_free_set, &r.errors);
   return r;

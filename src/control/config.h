@@ -13,6 +13,7 @@
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "admin/admin.h"
+#include "cluster/fleet.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/session.h"
@@ -64,6 +65,7 @@ struct Config {
   LogConfig log;
   FlightOptions flight;
   std::vector<Placement> placement;
+  cluster::ClusterOptions cluster;  // [cluster]; enabled only when present
   bool operator==(const Config&) const = default;  // a flight's candidate may differ only in its limits
 };
 

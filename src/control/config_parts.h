@@ -38,6 +38,9 @@ void ReadDestinationTable(const std::string& name, TomlTable& d, Config& c);
 void ReadQueue(TomlTable& s, Config& c);
 void ReadFlight(TomlTable& s, Config& c);
 
+// config_cluster.cc
+void ReadCluster(TomlTable& s, Config& c);
+
 // config_alerts.cc
 void ReadAlerts(TomlTable& t, admin::AlertOptions* a);  // [alerts]
 

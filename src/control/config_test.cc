@@ -291,5 +291,43 @@ format = "email"
   EXPECT_NE(got[3].find("alerts.webhook[0].format: \"email\" is not one of json, slack, teams"), std::string::npos) << got[3];
 }
 
+TEST(Config, ClusterIsOffUnlessGivenAndChecked) {
+  testing::TempDir dir;
+  auto alone = LoadConfig(Write(dir, "a.toml", kMinimal));
+  ASSERT_TRUE(alone.ok());
+  EXPECT_FALSE(alone.config.cluster.enabled);
+
+  auto fleet = LoadConfig(Write(dir, "f.toml", std::string(kMinimal) + R"(
+[cluster]
+node = "edge-1"
+redis_sentinels = ["10.0.0.1:26379", "[::1]:26379"]
+redis_master = "mail"
+lease_ttl = "3s"
+)"));
+  ASSERT_TRUE(fleet.ok()) << fleet.errors[0].ToString();
+  EXPECT_TRUE(fleet.config.cluster.enabled);
+  EXPECT_EQ(fleet.config.cluster.node, "edge-1");
+  EXPECT_EQ(fleet.config.cluster.redis.sentinels.size(), 2u);
+  EXPECT_EQ(fleet.config.cluster.redis.master, "mail");
+  EXPECT_EQ(fleet.config.cluster.lease_ttl, std::chrono::seconds(3));
+  EXPECT_EQ(fleet.config.cluster.redis.timeout, std::chrono::milliseconds(50));
+
+  std::string path = Write(dir, "b.toml", std::string(kMinimal) + R"(
+[cluster]
+node = "two words"
+redis = "localhost"
+redis_timeout = "5s"
+lease_ttl = "100ms"
+)");
+  auto bad = LoadConfig(path);
+  std::vector<std::string> got;
+  for (const auto& e : bad.errors) got.push_back(e.ToString());
+  ASSERT_EQ(got.size(), 4u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("cluster.node: must be a name without spaces"), std::string::npos) << got[0];
+  EXPECT_NE(got[1].find(path + ":8: cluster.redis: \"localhost\" is not host:port"), std::string::npos) << got[1];
+  EXPECT_NE(got[2].find("cluster.redis_timeout: must be between 1ms and 1s"), std::string::npos) << got[2];
+  EXPECT_NE(got[3].find("cluster.lease_ttl: must be at least 5 × renew_interval"), std::string::npos) << got[3];
+}
+
 }  // namespace
 }  // namespace sluice::control

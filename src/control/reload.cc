@@ -182,6 +182,7 @@ constexpr Section kSections[] = {
     Part<&Config::admin>("admin", "admin and alerts"),
     Part<&Config::log>("log", "log.format", LogLive, LogApply),
     Part<&Config::flight>("flight", "flight"),
+    Part<&Config::cluster>("cluster", "cluster"),
 };
 
 void AddOnce(std::vector<std::string>& v, const char* what) {

@@ -132,6 +132,13 @@ class Router final : public Directory {
     return Status::Ok();
   }
 
+  Status SetFleetShare(const std::string& forest, std::optional<size_t> share) override {
+    auto f = forests_.find(forest);
+    if (f == forests_.end()) return Status::NotFound("no forest " + forest);
+    f->second->SetFleetShare(share);
+    return Status::Ok();
+  }
+
   std::vector<ForestStats> Stats() override {
     std::vector<ForestStats> out;
     for (auto& [name, f] : forests_) out.push_back(f->Stats());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,8 @@ class Directory {
   // of each listed forest sized candidate limit × share, the others in one
   // of current limit × (100 − share). Empty or share 0: no split.
   virtual Status SetFlightLanes(std::map<std::string, size_t> candidate_limits, int share) = 0;
+  // The block of the forest's fleet budget this node holds (Forest::SetFleetShare).
+  virtual Status SetFleetShare(const std::string& forest, std::optional<size_t> share) = 0;
   virtual std::vector<ForestStats> Stats() = 0;
   virtual Catalog catalog() = 0;
 };

@@ -59,6 +59,7 @@ struct Forest::Impl {
   std::vector<Breaker> breakers;
   std::vector<ReplicaStats> replica_stats;
   size_t next_replica = 0;
+  std::optional<size_t> fleet_share;  // see SetFleetShare
   std::shared_ptr<FaultSwitch> fault;  // null unless fault injection is on
   std::vector<uint64_t> buckets;
   double latency_sum_ms = 0;
@@ -96,7 +97,7 @@ void Forest::SetLimit(size_t limit) {
   {
     std::lock_guard lock(impl_->mu);
     o_.limit = limit;
-    if (impl_->flight_lane) return;  // the flight's SetLanes decides while it runs
+    if (impl_->flight_lane || impl_->fleet_share) return;  // the flight or the fleet decides
     impl_->adaptive = AdaptiveLimit(AdaptiveLimitOptions{limit, o_.min_limit, limit, 2.0, 0.2});
   }
   impl_->bulkhead->SetLimit(limit);
@@ -121,8 +122,20 @@ void Forest::SetLanes(size_t control_limit, size_t flight_limit) {
       impl_->flight_lane->SetLimit(flight_limit);
     }
     impl_->adaptive = AdaptiveLimit(AdaptiveLimitOptions{main_limit, o_.min_limit, main_limit, 2.0, 0.2});
+    if (impl_->fleet_share) return;
   }
   impl_->bulkhead->SetLimit(main_limit);
+}
+
+void Forest::SetFleetShare(std::optional<size_t> share) {
+  size_t limit;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->fleet_share == share) return;
+    impl_->fleet_share = share;
+    limit = share ? *share : impl_->flight_lane ? impl_->adaptive.limit() : o_.limit;
+  }
+  impl_->bulkhead->SetLimit(limit);
 }
 
 void Forest::SetFault(FaultOptions f) {
@@ -258,7 +271,7 @@ void Forest::Record(int replica, Bulkhead& lane, bool main_lane, const LookupRes
     ++im.buckets[b];
     im.latency_sum_ms += ms;
   }
-  if (o_.adaptive && main_lane) lane.SetLimit(im.adaptive.limit());
+  if (o_.adaptive && main_lane && !im.fleet_share) lane.SetLimit(im.adaptive.limit());
 }
 
 ForestStats Forest::Stats() {
@@ -276,6 +289,10 @@ ForestStats Forest::Stats() {
     s.flight_limit = f.limit;
     s.flight_queued = f.queued;
   }
+  s.configured_limit = o_.limit;
+  s.min_limit = o_.min_limit;
+  s.adaptive = o_.adaptive;
+  s.fleet_share = im.fleet_share;
   s.lookups = im.lookups;
   s.cache_hits = im.cache_hits;
   s.stale_serves = im.stale_serves;

@@ -61,6 +61,9 @@ struct ReplicaStats {
 struct ForestStats {
   std::string name;
   size_t in_flight = 0, limit = 0, queued = 0;
+  size_t configured_limit = 0, min_limit = 0;  // SetLimit's limit, and the adaptive floor
+  bool adaptive = false;
+  std::optional<size_t> fleet_share;  // the block the fleet's budget lends this node; none: alone
   size_t flight_in_flight = 0, flight_limit = 0, flight_queued = 0;  // the flight's lane, when split
   uint64_t lookups = 0, cache_hits = 0, stale_serves = 0;
   uint64_t deferred_saturated = 0, deferred_timeout = 0, deferred_unavailable = 0;
@@ -92,6 +95,10 @@ class Forest {
   // flight_limit 0 joins them again under SetLimit's limit.
   void SetLanes(size_t control_limit, size_t flight_limit);
   void SetFault(FaultOptions f);
+  // In a fleet the forest's limit is one budget for all nodes (cluster/):
+  // this node may run `share` lookups at once, and the fleet's one
+  // adaptive limit replaces the local one. None: alone again.
+  void SetFleetShare(std::optional<size_t> share);
   void DropTenant(const std::string& tenant) { cache_.DropTenant(tenant); }
 
   ForestStats Stats();

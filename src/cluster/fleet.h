@@ -1,0 +1,76 @@
+// This node as one of a fleet ([cluster]): the forests' budgets shared in
+// Redis, with the fall-back to local shares when Redis does not answer.
+// Without [cluster] nothing here runs and every forest is alone.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/budget.h"
+#include "cluster/redis.h"
+#include "directory/adaptive_limit.h"
+#include "directory/directory.h"
+
+namespace sluice::cluster {
+
+struct ClusterOptions {
+  bool enabled = false;
+  std::string node;  // this node's id; default: the host name
+  RedisOptions redis;
+  std::chrono::milliseconds renew_interval{100};  // how often blocks are renewed and rebalanced
+  std::chrono::milliseconds lease_ttl{2000};      // a silent node's blocks return after this
+  bool operator==(const ClusterOptions&) const = default;
+};
+
+// One forest's budget as this node last saw it.
+struct ForestBudget {
+  std::string forest;
+  size_t share = 0, limit = 0, live = 1, fleet_in_use = 0;
+  bool controller = false;
+  std::vector<std::pair<std::string, size_t>> holders;  // node → block
+};
+
+struct FleetStatus {
+  std::string node;
+  std::string mode = "shared";  // shared, or local (Redis did not answer)
+  std::string redis;            // the server in use
+  std::string reason;           // why local
+  int64_t mode_since_unix = 0;
+  uint64_t renewals = 0, renew_failures = 0, round_trips = 0;
+  std::vector<ForestBudget> forests;
+};
+
+class Fleet {
+ public:
+  // Starts the renewal thread. `directory` outlives this.
+  Fleet(ClusterOptions o, directory::Directory& directory);
+  ~Fleet();  // Stop()
+  // Gives the blocks back and leaves every forest alone. Idempotent.
+  void Stop();
+  FleetStatus Status();
+
+ private:
+  struct ForestState;
+  void Run();
+  void RenewOnce();
+  void GoLocal(const std::string& why);
+
+  ClusterOptions o_;
+  directory::Directory& directory_;
+  Redis redis_;
+  SharedBudget budget_;
+  std::map<std::string, std::unique_ptr<ForestState>> forests_;  // the renewal thread's own
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // GUARDED_BY(mu_)
+  FleetStatus status_;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace sluice::cluster

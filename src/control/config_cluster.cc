@@ -1,0 +1,40 @@
+// [cluster]: this node as one of a fleet (doc/cluster.md). Absent, Sluice
+// runs alone exactly as without it.
+#include <unistd.h>
+
+#include "control/config_parts.h"
+
+namespace sluice::control {
+
+void ReadCluster(TomlTable& s, Config& c) {
+  cluster::ClusterOptions& o = c.cluster;
+  o.enabled = true;
+  char host[256] = {};
+  if (o.node.empty() && gethostname(host, sizeof host - 1) == 0) o.node = host;
+  s.String("node", &o.node);
+  if (o.node.empty() || o.node.find_first_of(" \t\r\n") != std::string::npos) {
+    s.Error("node", "must be a name without spaces");
+  }
+  s.String("redis", &o.redis.address);
+  s.StringList("redis_sentinels", &o.redis.sentinels);
+  s.String("redis_master", &o.redis.master);
+  s.Duration("redis_timeout", &o.redis.timeout);
+  s.Duration("renew_interval", &o.renew_interval);
+  s.Duration("lease_ttl", &o.lease_ttl);
+  server::ListenerOptions probe;
+  if (o.redis.address.empty() == o.redis.sentinels.empty()) {
+    s.Error("redis", "give either redis (host:port) or redis_sentinels, not both or neither");
+  } else if (!o.redis.address.empty()) {
+    ParseHostPort(o.redis.address, s, "redis", &probe);
+  }
+  for (const auto& sentinel : o.redis.sentinels) {
+    if (!ParseHostPort(sentinel, s, "redis_sentinels", &probe)) break;
+  }
+  if (o.redis.timeout.count() < 1 || o.redis.timeout.count() > 1000) {
+    s.Error("redis_timeout", "must be between 1ms and 1s: it sits on no reply path, but a stalled Redis must be noticed fast");
+  }
+  if (o.renew_interval.count() < 10) s.Error("renew_interval", "must be at least 10ms");
+  if (o.lease_ttl < 5 * o.renew_interval) s.Error("lease_ttl", "must be at least 5 × renew_interval");
+}
+
+}  // namespace sluice::control

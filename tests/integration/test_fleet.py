@@ -1,0 +1,234 @@
+"""Three Sluice nodes as one gateway on a real redis-server: a forest's
+limit is one budget for the fleet, counted where it matters (searches in
+flight at the real slapd, behind a link that delays every answer); a killed
+node's blocks come back within the lease TTL; a stopped or killed Redis
+puts every node on its local share within the deadline and back to shared
+afterwards, with every message accepted delivered and no reply late."""
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from ldap_delay import LdapDelay  # noqa: E402
+
+USERS = 3000
+LIMIT = 12
+DELAY = 0.3
+LEASE_TTL = 1.0
+
+
+def fleet(test, redis, link, suffix, nodes=3):
+    out = []
+    for i in range(nodes):
+        s = harness.Sluice(extra="""
+[forests.na-1]
+replicas = ["%s"]
+limit = %d
+queue = 300
+wait_timeout = "3s"
+lookup_timeout = "5s"
+cache_entries = 0
+[cluster]
+node = "n%d"
+redis = "%s"
+redis_timeout = "50ms"
+renew_interval = "100ms"
+lease_ttl = "%dms"
+""" % (link.url(suffix), LIMIT, i + 1, redis.address, LEASE_TTL * 1000))
+        test.addCleanup(s.cleanup)
+        s.start()
+        out.append(s)
+    return out
+
+
+class Load:
+    """Sessions per node sending RCPTs (or whole messages) to the slow
+    forest's users, each to a recipient of its own; records every reply
+    and how long it took."""
+
+    def __init__(self, nodes, sessions, seconds, data=False):
+        self.replies = []  # (node index, reply, seconds)
+        self.accepted = []  # user numbers of messages that got 250 after DATA
+        self.lock = threading.Lock()
+        self.users = iter(range(USERS))
+        self.stop_at = time.time() + seconds
+        self.threads = [threading.Thread(target=self._run, args=(i, n, data))
+                        for i, n in enumerate(nodes) for _ in range(sessions)]
+        for t in self.threads:
+            t.start()
+
+    def _user(self):
+        with self.lock:
+            return next(self.users)
+
+    def _run(self, i, node, data):
+        try:
+            self._session(i, node, data)
+        except OSError:
+            pass  # the node was killed under it
+
+    def _session(self, i, node, data):
+        c = harness.Raw(node.port)
+        c.send(b"EHLO c\r\n")
+        c.reply()
+        while time.time() < self.stop_at:
+            n = self._user()
+            c.send(b"MAIL FROM:<s@outside.example>\r\n")
+            c.reply()
+            t0 = time.time()
+            c.send(b"RCPT TO:<u%d@acme.example>\r\n" % n)
+            r = c.reply()
+            with self.lock:
+                self.replies.append((i, r, time.time() - t0))
+            if data and r.startswith(b"250"):
+                c.send(b"DATA\r\n")
+                c.reply()
+                c.send(harness.message(n, "u%d@acme.example" % n) + b"\r\n.\r\n")
+                if c.reply().startswith(b"250"):
+                    with self.lock:
+                        self.accepted.append(n)
+            else:
+                c.send(b"RSET\r\n")
+                c.reply()
+        c.close()
+
+    def join(self):
+        for t in self.threads:
+            t.join(timeout=60)
+
+    def accepted_per_node(self, nodes):
+        return [sum(1 for i, r, _ in self.replies if i == k and r.startswith(b"250")) for k in range(nodes)]
+
+
+class Fleet(unittest.TestCase):
+    def setUp(self):
+        self.slapd = harness.Slapd("na-1", [("u%d@acme.example" % i, "acme", []) for i in range(USERS)])
+        self.addCleanup(self.slapd.cleanup)
+        self.link = LdapDelay(self.slapd.port, DELAY)
+        self.addCleanup(self.link.cleanup)
+        self.redis = harness.Redis()
+        self.addCleanup(self.redis.cleanup)
+        self.nodes = fleet(self, self.redis, self.link, self.slapd.suffix)
+
+    def view(self, node):
+        code, body = node.api("GET", "/api/v1/fleet")
+        self.assertEqual(code, 200, body)
+        return body
+
+    def forest(self, node):
+        return [f for f in self.view(node)["forests"] if f["forest"] == "na-1"][0]
+
+    def test_one_budget_for_the_fleet_and_a_dead_node_gives_it_back(self):
+        load = Load(self.nodes, sessions=12, seconds=6)
+        # Under load every node holds a block, and the blocks sum to the limit.
+        harness.wait_for(lambda: len(self.forest(self.nodes[0])["holders"]) == 3, timeout=5, what="three holders")
+        time.sleep(2)  # demand has settled: the budget is shared out fairly
+        during = self.forest(self.nodes[0])
+        load.join()
+        per_node = load.accepted_per_node(3)
+        print("searches in flight at slapd at most %d (limit %d); accepted per node %s; holders %s"
+              % (self.link.max_in_flight, LIMIT, per_node, during["holders"]))
+        self.assertLessEqual(self.link.max_in_flight, LIMIT)
+        self.assertLessEqual(sum(during["holders"].values()), LIMIT)
+        for block in during["holders"].values():  # max-min fair: equal demand, equal blocks
+            self.assertGreaterEqual(block, LIMIT // 3 - 1)
+        for n in per_node:  # every node got its share through
+            self.assertGreater(n, 0.2 * sum(per_node))
+        # The shared budget binds, not one node's full limit each: three
+        # nodes alone would have passed about 3 × LIMIT / DELAY.
+        rate = sum(per_node) / 6
+        self.assertLess(rate, 1.5 * LIMIT / DELAY)
+        self.assertEqual(self.view(self.nodes[1])["mode"], "shared")
+
+        # SIGKILL a node while it holds a block: it is gone from the budget
+        # within the lease TTL (plus one renewal).
+        load = Load(self.nodes, sessions=6, seconds=3)
+        harness.wait_for(lambda: self.forest(self.nodes[0])["holders"].get("n3", 0) > 0, timeout=5,
+                         what="n3 holds a block")
+        self.nodes[2].kill9()
+        killed = time.time()
+        harness.wait_for(lambda: "n3" not in self.forest(self.nodes[0])["holders"], timeout=10,
+                         what="n3's block returned")
+        returned = time.time() - killed
+        load.join()
+        print("a killed node's block returned after %.2f s (lease TTL %.1f s)" % (returned, LEASE_TTL))
+        self.assertLess(returned, LEASE_TTL + 0.5)
+
+    def test_redis_stopped_then_killed_local_shares_then_shared_again(self):
+        load = Load(self.nodes, sessions=6, seconds=14, data=True)
+        harness.wait_for(lambda: len(self.forest(self.nodes[0])["holders"]) == 3, timeout=5, what="three holders")
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        stopped = time.time()
+        harness.wait_for(lambda: all(self.view(n)["mode"] == "local" for n in self.nodes), timeout=5,
+                         what="every node on local shares")
+        degraded = time.time() - stopped
+        local = self.forest(self.nodes[0])
+
+        def firing():
+            code, body = self.nodes[1].api("GET", "/api/v1/alerts")
+            return [a["alert"] for a in body["active"] if a["state"] == "firing"]
+        harness.wait_for(lambda: "fleet-local" in firing(), timeout=5, what="the fleet-local alert")
+        code, status = self.nodes[1].api("GET", "/api/v1/status")
+        self.assertTrue(any("local shares" in r for r in status["reasons"]), status)
+        time.sleep(1)
+        # Killed and started again on the same port, empty.
+        self.redis.stop()
+        time.sleep(1)
+        self.redis.start()
+        restarted = time.time()
+        harness.wait_for(lambda: all(self.view(n)["mode"] == "shared" for n in self.nodes), timeout=10,
+                         what="every node shared again")
+        back = time.time() - restarted
+        load.join()
+        print("local shares after %.2f s (%s), shared again %.2f s after the restart"
+              % (degraded, local["share"], back))
+        self.assertLess(degraded, 1.0)
+        self.assertEqual(local["share"], (LIMIT + 2) // 3)  # ⌈limit ÷ live nodes⌉
+        # No reply waited past the forest's deadlines, and none was a 5xx.
+        for _, r, took in load.replies:
+            self.assertFalse(r.startswith(b"5"), r)
+            self.assertLess(took, 3 + 5 + 1, r)
+        self.assertGreater(len(load.accepted), 50)
+        code, text = self.nodes[0].api("GET", "/metrics")
+        self.assertIn('sluice_cluster_renewals_total{result="failed"}', text)
+        # Every message accepted is delivered: nothing lost.
+        def delivered():
+            got = set()
+            for n in self.nodes:
+                for f in n.maildir_files():
+                    with open(f, "rb") as fh:
+                        found = re.search(rb"Subject: test (\d+)", fh.read())
+                    if found:
+                        got.add(int(found.group(1)))
+            return got
+        harness.wait_for(lambda: set(load.accepted) <= delivered(), timeout=30, what="every accepted message delivered")
+
+
+class Sentinel(unittest.TestCase):
+    def test_the_master_is_found_through_sentinel(self):
+        redis = harness.Redis()
+        self.addCleanup(redis.cleanup)
+        sentinel = harness.RedisSentinel(redis.port)
+        self.addCleanup(sentinel.cleanup)
+        s = harness.Sluice(extra="""
+[cluster]
+node = "solo"
+redis_sentinels = ["127.0.0.1:1", "%s"]
+redis_master = "sluice"
+""" % sentinel.address)
+        self.addCleanup(s.cleanup)
+        s.start()
+        harness.wait_for(lambda: s.api("GET", "/api/v1/fleet")[1]["mode"] == "shared", timeout=10,
+                         what="shared through sentinel")
+        code, view = s.api("GET", "/api/v1/fleet")
+        self.assertEqual(view["redis"], redis.address)
+        self.assertIn("solo", redis.cli("HGETALL", "sluice:{de-1}:nodes"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
