@@ -28,6 +28,7 @@ class Spool;
 }
 namespace sluice::cluster {
 class Fleet;
+class ControlPlane;
 }
 
 namespace sluice::admin {
@@ -125,6 +126,7 @@ struct AdminStages {
   ConfigControl* config = nullptr;   // versions and reload; null in tests
   FlightControl* flight = nullptr;   // staged rollout; null in tests
   cluster::Fleet* fleet = nullptr;   // the fleet's budgets; null when alone
+  cluster::ControlPlane* control = nullptr;  // placement, limits, holds in etcd; null when alone
 };
 
 class AdminServer {

@@ -1,5 +1,6 @@
 // Routes of the admin API. Errors are JSON: {"error": "..."} with a status
 // that says whose fault it was (400 bad input, 401/403 auth, 404 unknown).
+#include "cluster/control_plane.h"
 #include "cluster/fleet.h"
 #include "admin/admin_api.h"
 
@@ -122,8 +123,12 @@ json StatusJson(AdminStages st) {
     if (d.breaker != "closed") degraded.push_back(fmt::format("destination {} is {}: {}", d.name, d.breaker, d.last_trouble));
   }
   if (st.fleet) {
-    const cluster::FleetStatus f = st.fleet->Status();
+    const cluster::FleetStatus f = st.fleet->View();
     if (f.mode == "local") degraded.push_back("fleet budgets on local shares, Redis does not answer: " + f.reason);
+  }
+  if (st.control) {
+    const cluster::ControlStatus c = st.control->View();
+    if (c.state == "unreachable") degraded.push_back("control plane unreachable, running on the snapshot: " + c.reason);
   }
   json spool = nullptr;
   if (st.spool) {
@@ -154,18 +159,32 @@ json StatusJson(AdminStages st) {
 
 // The fleet as this node sees it: its mode, and each forest's shared
 // budget with who holds how much.
-json FleetJson(cluster::Fleet& fleet) {
-  const cluster::FleetStatus f = fleet.Status();
-  json forests = json::array();
-  for (const auto& b : f.forests) {
-    json holders = json::object();
-    for (const auto& [node, block] : b.holders) holders[node] = block;
-    forests.push_back({{"forest", b.forest}, {"share", b.share}, {"limit", b.limit}, {"live_nodes", b.live},
-                       {"fleet_in_flight", b.fleet_in_use}, {"controller", b.controller}, {"holders", holders}});
+json FleetJson(AdminStages st) {
+  json out = json::object();
+  if (st.fleet) {
+    const cluster::FleetStatus f = st.fleet->View();
+    json forests = json::array();
+    for (const auto& b : f.forests) {
+      json holders = json::object();
+      for (const auto& [node, block] : b.holders) holders[node] = block;
+      forests.push_back({{"forest", b.forest}, {"share", b.share}, {"limit", b.limit}, {"live_nodes", b.live},
+                         {"fleet_in_flight", b.fleet_in_use}, {"controller", b.controller}, {"holders", holders}});
+    }
+    out.update({{"node", f.node}, {"mode", f.mode}, {"reason", f.reason}, {"redis", f.redis},
+                {"mode_since_unix", f.mode_since_unix}, {"renewals", f.renewals},
+                {"renew_failures", f.renew_failures}, {"forests", forests}});
   }
-  return {{"node", f.node}, {"mode", f.mode}, {"reason", f.reason}, {"redis", f.redis},
-          {"mode_since_unix", f.mode_since_unix}, {"renewals", f.renewals}, {"renew_failures", f.renew_failures},
-          {"forests", forests}};
+  if (st.control) {
+    const cluster::ControlStatus c = st.control->View();
+    json members = json::array();
+    for (const auto& m : c.members) {
+      members.push_back({{"node", m.node}, {"smtp", m.smtp}, {"admin", m.admin}, {"version", m.version},
+                         {"config_version", m.config_version}, {"seen_unix", m.seen_unix}});
+    }
+    out["control"] = {{"state", c.state}, {"endpoint", c.endpoint}, {"reason", c.reason}, {"revision", c.revision},
+                      {"state_since_unix", c.state_since_unix}, {"members", members}};
+  }
+  return out;
 }
 
 // Liveness (this process answers) and readiness (it can take mail now):
@@ -217,6 +236,12 @@ ApiResponse FromStatus(const Status& s) {
   return Error(code, s.message());
 }
 
+// A change written to the fleet's control plane: every node applies it.
+ApiResponse FromFleetWrite(const Result<int64_t>& r) {
+  if (!r.ok()) return FromStatus(r.status());
+  return Json(200, json{{"ok", true}, {"fleet", true}, {"revision", r.value()}});
+}
+
 // Parses a JSON object body, or says precisely why not.
 bool ParseBody(const ApiRequest& r, json* out, ApiResponse* error) {
   auto parsed = ParseObject(r.body);
@@ -258,7 +283,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
   if (r.method == "GET") {
     if (t == "/api/v1/status") {
       json out = StatusJson(st);
-      if (st.fleet) out["fleet"] = FleetJson(*st.fleet);
+      if (st.fleet || st.control) out["fleet"] = FleetJson(st);
       if (st.config) out["config"] = ConfigJson(st.config->Current());
       return Json(200, out);
     }
@@ -276,8 +301,8 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
     }
     if (t == "/api/v1/forests") return Json(200, ForestsJson(st));
     if (t == "/api/v1/fleet") {
-      if (!st.fleet) return Error(404, "this node is not in a fleet (no [cluster] in its config)");
-      return Json(200, FleetJson(*st.fleet));
+      if (!st.fleet && !st.control) return Error(404, "this node is not in a fleet (no [cluster] in its config)");
+      return Json(200, FleetJson(st));
     }
     if (t == "/api/v1/destinations") {
       json out = json::array();
@@ -318,6 +343,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
     if (!ParseBody(r, &body, &bad)) return bad;
     auto forest = ParseMove(body);
     if (!forest.ok()) return FromStatus(forest.status());
+    if (st.control) return FromFleetWrite(st.control->MoveTenant(m[1], forest.value()));
     return FromStatus(st.directory.MoveTenant(m[1], forest.value()));
   }
   const bool forest_limit = std::regex_match(t, m, kLimit);
@@ -325,6 +351,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
     if (!ParseBody(r, &body, &bad)) return bad;
     auto limit = ParseLimit(body);
     if (!limit.ok()) return FromStatus(limit.status());
+    if (forest_limit && st.control) return FromFleetWrite(st.control->SetForestLimit(m[1], limit.value()));
     return FromStatus(forest_limit ? st.directory.SetForestLimit(m[1], limit.value())
                                    : st.delivery.SetConcurrency(m[1], limit.value()));
   }

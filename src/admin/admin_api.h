@@ -41,6 +41,7 @@ const std::vector<std::pair<std::string, std::string>>& SecurityHeaders();
 ApiResponse JsonResponse(int status, const nlohmann::json& body);
 ApiResponse ErrorResponse(int status, const std::string& what);
 ApiResponse FromStatus(const Status& s);
+ApiResponse FromFleetWrite(const Result<int64_t>& r);  // a change every fleet node applies
 // Parses a JSON object body, or says precisely why not.
 bool ParseBody(const ApiRequest& r, nlohmann::json* out, ApiResponse* error);
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "cluster/control_plane.h"
 #include "admin/admin_api.h"
 #include "admin/requests.h"
 #include "queue/queue.h"
@@ -92,6 +93,7 @@ std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st) 
     if (!ParseBody(r, &body, &bad)) return bad;
     auto hold = ParseHold(body);
     if (!hold.ok()) return FromStatus(hold.status());
+    if (st.control) return FromFleetWrite(st.control->SetHold(hold.value().policy, hold.value().on));
     return FromStatus(st.queue.SetHold(hold.value().policy, hold.value().on));
   }
   if (!std::regex_match(t, m, kAction)) return std::nullopt;

@@ -84,6 +84,8 @@ const std::vector<AlertKindInfo>& AlertKinds() {
        "the spool's state: 0 ok, 1 low (under min_free), 2 full, 3 failing; mail is refused above 0"},
       {AlertKind::kClusterLocal, "cluster_local",
        "1 while this fleet node runs its forests on local shares because Redis does not answer"},
+      {AlertKind::kClusterControl, "cluster_control",
+       "1 while this fleet node cannot read the control plane (etcd without quorum or away) and runs on its snapshot"},
   };
   return kinds;
 }
@@ -113,6 +115,7 @@ std::vector<AlertRule> DefaultAlertRules() {
   r.push_back({"spool-slow", AlertKind::kSpoolCommitLatency, "", 250, 60s, 60s, Severity::kCritical});
   r.push_back({"spool-full", AlertKind::kSpoolState, "", 0, 0s, 10s, Severity::kCritical});
   r.push_back({"fleet-local", AlertKind::kClusterLocal, "", 0, 0s, 10s, Severity::kWarning});
+  r.push_back({"fleet-control-lost", AlertKind::kClusterControl, "", 0, 0s, 10s, Severity::kCritical});
   return r;
 }
 
@@ -141,6 +144,7 @@ std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
     case AlertKind::kSpoolCommitLatency: out[""] = CommitP99(w); break;
     case AlertKind::kSpoolState: out[""] = now.spool_state; break;
     case AlertKind::kClusterLocal: out[""] = now.cluster_local; break;
+    case AlertKind::kClusterControl: out[""] = now.cluster_control; break;
     case AlertKind::kForestSaturation:
     case AlertKind::kForestDeferralRate:
     case AlertKind::kForestLatency:

@@ -20,6 +20,7 @@ namespace sluice::admin {
 enum class AlertKind {
   kReplyRate, kForestSaturation, kForestDeferralRate, kForestLatency, kQueueOldestAge, kQueueDepth,
   kDestinationBreaker, kDestinationFailureRate, kSpoolCommitLatency, kSpoolState, kClusterLocal,
+  kClusterControl,
 };
 enum class Severity { kInfo, kWarning, kCritical };
 
@@ -69,7 +70,8 @@ struct Sample {
   std::vector<uint64_t> commit_buckets;  // commits per bucket of kCommitBucketsMs, then +Inf, since start
   int spool_state = 0;                   // 0 ok, 1 low, 2 full, 3 error (spool::SpoolState)
   std::string spool_reason;
-  int cluster_local = 0;  // 1 while this node runs on local shares (Redis away)
+  int cluster_local = 0;    // 1 while this node runs on local shares (Redis away)
+  int cluster_control = 0;  // 1 while etcd does not answer (running on the snapshot)
 };
 
 // The last minute of samples, for rates and windowed percentiles.

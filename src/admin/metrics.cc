@@ -179,7 +179,7 @@ std::string RenderMetrics(AdminStages st) {
     f.Sample("", static_cast<double>(edge.accept_errors));
   }
   if (st.fleet) {
-    const cluster::FleetStatus fleet = st.fleet->Status();
+    const cluster::FleetStatus fleet = st.fleet->View();
     {
       Family f(&out, "sluice_cluster_mode", "gauge",
                "1 for the fleet mode: shared (budgets in Redis) or local (Redis did not answer; local shares).");

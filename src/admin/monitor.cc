@@ -1,3 +1,4 @@
+#include "cluster/control_plane.h"
 #include "cluster/fleet.h"
 #include "admin/monitor.h"
 
@@ -71,7 +72,8 @@ Sample TakeSample(AdminStages st, int64_t now_ms) {
     s.spool_state = static_cast<int>(h.state);
     s.spool_reason = std::move(h.reason);
   }
-  if (st.fleet) s.cluster_local = st.fleet->Status().mode == "local" ? 1 : 0;
+  if (st.fleet) s.cluster_local = st.fleet->View().mode == "local" ? 1 : 0;
+  if (st.control) s.cluster_control = st.control->View().state == "unreachable" ? 1 : 0;
   return s;
 }
 

@@ -1,5 +1,6 @@
 // sluice: the daemon. `sluice serve --config FILE`, `sluice check-config FILE`.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <boost/asio/thread_pool.hpp>
 #include <thread>
 #include <algorithm>
@@ -103,7 +104,9 @@ int Serve(const std::string& path) {
   // In a fleet, the forests' limits are budgets shared in Redis; the first
   // renewal runs before the edge opens.
   std::unique_ptr<cluster::Fleet> fleet;
-  if (config.cluster.enabled) fleet = std::make_unique<cluster::Fleet>(config.cluster, *dir);
+  if (config.cluster.enabled && config.cluster.shared_budgets()) {
+    fleet = std::make_unique<cluster::Fleet>(config.cluster, *dir);
+  }
 
   boost::asio::thread_pool blocking(config.blocking_threads);
   auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, DeliveryThreads());
@@ -112,6 +115,17 @@ int Serve(const std::string& path) {
   };
   auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router, &groups);
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
+  // In a fleet, placement, live limits and holds come from etcd (the last
+  // snapshot first).
+  std::unique_ptr<cluster::ControlPlane> control;
+  if (config.cluster.enabled && !config.cluster.control.etcd.empty()) {
+    cluster::MemberInfo me{config.cluster.node,
+                           config.server.listeners.empty() ? "" : fmt::format("{}:{}", config.server.listeners[0].address,
+                                                                              config.server.listeners[0].port),
+                           config.admin.enabled ? fmt::format("{}:{}", config.admin.address, config.admin.port) : "",
+                           SLUICE_VERSION_STRING, std::to_string(info.version)};
+    control = std::make_unique<cluster::ControlPlane>(config.cluster.control, me, *dir, *queue);
+  }
   auto session = std::make_shared<const smtp::SessionOptions>(config.session);
   server::EdgeMetrics edge_metrics;
   server::ServerOptions edge = config.server;
@@ -133,6 +147,7 @@ int Serve(const std::string& path) {
     stages.spool = spool.value().get();
     stages.flight = flight.get();
     stages.fleet = fleet.get();
+    stages.control = control.get();
     admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       server->Stop();
@@ -156,6 +171,7 @@ int Serve(const std::string& path) {
   if (admin) admin->Stop();
   flight.reset();
   if (fleet) fleet->Stop();  // the blocks go back to the fleet at once
+  if (control) control->Stop();
   queue->Stop(std::chrono::seconds(10));
   delivery->Stop();  // before the queue goes: a late delivery resumes on the queue's loop
   blocking.join();

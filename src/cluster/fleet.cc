@@ -46,7 +46,7 @@ void Fleet::Stop() {
   budget_.Release(names);
 }
 
-FleetStatus Fleet::Status() {
+FleetStatus Fleet::View() {
   std::lock_guard lock(mu_);
   return status_;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cluster/budget.h"
+#include "cluster/control_plane.h"
 #include "cluster/redis.h"
 #include "directory/adaptive_limit.h"
 #include "directory/directory.h"
@@ -25,6 +26,8 @@ struct ClusterOptions {
   RedisOptions redis;
   std::chrono::milliseconds renew_interval{100};  // how often blocks are renewed and rebalanced
   std::chrono::milliseconds lease_ttl{2000};      // a silent node's blocks return after this
+  ControlOptions control;                         // etcd; none: placement, limits and holds stay local
+  bool shared_budgets() const { return !redis.address.empty() || !redis.sentinels.empty(); }
   bool operator==(const ClusterOptions&) const = default;
 };
 
@@ -53,7 +56,7 @@ class Fleet {
   ~Fleet();  // Stop()
   // Gives the blocks back and leaves every forest alone. Idempotent.
   void Stop();
-  FleetStatus Status();
+  FleetStatus View();
 
  private:
   struct ForestState;

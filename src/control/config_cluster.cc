@@ -2,6 +2,7 @@
 // runs alone exactly as without it.
 #include <unistd.h>
 
+#include "common/url.h"
 #include "control/config_parts.h"
 
 namespace sluice::control {
@@ -21,9 +22,24 @@ void ReadCluster(TomlTable& s, Config& c) {
   s.Duration("redis_timeout", &o.redis.timeout);
   s.Duration("renew_interval", &o.renew_interval);
   s.Duration("lease_ttl", &o.lease_ttl);
+  s.StringList("etcd", &o.control.etcd);
+  s.Duration("etcd_timeout", &o.control.timeout);
+  s.Duration("member_ttl", &o.control.member_ttl);
+  s.String("snapshot", &o.control.snapshot);
+  if (o.control.snapshot.empty()) o.control.snapshot = c.spool.path + "-control.json";
+  for (const auto& e : o.control.etcd) {
+    auto url = ParseUrl(e);
+    if (!url.ok() || url.value().tls || url.value().path.size() > 1) {
+      s.Error("etcd", "\"" + e + "\" is not http://host:port");
+      break;
+    }
+  }
+  if (o.control.member_ttl.count() < 2) s.Error("member_ttl", "must be at least 2s");
   server::ListenerOptions probe;
-  if (o.redis.address.empty() == o.redis.sentinels.empty()) {
-    s.Error("redis", "give either redis (host:port) or redis_sentinels, not both or neither");
+  if (!o.redis.address.empty() && !o.redis.sentinels.empty()) {
+    s.Error("redis", "give either redis (host:port) or redis_sentinels, not both");
+  } else if (o.redis.address.empty() && o.redis.sentinels.empty() && o.control.etcd.empty()) {
+    s.Error("redis", "[cluster] needs redis (or redis_sentinels) for shared budgets, etcd for the control plane, or both");
   } else if (!o.redis.address.empty()) {
     ParseHostPort(o.redis.address, s, "redis", &probe);
   }

@@ -713,6 +713,60 @@ class RedisSentinel:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Etcd:
+    """A real etcd cluster of `members` on loopback, each with its own data
+    directory; members can be stopped and started to take quorum away."""
+
+    def __init__(self, members=3):
+        self.dir = tempfile.mkdtemp(prefix="sluice-etcd-")
+        self.members = [{"name": "e%d" % i, "client": free_port(), "peer": free_port(), "proc": None}
+                        for i in range(members)]
+        self.initial = ",".join("%s=http://127.0.0.1:%d" % (m["name"], m["peer"]) for m in self.members)
+        for i in range(members):
+            self.start(i)
+        for m in self.members:
+            wait_port(m["client"], proc=m["proc"])
+        wait_for(self.healthy, timeout=30, what="etcd quorum")
+
+    @property
+    def endpoints(self):
+        return ["http://127.0.0.1:%d" % m["client"] for m in self.members]
+
+    def start(self, i):
+        m = self.members[i]
+        log = open(os.path.join(self.dir, m["name"] + ".log"), "ab")
+        m["proc"] = subprocess.Popen(
+            ["etcd", "--name", m["name"], "--data-dir", os.path.join(self.dir, m["name"]),
+             "--listen-client-urls", "http://127.0.0.1:%d" % m["client"],
+             "--advertise-client-urls", "http://127.0.0.1:%d" % m["client"],
+             "--listen-peer-urls", "http://127.0.0.1:%d" % m["peer"],
+             "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % m["peer"],
+             "--initial-cluster", self.initial, "--initial-cluster-state", "new",
+             "--heartbeat-interval", "50", "--election-timeout", "500"],
+            stdout=log, stderr=log)
+        log.close()
+        _started.append(m["proc"])
+
+    def healthy(self):
+        import urllib.request
+        try:
+            with urllib.request.urlopen(self.endpoints[0] + "/health", timeout=2) as r:
+                return b'"true"' in r.read()
+        except OSError:
+            return False
+
+    def stop(self, i):
+        p = self.members[i]["proc"]
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
+
+    def cleanup(self):
+        for i in range(len(self.members)):
+            self.stop(i)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class WebhookReceiver:
     """A local HTTP endpoint that records the JSON bodies POSTed to it, as
     an alerting channel would. With fail_first=N it answers 500 to the

@@ -1,0 +1,98 @@
+// The fleet's control plane in etcd: tenant placement, live forest limits
+// and holds, written by any node's admin API as compare-and-put on the
+// key's revision (no lost update) and applied by every node from the
+// revision it applied last; membership under a keep-alive lease. What was
+// applied is kept as a last-known-good snapshot on local disk, applied at
+// start before etcd answers, so a node without etcd runs on it.
+//
+// Keys: sluice/control/placement/<tenant> = forest,
+//       sluice/control/limit/<forest> = "N",
+//       sluice/control/hold/<tenant|destination>/<name> = {"on":..,"reason":..},
+//       sluice/members/<node> = {"node":..,"admin":..,"version":..,...} (leased).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/etcd.h"
+#include "common/status.h"
+#include "directory/directory.h"
+#include "queue/queue.h"
+
+namespace sluice::cluster {
+
+struct ControlOptions {
+  std::vector<std::string> etcd;  // http://host:port of each member
+  std::chrono::milliseconds timeout{500};
+  std::chrono::milliseconds poll_interval{200};  // how often changes are read
+  std::chrono::seconds member_ttl{5};            // a silent node leaves the member list after this
+  std::string snapshot;                          // the last-known-good file
+  bool operator==(const ControlOptions&) const = default;
+};
+
+// What this node says about itself under sluice/members/<node>.
+struct MemberInfo {
+  std::string node, smtp, admin, version, config_version;
+};
+
+struct Member {
+  std::string node, smtp, admin, version, config_version;
+  int64_t seen_unix = 0;
+};
+
+struct ControlStatus {
+  std::string state = "starting";  // ok, or unreachable (running on the snapshot)
+  std::string endpoint, reason;
+  int64_t revision = 0;  // the last revision applied
+  int64_t state_since_unix = 0;
+  std::vector<Member> members;  // as etcd last listed them
+};
+
+class ControlPlane {
+ public:
+  // Applies the snapshot, then starts the thread. The stages outlive this.
+  ControlPlane(ControlOptions o, MemberInfo self, directory::Directory& directory, queue::Queue& queue);
+  ~ControlPlane();
+  void Stop();
+
+  // From the admin API, any node: checked against this node's catalog and
+  // written to etcd; every node applies it (this one too) within a poll.
+  // Returns the revision of the write.
+  Result<int64_t> MoveTenant(const std::string& tenant, const std::string& forest);
+  Result<int64_t> SetForestLimit(const std::string& forest, size_t limit);
+  Result<int64_t> SetHold(const queue::HoldPolicy& hold, bool on);
+
+  ControlStatus View();
+
+ private:
+  void Run();
+  void Poll();
+  void KeepMember();
+  void Apply(const EtcdKv& kv);
+  void Save();
+  void Load();
+  Result<int64_t> Write(const std::string& key, const std::string& value);
+
+  ControlOptions o_;
+  MemberInfo self_;
+  directory::Directory& directory_;
+  queue::Queue& queue_;
+  Etcd reader_;  // the thread's
+  std::mutex write_mu_;
+  Etcd writer_;  // GUARDED_BY(write_mu_); the admin API's
+  int64_t lease_ = 0;
+  std::chrono::steady_clock::time_point next_keepalive_{};
+  std::map<std::string, std::string> applied_;  // key → value, the snapshot's content
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;      // GUARDED_BY(mu_)
+  ControlStatus status_;   // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace sluice::cluster

@@ -1,0 +1,51 @@
+// etcd's v3 API over its HTTP/JSON gateway (keys and values base64, int64
+// as strings), blocking, for the control plane's own thread: ranges from a
+// revision, compare-and-put on a key's revision, and leases. Each call
+// tries the endpoints in turn, starting with the last one that answered,
+// within `timeout` each.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice::cluster {
+
+struct EtcdKv {
+  std::string key, value;
+  int64_t mod_revision = 0;
+};
+
+class Etcd {
+ public:
+  Etcd(std::vector<std::string> endpoints, std::chrono::milliseconds timeout);
+
+  struct Range {
+    int64_t revision = 0;  // the store's revision when it answered
+    std::vector<EtcdKv> kvs;
+  };
+  // Every key under `prefix` changed after `after` (0: all of them).
+  // Linearizable: without quorum it fails rather than answer stale.
+  Result<Range> Get(const std::string& prefix, int64_t after = 0);
+  // Puts `value` if the key's mod revision is still `expected` (0: the key
+  // does not exist). False: someone else wrote it first.
+  Result<bool> PutIf(const std::string& key, const std::string& value, int64_t expected);
+  Result<int64_t> Grant(std::chrono::seconds ttl);                  // a lease id
+  Status Put(const std::string& key, const std::string& value, int64_t lease = 0);
+  Result<bool> KeepAlive(int64_t lease);                            // false: the lease is gone
+
+  const std::string& endpoint() const { return endpoints_[current_]; }
+
+ private:
+  Result<std::string> Call(const std::string& path, const std::string& body);
+
+  std::vector<std::string> endpoints_;
+  std::chrono::milliseconds timeout_;
+  size_t current_ = 0;
+};
+
+}  // namespace sluice::cluster
