@@ -92,7 +92,10 @@ void Fleet::RenewOnce() {
       if (!st->controller) {
         st->controller.emplace(directory::AdaptiveLimitOptions{st->last.limit, fs.min_limit, fs.configured_limit, 2.0, 0.2});
       }
-      if (st->last.samples > 0) {
+      // As many steps as the fleet had lookups (a bounded number), each at
+      // their mean: the limit moves as fast as one node's would at the
+      // fleet's rate.
+      for (uint64_t k = 0; k < std::min<uint64_t>(st->last.samples, 256); ++k) {
         st->controller->OnSample(std::chrono::microseconds(st->last.latency_sum_us / st->last.samples),
                                  st->last.fleet_in_use);
       }

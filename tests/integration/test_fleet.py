@@ -22,13 +22,14 @@ DELAY = 0.3
 LEASE_TTL = 1.0
 
 
-def fleet(test, redis, link, suffix, nodes=3):
+def fleet(test, redis, link, suffix, nodes=3, forest_extra=""):
     out = []
     for i in range(nodes):
         s = harness.Sluice(extra="""
 [forests.na-1]
 replicas = ["%s"]
 limit = %d
+%s
 queue = 300
 wait_timeout = "3s"
 lookup_timeout = "5s"
@@ -39,7 +40,7 @@ redis = "%s"
 redis_timeout = "50ms"
 renew_interval = "100ms"
 lease_ttl = "%dms"
-""" % (link.url(suffix), LIMIT, i + 1, redis.address, LEASE_TTL * 1000))
+""" % (link.url(suffix), LIMIT, forest_extra, i + 1, redis.address, LEASE_TTL * 1000))
         test.addCleanup(s.cleanup)
         s.start()
         out.append(s)
@@ -207,6 +208,50 @@ class Fleet(unittest.TestCase):
                         got.add(int(found.group(1)))
             return got
         harness.wait_for(lambda: set(load.accepted) <= delivered(), timeout=30, what="every accepted message delivered")
+
+
+class OneAdaptiveLimit(unittest.TestCase):
+    def test_a_slowing_forest_is_cut_once_for_the_fleet(self):
+        slapd = harness.Slapd("na-1", [("u%d@acme.example" % i, "acme", []) for i in range(USERS)])
+        self.addCleanup(slapd.cleanup)
+        link = LdapDelay(slapd.port, 0.02)
+        self.addCleanup(link.cleanup)
+        redis = harness.Redis()
+        self.addCleanup(redis.cleanup)
+        nodes = fleet(self, redis, link, slapd.suffix, forest_extra="adaptive = true\nmin_limit = 2")
+
+        def fleet_limit(node):
+            code, view = node.api("GET", "/api/v1/fleet")
+            return [f for f in view["forests"] if f["forest"] == "na-1"][0]
+
+        load = Load(nodes, sessions=8, seconds=9)
+        time.sleep(2.5)
+        fast = fleet_limit(nodes[0])
+        link.delay = 0.4  # the forest slows down tenfold and more
+        time.sleep(4)
+        slow = [fleet_limit(n) for n in nodes]
+        # The other forest's tenant flows meanwhile.
+        other = []
+        for _ in range(10):
+            t0 = time.time()
+            with nodes[1].smtp() as c:
+                c.ehlo()
+                c.mail("s@outside.example")
+                code, _ = c.rcpt("erin@initech.example")
+            other.append((code, time.time() - t0))
+        load.join()
+        controllers = sum(1 for f in slow if f["controller"])
+        print("fleet limit %d while fast, %s once slow (one controller: %d)"
+              % (fast["limit"], [f["limit"] for f in slow], controllers))
+        self.assertEqual(len({f["limit"] for f in slow}), 1)  # one limit, the same on every node
+        self.assertLess(slow[0]["limit"], fast["limit"] * 0.6)
+        self.assertEqual(controllers, 1)
+        self.assertLessEqual(link.max_in_flight, LIMIT)
+        for code, took in other:
+            self.assertEqual(code, 250)
+            self.assertLess(took, 1.0)
+        for _, r, _ in load.replies:
+            self.assertFalse(r.startswith(b"5"), r)
 
 
 class Sentinel(unittest.TestCase):
