@@ -3,6 +3,7 @@
 //   sluicectl ... forest move TENANT FOREST
 //   sluicectl ... forest limit FOREST N
 //   sluicectl ... forest fault FOREST [--latency-ms N] [--error-rate R] [--hang]
+//   sluicectl ... fleet [--json]
 //   sluicectl ... queue list|show|hold|release|retry|delete|bounce ... (see ctl_queue.cc)
 //   sluicectl ... flight start FILE --share 10% | promote | rollback | status (see ctl_flight.cc)
 // A bad invocation prints one line and exits 2; a refused call exits 1.
@@ -43,6 +44,38 @@ void PrintForests(const json& forests) {
                              f["deferred"]["saturated"].get<uint64_t>(), f["deferred"]["timeout"].get<uint64_t>(),
                              f["deferred"]["unavailable"].get<uint64_t>(), f["stale_serves"].get<uint64_t>(),
                              replicas);
+  }
+}
+
+// The fleet: this node's budget mode and each forest's holders, then the
+// control plane and its members.
+void PrintFleet(const json& f) {
+  if (f.contains("mode")) {
+    std::cout << fmt::format("node {}: budgets {}{}{}\n", f.value("node", ""), f.value("mode", ""),
+                             f.value("redis", "").empty() ? "" : " via redis " + f.value("redis", ""),
+                             f.value("reason", "").empty() ? "" : " (" + f.value("reason", "") + ")");
+    std::cout << fmt::format("{:<10} {:>6} {:>6} {:>6} {:>10}  {}\n", "FOREST", "LIMIT", "SHARE", "NODES", "IN_FLIGHT",
+                             "HOLDERS");
+    for (const auto& b : f["forests"]) {
+      std::string holders;
+      for (const auto& [node, block] : b["holders"].items()) {
+        holders += (holders.empty() ? "" : " ") + node + "=" + std::to_string(block.get<int64_t>());
+      }
+      std::cout << fmt::format("{:<10} {:>6} {:>6} {:>6} {:>10}  {}{}\n", b["forest"].get<std::string>(),
+                               b["limit"].get<int64_t>(), b["share"].get<int64_t>(), b["live_nodes"].get<int64_t>(),
+                               b["fleet_in_flight"].get<int64_t>(), holders,
+                               b["controller"].get<bool>() ? " (controller here)" : "");
+    }
+  }
+  if (f.contains("control")) {
+    const json& c = f["control"];
+    std::cout << fmt::format("control plane {} at revision {}{}\n", c.value("state", ""), c.value("revision", int64_t{0}),
+                             c.value("reason", "").empty() ? "" : " (" + c.value("reason", "") + ")");
+    for (const auto& m : c["members"]) {
+      std::cout << fmt::format("  {:<12} smtp {:<22} admin {:<22} v{} config {}\n", m.value("node", ""),
+                               m.value("smtp", ""), m.value("admin", ""), m.value("version", ""),
+                               m.value("config_version", ""));
+    }
   }
 }
 
@@ -106,6 +139,9 @@ int main(int argc, char** argv) {
   dest_limit->add_option("limit", limit)->required()->check(CLI::Range(1, 100000));
   auto* reload = app.add_subcommand("reload", "re-read the daemon's config file and apply it live");
   auto* show_config = app.add_subcommand("config", "the running config's version and hash");
+  auto* fleet = app.add_subcommand("fleet", "the fleet as this node sees it: members, budgets, mode");
+  bool fleet_json = false;
+  fleet->add_flag("--json", fleet_json, "the admin API's JSON");
   sluice::app::QueueCommands queue(app);
   sluice::app::FlightCommands flight(app);
   if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluicectl")) return *exit;
@@ -156,6 +192,16 @@ int main(int argc, char** argv) {
       auto c = json::parse(r.body);
       std::cout << fmt::format("config v{} {} ({})\n", c["version"].get<int64_t>(), c["hash"].get<std::string>(),
                                c["source"].get<std::string>());
+      return 0;
+    }
+    if (*fleet) {
+      HttpResponse r = Call(t, false, "/api/v1/fleet");
+      if (r.status != 200) return Done(r);
+      if (fleet_json) {
+        std::cout << r.body;
+      } else {
+        PrintFleet(json::parse(r.body));
+      }
       return 0;
     }
     if (*status) {

@@ -64,6 +64,11 @@ member_ttl = "3s"
         n1, n2, n3 = self.nodes
         harness.wait_for(lambda: len(control(n1)["members"]) == 3, timeout=5, what="three members")
         self.assertEqual(sorted(m["node"] for m in control(n2)["members"]), ["n1", "n2", "n3"])
+        out = n1.ctl("fleet")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("control plane ok", out.stdout)
+        for name in ("n1", "n2", "n3"):
+            self.assertIn(name, out.stdout)
 
         self.assertEqual(forest_of(n2, "acme"), "na-1")
         code, body = n1.api("POST", "/api/v1/tenants/acme/move", {"forest": "de-1"})
