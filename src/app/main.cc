@@ -101,18 +101,19 @@ int Serve(const std::string& path) {
   if (!opened.ok()) return Fail(opened.status());
   auto dir = std::move(opened).value();
   control::ApplyPlacement(*dir, config.placement);  // [placement] over the catalog
-  // In a fleet, the forests' limits are budgets shared in Redis; the first
-  // renewal runs before the edge opens.
-  std::unique_ptr<cluster::Fleet> fleet;
-  if (config.cluster.enabled && config.cluster.shared_budgets()) {
-    fleet = std::make_unique<cluster::Fleet>(config.cluster, *dir);
-  }
 
   boost::asio::thread_pool blocking(config.blocking_threads);
   auto delivery = delivery::MakeDelivery(config.destinations, config.hostname, DeliveryThreads());
   queue::NotifyRouter router = [d = dir.get(), fallback = config.queue.notify_destination](std::string a) {
     return RouteNotice(d, fallback, std::move(a));
   };
+  // In a fleet, the forests' limits are budgets shared in Redis, and so are
+  // the destinations' backoff windows; the first renewal runs before the
+  // edge opens.
+  std::unique_ptr<cluster::Fleet> fleet;
+  if (config.cluster.enabled && config.cluster.shared_budgets()) {
+    fleet = std::make_unique<cluster::Fleet>(config.cluster, *dir, *delivery);
+  }
   auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router, &groups);
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
   // In a fleet, placement, live limits and holds come from etcd (the last
@@ -170,9 +171,9 @@ int Serve(const std::string& path) {
   server->Stop();
   if (admin) admin->Stop();
   flight.reset();
-  if (fleet) fleet->Stop();  // the blocks go back to the fleet at once
   if (control) control->Stop();
   queue->Stop(std::chrono::seconds(10));
+  if (fleet) fleet->Stop();  // the blocks go back to the fleet at once; before delivery stops
   delivery->Stop();  // before the queue goes: a late delivery resumes on the queue's loop
   blocking.join();
   dir.reset();

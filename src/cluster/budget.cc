@@ -54,17 +54,26 @@ for i = 1, #all, 2 do
     table.insert(holders, tonumber(b))
   end
 end
--- Max-min fairness: the level no want above it may pass.
+-- Max-min fairness: the level no want above it may pass. When every want
+-- fits, what is left is split evenly on top: room for bursts between
+-- renewals.
 table.sort(wants)
-local remaining, level = limit, limit
+local remaining, level, total = limit, nil, 0
 for i, w in ipairs(wants) do
   local fair = remaining / (#wants - i + 1)
   if w > fair then level = fair break end
   remaining = remaining - w
+  total = total + w
+end
+local target
+if level then
+  target = math.min(want, math.floor(level))
+else
+  target = want + math.floor((limit - total) / #wants)
 end
 -- The node admits up to grant from now on; its block counts what it still
 -- has in flight above that until those lookups finish.
-local grant = math.min(want, math.floor(level), math.max(limit - others, 0))
+local grant = math.min(target, math.max(limit - others, 0))
 local block = math.max(grant, in_use)
 redis.call('HSET', KEYS[1], node, block .. ' ' .. in_use .. ' ' .. want)
 redis.call('ZADD', KEYS[2], now + ttl, node)
@@ -97,7 +106,7 @@ SharedBudget::SharedBudget(Redis& redis, std::string node, std::chrono::millisec
   redis_.AddScript(kRelease);
 }
 
-Result<std::vector<Grant>> SharedBudget::Renew(const std::vector<Demand>& demands) {
+std::vector<Redis::Command> SharedBudget::Commands(const std::vector<Demand>& demands) const {
   std::vector<Redis::Command> cmds;
   for (const auto& d : demands) {
     auto keys = Keys(d.forest);
@@ -107,11 +116,13 @@ Result<std::vector<Grant>> SharedBudget::Renew(const std::vector<Demand>& demand
                      std::to_string(d.min_limit)},
                     static_cast<int>(script_)});
   }
-  auto replies = redis_.Run(cmds);
-  if (!replies.ok()) return replies.status();
+  return cmds;
+}
+
+Result<std::vector<Grant>> SharedBudget::Parse(const std::vector<Demand>& demands, const RedisReply* replies) const {
   std::vector<Grant> out;
   for (size_t i = 0; i < demands.size(); ++i) {
-    const RedisReply& r = replies.value()[i];
+    const RedisReply& r = replies[i];
     if (r.type != RedisReply::Type::kArray || r.elements.size() != 9) {
       return Status::Unavailable("redis: the budget script answered " + (r.str.empty() ? "no array" : r.str));
     }
@@ -132,6 +143,12 @@ Result<std::vector<Grant>> SharedBudget::Renew(const std::vector<Demand>& demand
     out.push_back(std::move(g));
   }
   return out;
+}
+
+Result<std::vector<Grant>> SharedBudget::Renew(const std::vector<Demand>& demands) {
+  auto replies = redis_.Run(Commands(demands));
+  if (!replies.ok()) return replies.status();
+  return Parse(demands, replies.value().data());
 }
 
 void SharedBudget::Release(const std::vector<std::string>& forests) {

@@ -4,7 +4,8 @@
 // against its block locally, so an RCPT costs no round trip. Every renewal
 // (one pipelined round trip for all forests) runs one Lua script per forest
 // on Redis's own clock that prunes the blocks of nodes whose lease expired,
-// shares the limit max-min fairly over what the nodes want, and renews this
+// shares the limit max-min fairly over what the nodes want (when every
+// want fits, the rest is split evenly on top), and renews this
 // node's lease. A node admits only up to its grant, and its block (what the
 // others see) stays at least what it has in flight, so blocks never sum
 // above the limit; the
@@ -57,6 +58,10 @@ class SharedBudget {
   // `redis` outlives this; used only on the caller's thread.
   SharedBudget(Redis& redis, std::string node, std::chrono::milliseconds lease_ttl);
   Result<std::vector<Grant>> Renew(const std::vector<Demand>& demands);
+  // The same in two halves, so a caller can send other commands in the
+  // same round trip: the commands, then their replies (as many, in order).
+  std::vector<Redis::Command> Commands(const std::vector<Demand>& demands) const;
+  Result<std::vector<Grant>> Parse(const std::vector<Demand>& demands, const RedisReply* replies) const;
   // Gives every block back at once (a clean stop), best effort.
   void Release(const std::vector<std::string>& forests);
 

@@ -20,8 +20,9 @@ struct Fleet::ForestState {
   Grant last;
 };
 
-Fleet::Fleet(ClusterOptions o, directory::Directory& directory)
-    : o_(std::move(o)), directory_(directory), redis_(o_.redis), budget_(redis_, o_.node, o_.lease_ttl) {
+Fleet::Fleet(ClusterOptions o, directory::Directory& directory, delivery::Delivery& delivery)
+    : o_(std::move(o)), directory_(directory), delivery_(delivery), redis_(o_.redis),
+      budget_(redis_, o_.node, o_.lease_ttl), backoff_(redis_, o_.node) {
   status_.node = o_.node;
   status_.mode_since_unix = mail::Clock::System().NowUnix();
   RenewOnce();  // bounded by the Redis timeouts
@@ -106,10 +107,27 @@ void Fleet::RenewOnce() {
     }
     demands.push_back(std::move(d));
   }
-  auto grants = budget_.Renew(demands);
+  // This node's open backoff windows out, the fleet's back.
+  std::vector<BackoffWindow> windows;
+  for (const auto& d : delivery_.Stats()) {
+    BackoffWindow w{d.name, std::chrono::milliseconds(0), o_.node, d.last_trouble};
+    if (d.breaker == "open" && !IsFleetReason(d.last_trouble)) {
+      w.left = std::chrono::milliseconds(static_cast<int64_t>(d.backoff_ms));
+    }
+    windows.push_back(std::move(w));
+  }
+  auto cmds = budget_.Commands(demands);
+  for (auto& c : backoff_.Commands(windows)) cmds.push_back(std::move(c));
+  auto replies = redis_.Run(cmds);
+  auto grants = replies.ok() ? budget_.Parse(demands, replies.value().data()) : replies.status();
   if (!grants.ok()) {
     GoLocal(grants.status().message());
     return;
+  }
+  uint64_t paused = 0;
+  for (const auto& w : backoff_.Parse(windows, replies.value().data() + demands.size())) {
+    if (w.left.count() <= 0 || w.node == o_.node) continue;
+    if (delivery_.PauseDestination(w.destination, w.left, FleetReason(w.node, w.why)).ok()) ++paused;
   }
   std::vector<ForestBudget> view;
   for (auto& g : grants.value()) {
@@ -130,7 +148,7 @@ void Fleet::RenewOnce() {
   status_.redis = redis_.where();
   status_.forests = std::move(view);
   ++status_.renewals;
-  ++status_.round_trips;
+  status_.fleet_pauses += paused;
 }
 
 // Redis did not answer in time: every forest runs on its share of the last

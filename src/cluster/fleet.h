@@ -1,5 +1,6 @@
-// This node as one of a fleet ([cluster]): the forests' budgets shared in
-// Redis, with the fall-back to local shares when Redis does not answer.
+// This node as one of a fleet ([cluster]): the forests' budgets and the
+// destinations' backoff windows shared in Redis, with the fall-back to
+// local shares when Redis does not answer.
 // Without [cluster] nothing here runs and every forest is alone.
 #pragma once
 
@@ -12,10 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include "cluster/backoff.h"
 #include "cluster/budget.h"
 #include "cluster/control_plane.h"
 #include "cluster/redis.h"
 #include "directory/adaptive_limit.h"
+#include "delivery/delivery.h"
 #include "directory/directory.h"
 
 namespace sluice::cluster {
@@ -45,14 +48,15 @@ struct FleetStatus {
   std::string redis;            // the server in use
   std::string reason;           // why local
   int64_t mode_since_unix = 0;
-  uint64_t renewals = 0, renew_failures = 0, round_trips = 0;
+  uint64_t renewals = 0, renew_failures = 0;
+  uint64_t fleet_pauses = 0;  // destinations paused here for another node's window
   std::vector<ForestBudget> forests;
 };
 
 class Fleet {
  public:
-  // Starts the renewal thread. `directory` outlives this.
-  Fleet(ClusterOptions o, directory::Directory& directory);
+  // Starts the renewal thread. The stages outlive this.
+  Fleet(ClusterOptions o, directory::Directory& directory, delivery::Delivery& delivery);
   ~Fleet();  // Stop()
   // Gives the blocks back and leaves every forest alone. Idempotent.
   void Stop();
@@ -66,8 +70,10 @@ class Fleet {
 
   ClusterOptions o_;
   directory::Directory& directory_;
+  delivery::Delivery& delivery_;
   Redis redis_;
   SharedBudget budget_;
+  SharedBackoff backoff_;
   std::map<std::string, std::unique_ptr<ForestState>> forests_;  // the renewal thread's own
   std::mutex mu_;
   std::condition_variable cv_;

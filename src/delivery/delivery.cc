@@ -69,6 +69,12 @@ class ByDestination final : public Delivery {
     return it->second->SetConcurrency(name, limit);
   }
 
+  Status PauseDestination(const std::string& name, std::chrono::milliseconds pause, const std::string& why) override {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return Status::NotFound("no destination " + name);
+    return it->second->PauseDestination(name, pause, why);
+  }
+
   std::vector<DestinationStats> Stats() override {
     std::vector<DestinationStats> out;
     for (auto& [name, d] : by_name_) {

@@ -115,6 +115,13 @@ class Delivery {
   virtual Status SetConcurrency(const std::string& name, size_t /*limit*/) {
     return Status::NotFound("no destination " + name);
   }
+  // Backs the destination `name` off for `pause` because another node of
+  // the fleet is (cluster/): nothing is sent to it meanwhile. Destinations
+  // without a throttle of their own ignore it.
+  virtual Status PauseDestination(const std::string& name, std::chrono::milliseconds /*pause*/,
+                                  const std::string& /*why*/) {
+    return Status::NotFound("no destination " + name);
+  }
 };
 
 // Routes each job to its destination by name. Deliveries run on

@@ -178,6 +178,13 @@ class SmtpDelivery final : public Delivery {
     return Status::Ok();
   }
 
+  Status PauseDestination(const std::string&, std::chrono::milliseconds pause, const std::string& why) override {
+    const auto now = std::chrono::steady_clock::now();
+    throttle_.PauseUntil(now + pause, now, why);
+    slots_.SetLimit(throttle_.limit());
+    return Status::Ok();
+  }
+
   std::vector<DestinationStats> Stats() override {
     auto t = throttle_.snapshot(std::chrono::steady_clock::now());
     auto b = slots_.snapshot();

@@ -24,6 +24,15 @@ void Throttle::OnTrouble(Clock::time_point started, Clock::time_point now, const
   paused_until_ = now + std::min(backoff, o_.max_backoff);
 }
 
+void Throttle::PauseUntil(Clock::time_point until, Clock::time_point now, const std::string& why) {
+  std::lock_guard lock(mu_);
+  if (until <= paused_until_) return;
+  if (now >= paused_until_) limit_ = std::max(1.0, limit_ / 2);  // not already backing off
+  paused_until_ = until;
+  reacted_at_ = now;  // attempts in flight now saw the same trouble
+  last_trouble_ = why;
+}
+
 bool Throttle::Paused(Clock::time_point now) {
   std::lock_guard lock(mu_);
   return now < paused_until_;

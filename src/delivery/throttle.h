@@ -28,6 +28,9 @@ class Throttle {
   void OnSuccess();
   // `started`: when the failed attempt began (after it had its slot).
   void OnTrouble(Clock::time_point started, Clock::time_point now, const std::string& why);
+  // Another node of the fleet is backing this destination off until
+  // `until`: the same window here, and the same halving, once per window.
+  void PauseUntil(Clock::time_point until, Clock::time_point now, const std::string& why);
   // True while the backoff window is open: do not even connect.
   bool Paused(Clock::time_point now);
   size_t limit();

@@ -7,6 +7,28 @@ namespace {
 
 using std::chrono::milliseconds;
 
+TEST(Throttle, AnotherNodesWindowPausesHalvesOnceAndNeverShortens) {
+  Throttle t(ThrottleOptions{16, milliseconds(1000), milliseconds(8000)});
+  auto t0 = Throttle::Clock::now();
+  t.PauseUntil(t0 + milliseconds(3000), t0, "fleet n1: 421 busy");
+  EXPECT_EQ(t.limit(), 8u);
+  EXPECT_TRUE(t.Paused(t0 + milliseconds(2999)));
+  EXPECT_FALSE(t.Paused(t0 + milliseconds(3001)));
+  EXPECT_EQ(t.snapshot(t0).last_trouble, "fleet n1: 421 busy");
+  // The same window read again, or a longer one: no second halving.
+  t.PauseUntil(t0 + milliseconds(3000), t0 + milliseconds(100), "fleet n1: 421 busy");
+  t.PauseUntil(t0 + milliseconds(4000), t0 + milliseconds(200), "fleet n2: 421 busy");
+  EXPECT_EQ(t.limit(), 8u);
+  EXPECT_TRUE(t.Paused(t0 + milliseconds(3999)));
+  // A shorter one changes nothing.
+  t.PauseUntil(t0 + milliseconds(500), t0 + milliseconds(300), "fleet n3: x");
+  EXPECT_TRUE(t.Paused(t0 + milliseconds(3999)));
+  EXPECT_EQ(t.snapshot(t0).last_trouble, "fleet n2: 421 busy");
+  // Deliveries that were in flight when the window came count as the same trouble.
+  t.OnTrouble(t0 + milliseconds(150), t0 + milliseconds(400), "421 busy");
+  EXPECT_EQ(t.limit(), 8u);
+}
+
 TEST(Throttle, TroubleHalvesAndPausesSuccessGrowsBack) {
   Throttle t(ThrottleOptions{16, milliseconds(1000), milliseconds(8000)});
   auto t0 = Throttle::Clock::now();

@@ -254,6 +254,40 @@ class OneAdaptiveLimit(unittest.TestCase):
             self.assertFalse(r.startswith(b"5"), r)
 
 
+class SharedBackoff(unittest.TestCase):
+    def test_one_nodes_421_backs_the_next_hop_off_on_every_node(self):
+        redis = harness.Redis()
+        self.addCleanup(redis.cleanup)
+        port = harness.free_port()
+        sink = harness.SmtpSink(port, extra=("-Q", "rcpt"))  # 421 at RCPT, on every session
+        self.addCleanup(sink.cleanup)
+        nodes = []
+        for i in range(3):
+            s = harness.Sluice(relay_port=port, relay_backoff_max="30s", extra="""
+[cluster]
+node = "n%d"
+redis = "%s"
+""" % (i + 1, redis.address))
+            self.addCleanup(s.cleanup)
+            s.start()
+            nodes.append(s)
+
+        def relay(node):
+            code, dests = node.api("GET", "/api/v1/destinations")
+            return [d for d in dests if d["name"] == "relay"][0]
+        for n in nodes:
+            self.assertEqual(relay(n)["breaker"], "closed")
+        with nodes[0].smtp() as c:
+            c.sendmail("s@outside.example", ["gavin@hooli.example"], harness.message(1, "gavin@hooli.example"))
+        harness.wait_for(lambda: relay(nodes[0])["breaker"] == "open", timeout=10, what="n1 backs off")
+        # Nodes 2 and 3 sent nothing there, yet back off for n1's window.
+        harness.wait_for(lambda: all(relay(n)["last_trouble"].startswith("fleet n1:") for n in nodes[1:]),
+                         timeout=2, what="the window on every node")
+        code, view = nodes[1].api("GET", "/api/v1/fleet")
+        print("n2 paused for n1's window: %s" % relay(nodes[1])["last_trouble"])
+        self.assertTrue(relay(nodes[0])["last_trouble"].startswith("421"), relay(nodes[0]))
+
+
 class Sentinel(unittest.TestCase):
     def test_the_master_is_found_through_sentinel(self):
         redis = harness.Redis()
