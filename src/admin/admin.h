@@ -102,6 +102,7 @@ struct FlightView {
   std::vector<size_t> shares;  // the steps of the rollout, in percent
   int64_t started_unix = 0, share_started_unix = 0;
   std::vector<std::string> changes;  // "forests.na-1.limit 40 → 20"
+  std::vector<std::string> nodes;    // a fleet flight's cohort: the nodes that run the candidate
   FlightGroupFigures flight, control;
   std::vector<FlightGate> gates;
   std::vector<std::pair<int64_t, std::string>> history;  // every step, oldest first
@@ -125,6 +126,7 @@ struct AdminStages {
   const Monitor* monitor = nullptr;  // alerts and history; set by the admin server
   ConfigControl* config = nullptr;   // versions and reload; null in tests
   FlightControl* flight = nullptr;   // staged rollout; null in tests
+  FlightControl* fleet_flight = nullptr;  // a flight to a share of the fleet's nodes; null when alone
   cluster::Fleet* fleet = nullptr;   // the fleet's budgets; null when alone
   cluster::ControlPlane* control = nullptr;  // placement, limits, holds in etcd; null when alone
 };

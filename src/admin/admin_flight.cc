@@ -25,7 +25,7 @@ json FlightJson(const FlightView& v) {
   for (const auto& [t, what] : v.history) history.push_back({{"unix", t}, {"step", what}});
   return {{"state", v.state}, {"candidate", v.candidate}, {"candidate_hash", v.candidate_hash},
           {"reason", v.reason}, {"share", v.share}, {"shares", v.shares}, {"started_unix", v.started_unix},
-          {"share_started_unix", v.share_started_unix}, {"changes", v.changes},
+          {"share_started_unix", v.share_started_unix}, {"changes", v.changes}, {"nodes", v.nodes},
           {"groups", {{"flight", GroupJson(v.flight)}, {"control", GroupJson(v.control)}}},
           {"gates", gates}, {"history", history}};
 }
@@ -40,26 +40,43 @@ ApiResponse Reply(const Result<FlightView>& r, int refused) {
 
 }  // namespace
 
+// The tenant-share flight at /api/v1/flight, the fleet's node flight at
+// /api/v1/fleet/flight: the same resource over two controls.
+namespace {
+struct FlightRoute {
+  std::string base;
+  FlightControl* control;
+};
+std::optional<FlightRoute> RouteOf(const std::string& t, AdminStages st) {
+  if (t.rfind("/api/v1/fleet/flight", 0) == 0) return FlightRoute{"/api/v1/fleet/flight", st.fleet_flight};
+  if (t.rfind("/api/v1/flight", 0) == 0) return FlightRoute{"/api/v1/flight", st.flight};
+  return std::nullopt;
+}
+}  // namespace
+
 std::optional<ApiResponse> HandleFlightGet(const ApiRequest& r, AdminStages st) {
-  if (r.target != "/api/v1/flight") return std::nullopt;
-  if (!st.flight) return ErrorResponse(503, "no flight control in this process");
-  return JsonResponse(200, FlightJson(st.flight->View()));
+  auto route = RouteOf(r.target, st);
+  if (!route || r.target != route->base) return std::nullopt;
+  if (!route->control) return ErrorResponse(503, "no such flight control in this process");
+  return JsonResponse(200, FlightJson(route->control->View()));
 }
 
 std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st) {
   const std::string& t = r.target;
-  if (t.rfind("/api/v1/flight/", 0) != 0) return std::nullopt;
-  if (!st.flight) return ErrorResponse(503, "no flight control in this process");
-  if (t == "/api/v1/flight/start") {
+  auto route = RouteOf(t, st);
+  if (!route || t.rfind(route->base + "/", 0) != 0) return std::nullopt;
+  if (!route->control) return ErrorResponse(503, "no such flight control in this process");
+  const std::string step = t.substr(route->base.size());
+  if (step == "/start") {
     json body;
     ApiResponse bad;
     if (!ParseBody(r, &body, &bad)) return bad;
     auto start = ParseFlightStart(body);
     if (!start.ok()) return ErrorResponse(400, start.status().message());
-    return Reply(st.flight->Start(start.value().candidate, start.value().share), 422);
+    return Reply(route->control->Start(start.value().candidate, start.value().share), 422);
   }
-  if (t == "/api/v1/flight/promote") return Reply(st.flight->Promote(), 409);
-  if (t == "/api/v1/flight/rollback") return Reply(st.flight->Rollback(), 409);
+  if (step == "/promote") return Reply(route->control->Promote(), 409);
+  if (step == "/rollback") return Reply(route->control->Rollback(), 409);
   return ErrorResponse(404, "no such resource: " + t);
 }
 

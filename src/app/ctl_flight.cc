@@ -34,6 +34,11 @@ void PrintFlight(const json& f) {
   std::cout << fmt::format("candidate {} ({})\n", f["candidate"].get<std::string>(),
                            f["candidate_hash"].get<std::string>().substr(0, 12));
   std::cout << "shares   " << shares << "\n";
+  if (f.contains("nodes") && !f["nodes"].empty()) {
+    std::string nodes;
+    for (const auto& n : f["nodes"]) nodes += (nodes.empty() ? "" : " ") + n.get<std::string>();
+    std::cout << "nodes    " << nodes << "\n";
+  }
   for (const auto& c : f["changes"]) std::cout << "change   " << c.get<std::string>() << "\n";
   if (!f["reason"].get<std::string>().empty()) std::cout << "reason   " << f["reason"].get<std::string>() << "\n";
   const auto& g = f["groups"];
@@ -58,6 +63,7 @@ struct FlightCommands::Args {
   CLI::App *start = nullptr, *promote = nullptr, *rollback = nullptr, *status = nullptr;
   std::string candidate, share = "10%";
   bool json = false;
+  bool nodes = false;  // the fleet's flight to a share of nodes
 };
 
 FlightCommands::FlightCommands(CLI::App& parent) : a_(std::make_unique<Args>()) {
@@ -69,7 +75,10 @@ FlightCommands::FlightCommands(CLI::App& parent) : a_(std::make_unique<Args>()) 
   a_->promote = a_->flight->add_subcommand("promote", "move the flight to its next share (at 100 % it becomes the config)");
   a_->rollback = a_->flight->add_subcommand("rollback", "end the flight; every tenant back on the running config");
   a_->status = a_->flight->add_subcommand("status", "shares and the gates, flight beside control");
-  for (auto* c : {a_->start, a_->promote, a_->rollback, a_->status}) c->add_flag("--json", a_->json, "print the API's JSON");
+  for (auto* c : {a_->start, a_->promote, a_->rollback, a_->status}) {
+    c->add_flag("--json", a_->json, "print the API's JSON");
+    c->add_flag("--nodes", a_->nodes, "the fleet's flight: --share is of nodes, not tenants ([cluster] etcd)");
+  }
 }
 
 FlightCommands::~FlightCommands() = default;
@@ -78,6 +87,7 @@ bool FlightCommands::chosen() const { return a_->flight->parsed(); }
 
 int FlightCommands::Run(const Target& t) {
   HttpResponse r;
+  const std::string base = a_->nodes ? "/api/v1/fleet/flight" : "/api/v1/flight";
   if (*a_->start) {
     const int share = ParseShare(a_->share);
     if (share < 1 || share > 99) {
@@ -90,13 +100,13 @@ int FlightCommands::Run(const Target& t) {
       std::cerr << "sluicectl: cannot read " << a_->candidate << "\n";
       return 2;
     }
-    r = Call(t, true, "/api/v1/flight/start", json{{"candidate", path.string()}, {"share", share}}.dump());
+    r = Call(t, true, base + "/start", json{{"candidate", path.string()}, {"share", share}}.dump());
   } else if (*a_->promote) {
-    r = Call(t, true, "/api/v1/flight/promote", "{}");
+    r = Call(t, true, base + "/promote", "{}");
   } else if (*a_->rollback) {
-    r = Call(t, true, "/api/v1/flight/rollback", "{}");
+    r = Call(t, true, base + "/rollback", "{}");
   } else {
-    r = Call(t, false, "/api/v1/flight");
+    r = Call(t, false, base);
   }
   if (r.status != 200) return Done(r);
   if (a_->json) {

@@ -1,4 +1,4 @@
-// `sluicectl flight start FILE --share 10% | promote | rollback | status`:
+// `sluicectl flight start FILE --share 10% | promote | rollback | status [--nodes]`:
 // staged rollout of a candidate config through the admin API.
 #pragma once
 

@@ -16,6 +16,7 @@
 #include "control/reload.h"
 #include "delivery/delivery.h"
 #include "cluster/fleet.h"
+#include "control/fleet_flight.h"
 #include "directory/directory.h"
 #include "admin/admin.h"
 #include "server/edge_metrics.h"
@@ -141,6 +142,14 @@ int Serve(const std::string& path) {
   control::Reloader reloader(config, control::LiveStages{*server, *dir, *spool.value(), *delivery}, info);
   auto flight = std::make_unique<control::Flight>(config.flight, reloader, *dir, *spool.value(), groups);
   flight->Resume();
+  // A flight to a share of the fleet's nodes watches the control plane:
+  // made before it starts polling, gone only after it stopped.
+  std::unique_ptr<control::FleetFlight> fleet_flight;
+  if (control) {
+    fleet_flight = std::make_unique<control::FleetFlight>(config.flight, reloader, *dir, *delivery, *control,
+                                                          config.cluster.node);
+    control->Start();
+  }
   std::unique_ptr<admin::AdminServer> admin;
   if (config.admin.enabled) {
     admin::AdminStages stages{*dir, *queue, *delivery, edge_metrics};
@@ -149,8 +158,10 @@ int Serve(const std::string& path) {
     stages.flight = flight.get();
     stages.fleet = fleet.get();
     stages.control = control.get();
+    stages.fleet_flight = fleet_flight.get();
     admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
+      if (control) control->Stop();
       server->Stop();
       queue->Stop(std::chrono::seconds(0));
       delivery->Stop();
@@ -172,6 +183,7 @@ int Serve(const std::string& path) {
   if (admin) admin->Stop();
   flight.reset();
   if (control) control->Stop();
+  fleet_flight.reset();
   queue->Stop(std::chrono::seconds(10));
   if (fleet) fleet->Stop();  // the blocks go back to the fleet at once; before delivery stops
   delivery->Stop();  // before the queue goes: a late delivery resumes on the queue's loop

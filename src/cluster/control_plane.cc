@@ -23,7 +23,30 @@ ControlPlane::ControlPlane(ControlOptions o, MemberInfo self, directory::Directo
       reader_(o_.etcd, o_.timeout), writer_(o_.etcd, o_.timeout) {
   status_.state_since_unix = Now();
   Load();
-  thread_ = std::thread([this] { Run(); });
+}
+
+void ControlPlane::Start() { thread_ = std::thread([this] { Run(); }); }
+
+// The value already applied (from the snapshot) is handed over at once.
+void ControlPlane::Watch(const std::string& name, Watcher fn) {
+  const std::string current = Applied(name);
+  watchers_[kControl + name] = fn;
+  if (!current.empty()) fn(current);
+}
+
+Result<int64_t> ControlPlane::Put(const std::string& name, const std::string& value) {
+  return Write(kControl + name, value);
+}
+
+std::string ControlPlane::Applied(const std::string& name) {
+  std::lock_guard lock(mu_);
+  auto it = applied_.find(kControl + name);
+  return it == applied_.end() ? "" : it->second;
+}
+
+void ControlPlane::SetMemberExtra(std::string json) {
+  std::lock_guard lock(mu_);
+  member_extra_ = std::move(json);
 }
 
 ControlPlane::~ControlPlane() { Stop(); }
@@ -35,7 +58,7 @@ void ControlPlane::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 ControlStatus ControlPlane::View() {
@@ -70,6 +93,10 @@ void ControlPlane::KeepMember() {
   }
   json me = {{"node", self_.node}, {"smtp", self_.smtp}, {"admin", self_.admin}, {"version", self_.version},
              {"config_version", self_.config_version}, {"seen_unix", Now()}};
+  {
+    std::lock_guard lock(mu_);
+    if (!member_extra_.empty()) me["extra"] = json::parse(member_extra_, nullptr, false);
+  }
   (void)reader_.Put(kMembers + self_.node, me.dump(), lease_);
 }
 
@@ -94,10 +121,13 @@ void ControlPlane::Poll() {
   }
   bool changed = false;
   for (const auto& kv : changes.value().kvs) {
-    auto it = applied_.find(kv.key);
-    if (it != applied_.end() && it->second == kv.value) continue;
+    {
+      std::lock_guard lock(mu_);
+      auto it = applied_.find(kv.key);
+      if (it != applied_.end() && it->second == kv.value) continue;
+      applied_[kv.key] = kv.value;
+    }
     Apply(kv);
-    applied_[kv.key] = kv.value;
     changed = true;
   }
   std::vector<Member> list;
@@ -105,22 +135,25 @@ void ControlPlane::Poll() {
     try {
       json j = json::parse(kv.value);
       list.push_back(Member{j.value("node", ""), j.value("smtp", ""), j.value("admin", ""), j.value("version", ""),
-                            j.value("config_version", ""), j.value("seen_unix", int64_t{0})});
+                            j.value("config_version", ""), j.value("seen_unix", int64_t{0}),
+                            j.contains("extra") ? j["extra"].dump() : ""});
     } catch (const std::exception&) {
       // a member that wrote nonsense is left out of the list
     }
   }
-  std::lock_guard lock(mu_);
-  status_.revision = std::max(changes.value().revision, members.value().revision);
-  if (status_.state != "ok") {
-    log::Event("control plane reachable").With("endpoint", reader_.endpoint())
-        .With("revision", status_.revision).Info();
-    status_.state = "ok";
-    status_.reason.clear();
-    status_.state_since_unix = Now();
+  {
+    std::lock_guard lock(mu_);
+    status_.revision = std::max(changes.value().revision, members.value().revision);
+    if (status_.state != "ok") {
+      log::Event("control plane reachable").With("endpoint", reader_.endpoint())
+          .With("revision", status_.revision).Info();
+      status_.state = "ok";
+      status_.reason.clear();
+      status_.state_since_unix = Now();
+    }
+    status_.endpoint = reader_.endpoint();
+    status_.members = std::move(list);
   }
-  status_.endpoint = reader_.endpoint();
-  status_.members = std::move(list);
   if (changed) Save();
 }
 
@@ -128,6 +161,11 @@ void ControlPlane::Poll() {
 // forest it does not have) is logged and skipped: the others may have it.
 void ControlPlane::Apply(const EtcdKv& kv) {
   const std::string rest = kv.key.substr(std::string(kControl).size());
+  if (auto w = watchers_.find(kv.key); w != watchers_.end()) {
+    w->second(kv.value);
+    return;
+  }
+  if (rest == "flight") return;  // its watcher, registered later, takes it from applied_
   Status st = Status::Ok();
   if (rest.rfind("placement/", 0) == 0) {
     st = directory_.MoveTenant(rest.substr(10), kv.value);
@@ -165,7 +203,11 @@ void ControlPlane::Apply(const EtcdKv& kv) {
 
 void ControlPlane::Save() {
   if (o_.snapshot.empty()) return;
-  json j = {{"revision", status_.revision}, {"keys", applied_}};
+  json j;
+  {
+    std::lock_guard lock(mu_);
+    j = {{"revision", status_.revision}, {"keys", applied_}};
+  }
   const std::string tmp = o_.snapshot + ".tmp";
   {
     std::ofstream f(tmp, std::ios::trunc);
@@ -189,8 +231,11 @@ void ControlPlane::Load() {
   }
   for (const auto& [key, value] : j["keys"].items()) {
     if (!value.is_string()) continue;
+    {
+      std::lock_guard lock(mu_);
+      applied_[key] = value.get<std::string>();
+    }
     Apply(EtcdKv{key, value.get<std::string>(), 0});
-    applied_[key] = value.get<std::string>();
   }
   status_.revision = j.value("revision", int64_t{0});
   log::Event("control snapshot applied").With("file", o_.snapshot).With("revision", status_.revision)

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -43,6 +44,7 @@ struct MemberInfo {
 struct Member {
   std::string node, smtp, admin, version, config_version;
   int64_t seen_unix = 0;
+  std::string extra;  // what the node's upper layers publish (SetMemberExtra), JSON
 };
 
 struct ControlStatus {
@@ -55,7 +57,7 @@ struct ControlStatus {
 
 class ControlPlane {
  public:
-  // Applies the snapshot, then starts the thread. The stages outlive this.
+  // Applies the snapshot; Start() starts the thread. The stages outlive this.
   ControlPlane(ControlOptions o, MemberInfo self, directory::Directory& directory, queue::Queue& queue);
   ~ControlPlane();
   void Stop();
@@ -66,6 +68,20 @@ class ControlPlane {
   Result<int64_t> MoveTenant(const std::string& tenant, const std::string& forest);
   Result<int64_t> SetForestLimit(const std::string& forest, size_t limit);
   Result<int64_t> SetHold(const queue::HoldPolicy& hold, bool on);
+
+  // For layers above (the fleet's flight): `fn` runs on the control
+  // plane's thread with every new value of sluice/control/<name> (and the
+  // snapshot's at once); Put writes one as compare-and-put. Call Watch
+  // before Start.
+  using Watcher = std::function<void(const std::string& value)>;
+  void Watch(const std::string& name, Watcher fn);
+  Result<int64_t> Put(const std::string& name, const std::string& value);
+  // The current value of sluice/control/<name> as this node applied it.
+  std::string Applied(const std::string& name);
+  // JSON published with this node's member record from its next refresh.
+  void SetMemberExtra(std::string json);
+  // Starts polling (the constructor applied the snapshot). Once.
+  void Start();
 
   ControlStatus View();
 
@@ -87,7 +103,9 @@ class ControlPlane {
   Etcd writer_;  // GUARDED_BY(write_mu_); the admin API's
   int64_t lease_ = 0;
   std::chrono::steady_clock::time_point next_keepalive_{};
-  std::map<std::string, std::string> applied_;  // key → value, the snapshot's content
+  std::map<std::string, std::string> applied_;  // GUARDED_BY(mu_) key → value, the snapshot's content
+  std::map<std::string, Watcher> watchers_;     // by full key; fixed once started
+  std::string member_extra_;                    // GUARDED_BY(mu_)
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;      // GUARDED_BY(mu_)

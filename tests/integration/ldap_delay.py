@@ -102,13 +102,15 @@ class LdapDelay:
                     client.close()
                     return
                 time.sleep(max(0, due - time.time()))
+                # Counted out before it is passed on: once the client has
+                # it, its next search may arrive before this thread runs on.
+                if op == SEARCH_DONE:
+                    with self.lock:
+                        self.in_flight -= 1
                 try:
                     client.sendall(msg)
                 except OSError:
                     pass
-                if op == SEARCH_DONE:
-                    with self.lock:
-                        self.in_flight -= 1
 
         threading.Thread(target=send, daemon=True).start()
         buf = b""

@@ -1,0 +1,293 @@
+#include "control/fleet_flight.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+
+#include "common/log.h"
+#include "control/flight.h"
+#include "control/reload.h"
+#include "mail/clock.h"
+
+namespace sluice::control {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kKey = "flight";  // sluice/control/flight
+
+int64_t NowUnix() { return mail::Clock::System().NowUnix(); }
+
+uint64_t Fnv(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+json CountsJson(const TenantGroups::Counts& c) {
+  return {{"lookups", c.lookups}, {"deferred", c.lookups_deferred}, {"latency_us", c.latency_us},
+          {"deliveries", c.deliveries}, {"failures", c.delivery_failures}};
+}
+
+TenantGroups::Counts CountsFrom(const json& j) {
+  TenantGroups::Counts c;
+  c.lookups = j.value("lookups", uint64_t{0});
+  c.lookups_deferred = j.value("deferred", uint64_t{0});
+  c.latency_us = j.value("latency_us", uint64_t{0});
+  c.deliveries = j.value("deliveries", uint64_t{0});
+  c.delivery_failures = j.value("failures", uint64_t{0});
+  return c;
+}
+
+void Add(TenantGroups::Counts& a, const TenantGroups::Counts& b) {
+  a.lookups += b.lookups;
+  a.lookups_deferred += b.lookups_deferred;
+  a.latency_us += b.latency_us;
+  a.deliveries += b.deliveries;
+  a.delivery_failures += b.delivery_failures;
+}
+
+TenantGroups::Counts Minus(const TenantGroups::Counts& a, const TenantGroups::Counts& b) {
+  auto d = [](uint64_t x, uint64_t y) { return x > y ? x - y : 0; };
+  return {d(a.lookups, b.lookups), d(a.lookups_deferred, b.lookups_deferred), d(a.latency_us, b.latency_us),
+          d(a.deliveries, b.deliveries), d(a.delivery_failures, b.delivery_failures)};
+}
+
+admin::FlightGroupFigures Figures(const TenantGroups::Counts& c) {
+  return {c.lookups, c.lookups_deferred, c.deliveries, c.delivery_failures,
+          c.lookups ? c.latency_us / 1000.0 / c.lookups : 0.0};
+}
+
+}  // namespace
+
+std::vector<std::string> NodeCohort(std::vector<std::string> nodes, const std::string& flight_id, int share) {
+  std::sort(nodes.begin(), nodes.end(), [&](const std::string& a, const std::string& b) {
+    const uint64_t ha = Fnv(a + "/" + flight_id), hb = Fnv(b + "/" + flight_id);
+    return ha != hb ? ha < hb : a < b;
+  });
+  // share × N rounded to the nearest node, at least one: 34 % of three
+  // nodes is one node (⌈1.02⌉ would be two), 50 % of three is two.
+  const size_t pct = static_cast<size_t>(std::clamp(share, 0, 100));
+  const size_t take = pct == 0 ? 0 : std::max<size_t>(1, (nodes.size() * pct + 50) / 100);
+  nodes.resize(std::min(take, nodes.size()));
+  return nodes;
+}
+
+FleetFlight::FleetFlight(FlightOptions options, Reloader& reloader, directory::Directory& directory,
+                         delivery::Delivery& delivery, cluster::ControlPlane& control, std::string node)
+    : o_(std::move(options)), reloader_(reloader), directory_(directory), delivery_(delivery), control_(control),
+      node_(std::move(node)) {
+  control_.Watch(kKey, [this](const std::string& value) {
+    json j = json::parse(value, nullptr, false);
+    if (!j.is_object()) return;
+    std::lock_guard lock(mu_);
+    view_ = admin::FlightView{};
+    view_.state = j.value("state", "none");
+    view_.candidate = j.value("candidate", "");
+    view_.candidate_hash = j.value("hash", "");
+    view_.reason = j.value("reason", "");
+    view_.share = j.value("share", 0);
+    view_.shares = j.value("shares", std::vector<size_t>{});
+    view_.started_unix = j.value("started_unix", int64_t{0});
+    view_.share_started_unix = j.value("share_started_unix", int64_t{0});
+    view_.changes = j.value("changes", std::vector<std::string>{});
+    for (const auto& h : j.value("history", json::array())) {
+      if (h.is_array() && h.size() == 2) view_.history.emplace_back(h[0].get<int64_t>(), h[1].get<std::string>());
+    }
+    id_ = j.value("id", "");
+    text_ = j.value("toml", "");
+    limits_ = j.value("limits", std::map<std::string, size_t>{});
+    Evaluate();
+  });
+  loop_ = std::thread([this] { Loop(); });
+}
+
+FleetFlight::~FleetFlight() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  loop_.join();
+}
+
+admin::FlightView FleetFlight::View() {
+  std::lock_guard lock(mu_);
+  return view_;
+}
+
+void FleetFlight::Loop() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, o_.interval, [this] { return stopping_; })) {
+    Evaluate();  // members come and go: the cohort follows
+    Publish();
+    Judge();
+  }
+}
+
+TenantGroups::Counts FleetFlight::Totals() {
+  TenantGroups::Counts c;
+  for (const auto& f : directory_.Stats()) {
+    c.lookups += f.lookups;
+    c.lookups_deferred += f.deferred_saturated + f.deferred_timeout + f.deferred_unavailable;
+    c.latency_us += static_cast<uint64_t>(f.latency_sum_ms * 1000);
+  }
+  for (const auto& d : delivery_.Stats()) {
+    c.deliveries += d.delivered + d.deferred + d.failed;
+    c.delivery_failures += d.deferred + d.failed;
+  }
+  return c;
+}
+
+// Runs the candidate's limits here while this node is in the cohort of a
+// running (or completed) flight, and puts the limits back otherwise.
+void FleetFlight::Evaluate() {
+  std::vector<std::string> live;
+  for (const auto& m : control_.View().members) live.push_back(m.node);
+  view_.nodes = view_.state == "completed" ? live : view_.state == "running" ? NodeCohort(live, id_, view_.share)
+                                                                               : std::vector<std::string>{};
+  const bool in = std::find(view_.nodes.begin(), view_.nodes.end(), node_) != view_.nodes.end();
+  if (in && applied_id_ != id_) {
+    originals_.clear();
+    for (const auto& f : directory_.Stats()) {
+      if (limits_.count(f.name)) originals_[f.name] = f.configured_limit;
+    }
+    for (const auto& [forest, limit] : limits_) (void)directory_.SetForestLimit(forest, limit);
+    applied_id_ = id_;
+    base_ = Totals();
+    log::Event("fleet flight applied here").With("flight", id_).With("share", static_cast<int64_t>(view_.share)).Info();
+  } else if (!in && !applied_id_.empty()) {
+    for (const auto& [forest, limit] : originals_) (void)directory_.SetForestLimit(forest, limit);
+    log::Event("fleet flight reverted here").With("flight", applied_id_).With("state", view_.state).Info();
+    applied_id_.clear();
+    originals_.clear();
+    base_ = Totals();
+  }
+}
+
+// This node's figures since it joined (or stayed out of) the flight.
+void FleetFlight::Publish() {
+  if (view_.state != "running") {
+    control_.SetMemberExtra("");
+    return;
+  }
+  json j = CountsJson(Minus(Totals(), base_));
+  j["flight"] = id_;
+  j["cohort"] = applied_id_ == id_;
+  control_.SetMemberExtra(j.dump());
+}
+
+// On the first live member by name: the cohort's figures beside the
+// rest's, through the same gates as a tenant flight.
+void FleetFlight::Judge() {
+  if (view_.state != "running") return;
+  const auto members = control_.View().members;
+  if (members.empty()) return;
+  const auto judge = std::min_element(members.begin(), members.end(),
+                                      [](const auto& a, const auto& b) { return a.node < b.node; });
+  if (judge->node != node_) return;
+  TenantGroups::Counts flight, rest;
+  for (const auto& m : members) {
+    json x = json::parse(m.extra.empty() ? "{}" : m.extra, nullptr, false);
+    if (!x.is_object() || x.value("flight", "") != id_) continue;
+    Add(x.value("cohort", false) ? flight : rest, CountsFrom(x));
+  }
+  view_.flight = Figures(flight);
+  view_.control = Figures(rest);
+  view_.gates = JudgeGates(o_, flight, rest);
+  for (const auto& g : view_.gates) {
+    if (g.judged && !g.pass) {
+      admin::FlightView v = view_;
+      v.state = "rolled_back";
+      v.reason = fmt::format("gate {} failed: cohort {:.3f} above {:.3f} (the other nodes {:.3f})", g.name, g.flight,
+                             g.limit, g.control);
+      (void)Write(v, "rolled back: " + v.reason);
+      return;
+    }
+  }
+}
+
+Result<admin::FlightView> FleetFlight::Write(admin::FlightView v, const std::string& step) {
+  v.history.emplace_back(NowUnix(), step);
+  json history = json::array();
+  for (const auto& [t, what] : v.history) history.push_back({t, what});
+  json j = {{"id", id_},          {"toml", text_},        {"limits", limits_},      {"state", v.state},
+            {"candidate", v.candidate}, {"hash", v.candidate_hash}, {"reason", v.reason}, {"share", v.share},
+            {"shares", v.shares}, {"started_unix", v.started_unix}, {"share_started_unix", v.share_started_unix},
+            {"changes", v.changes}, {"history", history}, {"target", "nodes"}};
+  auto put = control_.Put(kKey, j.dump());
+  if (!put.ok()) return put.status();
+  log::Event("fleet flight").With("flight", id_).With("step", step).Info();
+  view_ = v;
+  Evaluate();
+  return view_;
+}
+
+Result<admin::FlightView> FleetFlight::Start(const std::string& candidate_path, int share) {
+  std::lock_guard lock(mu_);
+  if (view_.state == "running") {
+    return Status::InvalidArgument(fmt::format("a fleet flight of {} is running at {} % of nodes: promote or roll it "
+                                               "back first", view_.candidate, view_.share));
+  }
+  if (share < 1 || share > 99) return Status::InvalidArgument("share must be from 1 to 99 % of nodes");
+  std::ifstream in(candidate_path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + candidate_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  LoadResult r = LoadConfig(candidate_path);
+  if (!r.ok()) return Status::InvalidArgument(r.errors.front().ToString());
+  FlightPlan plan;
+  auto changes = FlightChanges(reloader_.Running(), r.config, &plan);
+  if (!changes.ok()) return changes.status();
+  if (!plan.moves.empty()) {
+    return Status::InvalidArgument("a flight to a share of nodes carries forest limits only; placement flies by "
+                                   "tenant share (sluicectl flight start)");
+  }
+  admin::FlightView v;
+  v.state = "running";
+  v.candidate = candidate_path;
+  v.candidate_hash = HashFile(candidate_path);
+  v.share = share;
+  v.shares = {static_cast<size_t>(share)};
+  for (size_t s : o_.shares) {
+    if (s > static_cast<size_t>(share)) v.shares.push_back(s);
+  }
+  v.started_unix = v.share_started_unix = NowUnix();
+  v.changes = changes.value();
+  id_ = v.candidate_hash.substr(0, 12);  // the same candidate, the same cohort
+  text_ = ss.str();
+  limits_ = plan.limits;
+  return Write(v, fmt::format("started at {} % of nodes ({})", share, id_));
+}
+
+Result<admin::FlightView> FleetFlight::Promote() {
+  std::lock_guard lock(mu_);
+  if (view_.state != "running") return Status::InvalidArgument("no fleet flight is running");
+  admin::FlightView v = view_;
+  auto next = std::find_if(v.shares.begin(), v.shares.end(), [&](size_t s) { return s > static_cast<size_t>(v.share); });
+  if (next == v.shares.end() || *next >= 100) {
+    v.state = "completed";
+    v.share = 100;
+    return Write(v, "completed: every node runs the candidate's limits; roll its config out to make them stay");
+  }
+  v.share = static_cast<int>(*next);
+  v.share_started_unix = NowUnix();
+  return Write(v, fmt::format("promoted to {} % of nodes", v.share));
+}
+
+Result<admin::FlightView> FleetFlight::Rollback() {
+  std::lock_guard lock(mu_);
+  if (view_.state != "running") return Status::InvalidArgument("no fleet flight is running");
+  admin::FlightView v = view_;
+  v.state = "rolled_back";
+  v.reason = "rolled back by the operator";
+  return Write(v, "rolled back by the operator");
+}
+
+}  // namespace sluice::control
