@@ -6,7 +6,7 @@ BUILD      ?= build
 TEST_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= session address reply dsn config admin_request
+FUZZ_TARGETS ?= session address reply dsn config admin_request etcd_reply
 JOBS       ?= $(shell nproc)
 CONFIG     ?= examples/sluice.toml
 

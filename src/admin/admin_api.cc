@@ -184,6 +184,10 @@ json FleetJson(AdminStages st) {
     out["control"] = {{"state", c.state}, {"endpoint", c.endpoint}, {"reason", c.reason}, {"revision", c.revision},
                       {"state_since_unix", c.state_since_unix}, {"members", members}};
   }
+  if (st.fleet_flight) {
+    const FlightView v = st.fleet_flight->View();
+    out["flight"] = {{"state", v.state}, {"share", v.share}, {"nodes", v.nodes}, {"candidate", v.candidate}};
+  }
   return out;
 }
 

@@ -9,7 +9,8 @@ namespace {
 // lease expiries (sorted set, milliseconds of Redis's clock), 3 the
 // forest's state (limit, controller lease, pending samples).
 // ARGV: node, ttl_ms, max_limit, in_use, want, samples, sum_us, drops,
-// proposed limit (-1 none), min_limit.
+// proposed limit (-1 none), min_limit, held (what the node may have in
+// flight until it applies this answer: its current grant or more).
 constexpr const char* kRenew = R"LUA(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -71,10 +72,11 @@ if level then
 else
   target = want + math.floor((limit - total) / #wants)
 end
--- The node admits up to grant from now on; its block counts what it still
--- has in flight above that until those lookups finish.
+-- The node admits up to grant once it has this answer; until then it may
+-- still admit up to its current grant, and lookups above the new grant
+-- finish later: its block counts all of it.
 local grant = math.min(target, math.max(limit - others, 0))
-local block = math.max(grant, in_use)
+local block = math.max(grant, in_use, tonumber(ARGV[11]))
 redis.call('HSET', KEYS[1], node, block .. ' ' .. in_use .. ' ' .. want)
 redis.call('ZADD', KEYS[2], now + ttl, node)
 for k = 1, 3 do redis.call('PEXPIRE', KEYS[k], ttl * 30) end
@@ -113,7 +115,7 @@ std::vector<Redis::Command> SharedBudget::Commands(const std::vector<Demand>& de
     cmds.push_back({{"3", keys[0], keys[1], keys[2], node_, std::to_string(ttl_.count()), std::to_string(d.max_limit),
                      std::to_string(d.in_use), std::to_string(d.want), std::to_string(d.samples),
                      std::to_string(d.latency_sum_us), std::to_string(d.drops), std::to_string(d.proposed_limit),
-                     std::to_string(d.min_limit)},
+                     std::to_string(d.min_limit), std::to_string(std::max(d.held, d.in_use))},
                     static_cast<int>(script_)});
   }
   return cmds;

@@ -7,8 +7,9 @@
 // shares the limit max-min fairly over what the nodes want (when every
 // want fits, the rest is split evenly on top), and renews this
 // node's lease. A node admits only up to its grant, and its block (what the
-// others see) stays at least what it has in flight, so blocks never sum
-// above the limit; the
+// others see) stays at least what it has in flight and what it may still
+// admit until the answer arrives (its previous grant), so a block shrinks
+// one renewal late and blocks never sum above the limit; the
 // exceptions are stated in doc/cluster.md (a lowered limit drains; a node
 // cut off from Redis runs on ⌈limit ÷ live nodes⌉ while its block expires).
 //
@@ -32,6 +33,7 @@ struct Demand {
   std::string forest;
   size_t max_limit = 0, min_limit = 1;  // the configured limit, and the adaptive floor
   size_t in_use = 0;                    // this node's lookups in flight
+  size_t held = 0;                      // what it may admit until it applies the answer (its current grant)
   size_t want = 0;                      // the block it would like
   uint64_t samples = 0, latency_sum_us = 0, drops = 0;  // since the last renewal
   long proposed_limit = -1;             // the controller's next limit; -1: none

@@ -11,23 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "cluster/etcd_reply.h"
 #include "common/status.h"
 
 namespace sluice::cluster {
-
-struct EtcdKv {
-  std::string key, value;
-  int64_t mod_revision = 0;
-};
 
 class Etcd {
  public:
   Etcd(std::vector<std::string> endpoints, std::chrono::milliseconds timeout);
 
-  struct Range {
-    int64_t revision = 0;  // the store's revision when it answered
-    std::vector<EtcdKv> kvs;
-  };
+  using Range = EtcdRange;
   // Every key under `prefix` changed after `after` (0: all of them).
   // Linearizable: without quorum it fails rather than answer stale.
   Result<Range> Get(const std::string& prefix, int64_t after = 0);

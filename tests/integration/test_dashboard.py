@@ -1,8 +1,8 @@
 """The health dashboard in a real browser: Debian's chromium, driven by
 playwright-core from npm (tests/integration/browser). The page loads with no
 console error or failed request, shows every forest, turns na-1 red while
-a stopped slapd saturates it, shows a running flight with its gates and
-the spool's state and space. The screenshot is kept as an artifact
+a stopped slapd saturates it, shows a running flight with its gates, the
+spool's state and space, and the fleet panel of a one-node fleet on Redis. The screenshot is kept as an artifact
 in tests/artifacts/."""
 import json
 import os
@@ -22,7 +22,11 @@ class Dashboard(unittest.TestCase):
     def setUp(self):
         self.slapd = harness.Slapd("na-1", NA1)
         self.addCleanup(self.slapd.cleanup)
-        self.sluice = harness.Sluice(extra=FORESTS % self.slapd.url).start()
+        # A one-node fleet on a real Redis, so the fleet panel has something to show.
+        self.redis = harness.Redis()
+        self.addCleanup(self.redis.cleanup)
+        cluster = '\n[cluster]\nnode = "dash-1"\nredis = "%s"\n' % self.redis.address
+        self.sluice = harness.Sluice(extra=FORESTS % self.slapd.url + cluster).start()
         self.addCleanup(self.sluice.cleanup)
 
     def start_flight(self):
@@ -67,6 +71,9 @@ class Dashboard(unittest.TestCase):
         self.assertIn("Running at 10 %", seen["flight_summary"])
         self.assertEqual(seen["flight_gates"], ["deferral_rate", "lookup_latency_ms", "delivery_failure_rate"])
         self.assertEqual(seen["flight_lanes"], 1)  # na-2's card shows the flight's lane
+        self.assertEqual(seen["fleet"], "shared")  # the fleet panel: mode and each forest's shared budget
+        self.assertEqual(sorted(seen["fleet_budgets"]), ["de-1", "na-1", "na-2"])
+        self.assertIn("node dash-1: budgets shared via " + self.redis.address, seen["fleet_summary"])
         self.assertTrue(os.path.getsize(shot) > 10000)
 
     def test_assets_are_served_from_the_binary(self):

@@ -229,6 +229,37 @@ function renderFlight(f) {
     el("li", {}, new Date(h.unix * 1000).toLocaleTimeString() + " " + h.step)));
 }
 
+// The fleet, when this node is in one ([cluster]): the budget mode, each
+// forest's shared budget, the control plane and its members.
+function renderFleet(f) {
+  const panel = document.getElementById("fleet");
+  panel.hidden = !f;
+  if (!f) return;
+  panel.dataset.mode = f.mode || "none";
+  const parts = [];
+  if (f.mode) parts.push("node " + f.node + ": budgets " + f.mode + (f.redis ? " via " + f.redis : "") + (f.reason ? " (" + f.reason + ")" : ""));
+  if (f.control) parts.push("control plane " + f.control.state + " at revision " + f.control.revision + (f.control.reason ? " (" + f.control.reason + ")" : ""));
+  if (f.flight && f.flight.state !== "none") parts.push("node flight " + f.flight.state + " at " + f.flight.share + " %: " + f.flight.nodes.join(", "));
+  document.getElementById("fleet-summary").textContent = parts.join(" · ");
+  const budgets = (f.forests || []).map((b) => {
+    const tr = el("tr", { "data-forest": b.forest });
+    const holders = Object.entries(b.holders).map(([n, k]) => n + " " + k).join(", ");
+    for (const c of [b.forest, b.limit, b.share + (b.controller ? " (controller)" : ""), b.fleet_in_flight, holders]) tr.append(el("td", {}, c));
+    return tr;
+  });
+  document.querySelector("#fleet-budgets tbody").replaceChildren(...budgets);
+  const now = Date.now() / 1000;
+  const members = ((f.control && f.control.members) || []).map((m) => {
+    const tr = el("tr", { "data-node": m.node });
+    for (const c of [m.node, m.smtp, m.admin, m.version, m.config_version, age(Math.max(0, Math.round(now - m.seen_unix))) + " ago"]) tr.append(el("td", {}, c));
+    return tr;
+  });
+  document.querySelector("#fleet-members tbody").replaceChildren(...members);
+  // Members come from etcd: without a control plane there is no list to show.
+  document.getElementById("fleet-members").hidden = !f.control;
+  document.getElementById("fleet-members-title").hidden = !f.control;
+}
+
 let history = null;
 let lastHistory = 0;
 
@@ -249,6 +280,7 @@ async function poll() {
     renderDestinations(dests);
     renderAlerts(alerts);
     renderFlight(flight);
+    renderFleet(status.fleet);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     if (e instanceof NeedsToken) askForToken(String(e.message));

@@ -40,6 +40,9 @@ try {
   seen.flight_gates = await page.$$eval("#flight-gates tbody tr", (rs) => rs.map((r) => r.dataset.gate));
   seen.flight_lanes = await page.$$eval(".forest .row", (rs) =>
     rs.filter((r) => r.textContent.startsWith("flight lane")).length);
+  seen.fleet = await page.$eval("#fleet", (f) => (f.hidden ? "hidden" : f.dataset.mode));
+  seen.fleet_budgets = await page.$$eval("#fleet-budgets tbody tr", (rs) => rs.map((r) => r.dataset.forest));
+  seen.fleet_summary = await page.$eval("#fleet-summary", (s) => s.textContent);
   await page.screenshot({ path: screenshot, fullPage: true });
 } catch (e) {
   problems.push(String(e && e.message ? e.message : e));

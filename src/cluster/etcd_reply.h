@@ -1,0 +1,34 @@
+// etcd's v3 JSON gateway replies, parsed: pure, no I/O, every byte hostile
+// (fuzz/etcd_reply_fuzz.cc). Keys and values are base64; int64 fields are
+// strings. A reply that does not parse is an Unavailable status, never an
+// exception.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace sluice::cluster {
+
+struct EtcdKv {
+  std::string key, value;
+  int64_t mod_revision = 0;
+};
+
+struct EtcdRange {
+  int64_t revision = 0;  // the store's revision when it answered
+  std::vector<EtcdKv> kvs;
+};
+
+std::string Base64(const std::string& in);
+std::string Unbase64(const std::string& in);  // "" when it is not base64
+std::string PrefixEnd(std::string prefix);   // the key just past every key with this prefix
+
+Result<EtcdRange> ParseRange(const std::string& body);
+Result<bool> ParseTxn(const std::string& body);         // did the compare hold
+Result<int64_t> ParseGrant(const std::string& body);    // the lease id
+Result<bool> ParseKeepAlive(const std::string& body);   // false: the lease is gone
+
+}  // namespace sluice::cluster
