@@ -25,7 +25,12 @@ ControlPlane::ControlPlane(ControlOptions o, MemberInfo self, directory::Directo
   Load();
 }
 
-void ControlPlane::Start() { thread_ = std::thread([this] { Run(); }); }
+void ControlPlane::Start() {
+  polls_.Start(o_.poll_interval, [this] {
+    KeepMember();
+    Poll();
+  }, /*now=*/true);
+}
 
 // The value already applied (from the snapshot) is handed over at once.
 void ControlPlane::Watch(const std::string& name, Watcher fn) {
@@ -51,29 +56,11 @@ void ControlPlane::SetMemberExtra(std::string json) {
 
 ControlPlane::~ControlPlane() { Stop(); }
 
-void ControlPlane::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stop_) return;
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+void ControlPlane::Stop() { polls_.Stop(); }
 
 ControlStatus ControlPlane::View() {
   std::lock_guard lock(mu_);
   return status_;
-}
-
-void ControlPlane::Run() {
-  std::unique_lock lock(mu_);
-  do {
-    lock.unlock();
-    KeepMember();
-    Poll();
-    lock.lock();
-  } while (!cv_.wait_for(lock, o_.poll_interval, [this] { return stop_; }));
 }
 
 // Registers this node under a lease, and refreshes it a few times per TTL.

@@ -12,15 +12,14 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cluster/etcd.h"
+#include "common/periodic.h"
 #include "common/status.h"
 #include "directory/directory.h"
 #include "queue/queue.h"
@@ -86,7 +85,6 @@ class ControlPlane {
   ControlStatus View();
 
  private:
-  void Run();
   void Poll();
   void KeepMember();
   void Apply(const EtcdKv& kv);
@@ -107,10 +105,8 @@ class ControlPlane {
   std::map<std::string, Watcher> watchers_;     // by full key; fixed once started
   std::string member_extra_;                    // GUARDED_BY(mu_)
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;      // GUARDED_BY(mu_)
   ControlStatus status_;   // GUARDED_BY(mu_)
-  std::thread thread_;
+  Periodic polls_;         // last: it stops first
 };
 
 }  // namespace sluice::cluster

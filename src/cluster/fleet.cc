@@ -26,7 +26,7 @@ Fleet::Fleet(ClusterOptions o, directory::Directory& directory, delivery::Delive
   status_.node = o_.node;
   status_.mode_since_unix = mail::Clock::System().NowUnix();
   RenewOnce();  // bounded by the Redis timeouts
-  thread_ = std::thread([this] { Run(); });
+  renewals_.Start(o_.renew_interval, [this] { RenewOnce(); });
 }
 
 Fleet::~Fleet() { Stop(); }
@@ -34,11 +34,9 @@ Fleet::~Fleet() { Stop(); }
 void Fleet::Stop() {
   {
     std::lock_guard lock(mu_);
-    if (stop_) return;
-    stop_ = true;
+    if (std::exchange(stopped_, true)) return;
   }
-  cv_.notify_all();
-  thread_.join();
+  renewals_.Stop();
   std::vector<std::string> names;
   for (const auto& [name, st] : forests_) {
     names.push_back(name);
@@ -50,15 +48,6 @@ void Fleet::Stop() {
 FleetStatus Fleet::View() {
   std::lock_guard lock(mu_);
   return status_;
-}
-
-void Fleet::Run() {
-  std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, o_.renew_interval, [this] { return stop_; })) {
-    lock.unlock();
-    RenewOnce();
-    lock.lock();
-  }
 }
 
 // One round trip for every forest: this node's demand out, its blocks

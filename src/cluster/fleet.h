@@ -5,18 +5,17 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cluster/backoff.h"
 #include "cluster/budget.h"
 #include "cluster/control_plane.h"
 #include "cluster/redis.h"
+#include "common/periodic.h"
 #include "directory/adaptive_limit.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
@@ -64,7 +63,6 @@ class Fleet {
 
  private:
   struct ForestState;
-  void Run();
   void RenewOnce();
   void GoLocal(const std::string& why);
 
@@ -76,10 +74,9 @@ class Fleet {
   SharedBackoff backoff_;
   std::map<std::string, std::unique_ptr<ForestState>> forests_;  // the renewal thread's own
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // GUARDED_BY(mu_)
-  FleetStatus status_;  // GUARDED_BY(mu_)
-  std::thread thread_;
+  bool stopped_ = false;  // GUARDED_BY(mu_)
+  FleetStatus status_;    // GUARDED_BY(mu_)
+  Periodic renewals_;     // last: it stops first
 };
 
 }  // namespace sluice::cluster

@@ -105,30 +105,21 @@ FleetFlight::FleetFlight(FlightOptions options, Reloader& reloader, directory::D
     limits_ = j.value("limits", std::map<std::string, size_t>{});
     Evaluate();
   });
-  loop_ = std::thread([this] { Loop(); });
+  ticks_.Start(o_.interval, [this] { Tick(); });
 }
 
-FleetFlight::~FleetFlight() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  loop_.join();
-}
+FleetFlight::~FleetFlight() { ticks_.Stop(); }
 
 admin::FlightView FleetFlight::View() {
   std::lock_guard lock(mu_);
   return view_;
 }
 
-void FleetFlight::Loop() {
-  std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, o_.interval, [this] { return stopping_; })) {
-    Evaluate();  // members come and go: the cohort follows
-    Publish();
-    Judge();
-  }
+void FleetFlight::Tick() {
+  std::lock_guard lock(mu_);
+  Evaluate();  // members come and go: the cohort follows
+  Publish();
+  Judge();
 }
 
 TenantGroups::Counts FleetFlight::Totals() {

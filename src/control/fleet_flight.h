@@ -13,15 +13,14 @@
 // (control/flight.h).
 #pragma once
 
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "admin/admin.h"
 #include "cluster/control_plane.h"
+#include "common/periodic.h"
 #include "common/tenant_groups.h"
 #include "control/config.h"
 
@@ -47,8 +46,7 @@ class FleetFlight final : public admin::FlightControl {
   Result<admin::FlightView> Rollback() override;
 
  private:
-  struct Stored;
-  void Loop();
+  void Tick();
   void Evaluate();  // REQUIRES: mu_; applies or reverts the candidate here
   void Publish();   // REQUIRES: mu_; this node's figures into its member record
   void Judge();     // REQUIRES: mu_; the gates, on the judging node
@@ -63,15 +61,13 @@ class FleetFlight final : public admin::FlightControl {
   const std::string node_;
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
   admin::FlightView view_;                      // as last read from etcd
   std::string id_, text_;                       // the flight's id and candidate TOML
   std::map<std::string, size_t> limits_;        // the candidate's forest limits
   std::map<std::string, size_t> originals_;     // forest → limit before, while applied here
   std::string applied_id_;                      // the flight applied here, if any
   TenantGroups::Counts base_;                   // this node's totals when it joined the flight
-  std::thread loop_;
+  Periodic ticks_;                              // last: it stops first
 };
 
 }  // namespace sluice::control

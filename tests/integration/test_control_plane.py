@@ -62,7 +62,8 @@ member_ttl = "3s"
 
     def test_changes_apply_on_every_node_and_survive_quorum_loss(self):
         n1, n2, n3 = self.nodes
-        harness.wait_for(lambda: len(control(n1)["members"]) == 3, timeout=5, what="three members")
+        # Each node lists the members as of its own last poll.
+        self.everywhere_within(5, lambda n: len(control(n)["members"]) == 3, "three members on every node")
         self.assertEqual(sorted(m["node"] for m in control(n2)["members"]), ["n1", "n2", "n3"])
         out = n1.ctl("fleet")
         self.assertEqual(out.returncode, 0, out.stderr)

@@ -129,16 +129,18 @@ member_ttl = "3s"
         for t in threads:
             t.start()
         try:
-            harness.wait_for(lambda: self.nodes[2].api("GET", "/api/v1/fleet/flight")[1]["state"] == "rolled_back",
-                             timeout=15, what="the gate rolls the flight back")
+            harness.wait_for(lambda: all(n.api("GET", "/api/v1/fleet/flight")[1]["state"] == "rolled_back"
+                                         for n in self.nodes),
+                             timeout=15, what="the gate rolls the flight back on every node")
             harness.wait_for(lambda: not self.cohort_now(), timeout=5, what="every node back on 50")
         finally:
             stop = 0
             for t in threads:
                 t.join(timeout=30)
-        code, view = self.nodes[1].api("GET", "/api/v1/fleet/flight")
+        for n in self.nodes:
+            code, view = n.api("GET", "/api/v1/fleet/flight")
+            self.assertIn("deferral_rate", view["reason"])
         print("rolled back: %s" % view["reason"])
-        self.assertIn("deferral_rate", view["reason"])
 
 
 if __name__ == "__main__":
