@@ -37,7 +37,7 @@ cache_entries = 0
 [cluster]
 node = "n%d"
 redis = "%s"
-redis_timeout = "50ms"
+redis_timeout = "100ms"
 renew_interval = "100ms"
 lease_ttl = "%dms"
 """ % (link.url(suffix), LIMIT, forest_extra, i + 1, redis.address, LEASE_TTL * 1000))
@@ -45,6 +45,14 @@ lease_ttl = "%dms"
         s.start()
         out.append(s)
     return out
+
+
+def stated_bound(nodes):
+    """(renewals each node missed, the most lookups the fleet may have in
+    flight): the limit, plus ceil(limit / nodes) for every node that ran on
+    its local share for a moment (doc/cluster.md, "The bound")."""
+    failures = [n.api("GET", "/api/v1/fleet")[1]["renew_failures"] for n in nodes]
+    return failures, LIMIT + sum(-(-LIMIT // len(nodes)) for f in failures if f)
 
 
 class Load:
@@ -132,9 +140,14 @@ class Fleet(unittest.TestCase):
         during = self.forest(self.nodes[0])
         load.join()
         per_node = load.accepted_per_node(3)
-        print("searches in flight at slapd at most %d (limit %d); accepted per node %s; holders %s"
-              % (self.link.max_in_flight, LIMIT, per_node, during["holders"]))
-        self.assertLessEqual(self.link.max_in_flight, LIMIT)
+        # A renewal that missed redis_timeout (a loaded machine) puts that
+        # node on its local share for a moment: the stated bound is then
+        # the limit plus ceil(limit / nodes) for each such node.
+        failures, bound = stated_bound(self.nodes)
+        print("searches in flight at slapd at most %d (limit %d, bound %d; renewals missed per node %s); "
+              "accepted per node %s; holders %s"
+              % (self.link.max_in_flight, LIMIT, bound, failures, per_node, during["holders"]))
+        self.assertLessEqual(self.link.max_in_flight, bound)
         self.assertLessEqual(sum(during["holders"].values()), LIMIT)
         for block in during["holders"].values():  # max-min fair: equal demand, equal blocks
             self.assertGreaterEqual(block, LIMIT // 3 - 1)
@@ -246,7 +259,7 @@ class OneAdaptiveLimit(unittest.TestCase):
         self.assertEqual(len({f["limit"] for f in slow}), 1)  # one limit, the same on every node
         self.assertLess(slow[0]["limit"], fast["limit"] * 0.6)
         self.assertEqual(controllers, 1)
-        self.assertLessEqual(link.max_in_flight, LIMIT)
+        self.assertLessEqual(link.max_in_flight, stated_bound(nodes)[1])
         for code, took in other:
             self.assertEqual(code, 250)
             self.assertLess(took, 1.0)
