@@ -130,7 +130,10 @@ void ControlPlane::Poll() {
   }
   {
     std::lock_guard lock(mu_);
-    status_.revision = std::max(changes.value().revision, members.value().revision);
+    // The changes' own revision, not the later member listing's: a change
+    // written between the two reads is above the first and would be
+    // skipped for good.
+    status_.revision = changes.value().revision;
     if (status_.state != "ok") {
       log::Event("control plane reachable").With("endpoint", reader_.endpoint())
           .With("revision", status_.revision).Info();

@@ -112,12 +112,25 @@ FleetFlight::~FleetFlight() { ticks_.Stop(); }
 
 admin::FlightView FleetFlight::View() {
   std::lock_guard lock(mu_);
-  return view_;
+  admin::FlightView v = view_;
+  if (paused_ && v.state == "running") v.reason = "paused: the control plane does not answer; each node keeps what it runs";
+  return v;
+}
+
+static Status Paused() {
+  return Status::Unavailable("the control plane does not answer: the fleet flight is paused until it does");
 }
 
 void FleetFlight::Tick() {
   std::lock_guard lock(mu_);
-  Evaluate();  // members come and go: the cohort follows
+  const bool away = control_.View().state == "unreachable";
+  if (away != paused_ && view_.state == "running") {
+    log::Event(away ? "fleet flight paused: the control plane does not answer" : "fleet flight resumed")
+        .With("flight", id_).Warn();
+  }
+  paused_ = away;
+  if (paused_) return;  // the member list is stale and no verdict could be written
+  Evaluate();           // members come and go: the cohort follows
   Publish();
   Judge();
 }
@@ -222,6 +235,7 @@ Result<admin::FlightView> FleetFlight::Write(admin::FlightView v, const std::str
 
 Result<admin::FlightView> FleetFlight::Start(const std::string& candidate_path, int share) {
   std::lock_guard lock(mu_);
+  if (paused_) return Paused();
   if (view_.state == "running") {
     return Status::InvalidArgument(fmt::format("a fleet flight of {} is running at {} % of nodes: promote or roll it "
                                                "back first", view_.candidate, view_.share));
@@ -259,6 +273,7 @@ Result<admin::FlightView> FleetFlight::Start(const std::string& candidate_path, 
 
 Result<admin::FlightView> FleetFlight::Promote() {
   std::lock_guard lock(mu_);
+  if (paused_) return Paused();
   if (view_.state != "running") return Status::InvalidArgument("no fleet flight is running");
   admin::FlightView v = view_;
   auto next = std::find_if(v.shares.begin(), v.shares.end(), [&](size_t s) { return s > static_cast<size_t>(v.share); });
@@ -274,6 +289,7 @@ Result<admin::FlightView> FleetFlight::Promote() {
 
 Result<admin::FlightView> FleetFlight::Rollback() {
   std::lock_guard lock(mu_);
+  if (paused_) return Paused();
   if (view_.state != "running") return Status::InvalidArgument("no fleet flight is running");
   admin::FlightView v = view_;
   v.state = "rolled_back";

@@ -8,7 +8,9 @@
 // started with its member record; one node judges the gates for the fleet
 // (the first live member by name: there is one while the member list
 // agrees, and a second judge would write the same verdict), cohort beside
-// the rest, and a failing gate rolls the flight back everywhere. What a
+// the rest, and a failing gate rolls the flight back everywhere. While
+// etcd does not answer the flight pauses: each node keeps what it runs, no
+// gate is judged, no step is taken. What a
 // node flight carries is forest limits; placement flies by tenant share
 // (control/flight.h).
 #pragma once
@@ -66,6 +68,7 @@ class FleetFlight final : public admin::FlightControl {
   std::map<std::string, size_t> limits_;        // the candidate's forest limits
   std::map<std::string, size_t> originals_;     // forest → limit before, while applied here
   std::string applied_id_;                      // the flight applied here, if any
+  bool paused_ = false;                         // the control plane does not answer
   TenantGroups::Counts base_;                   // this node's totals when it joined the flight
   Periodic ticks_;                              // last: it stops first
 };

@@ -2,7 +2,9 @@
 one of three nodes runs the candidate's forest limit, the same node every
 time the same candidate flies (a deterministic cohort); a rollback puts it
 back everywhere; a candidate that makes its cohort defer fails a gate,
-judged for the fleet, and is rolled back by itself on every node."""
+judged for the fleet, and is rolled back by itself on every node; without
+etcd the flight pauses (no step, each node keeps what it runs) and resumes
+when etcd answers again."""
 import os
 import re
 import sys
@@ -110,6 +112,31 @@ member_ttl = "3s"
             f.write(re.sub(r"workers = 2", "workers = 3", text))
         code, body = self.flight(self.nodes[0], "start", {"candidate": bad, "share": 34})
         self.assertEqual(code, 422, body)
+
+    def test_without_etcd_the_flight_pauses_and_resumes(self):
+        code, view = self.flight(self.nodes[0], "start", {"candidate": self.candidate(7), "share": 34})
+        self.assertEqual(code, 200, view)
+        harness.wait_for(lambda: len(self.cohort_now()) == 1, timeout=5, what="one node on the candidate")
+        cohort = self.cohort_now()[0]
+        harness.wait_for(lambda: all(n.api("GET", "/api/v1/fleet/flight")[1]["state"] == "running"
+                                     for n in self.nodes), timeout=5, what="every node has read the flight")
+        self.etcd.stop(0)
+
+        def reason(node):
+            return node.api("GET", "/api/v1/fleet/flight")[1]["reason"]
+        harness.wait_for(lambda: all(reason(n).startswith("paused") for n in self.nodes), timeout=10,
+                         what="the flight paused on every node")
+        code, body = self.flight(self.nodes[1], "promote")
+        self.assertEqual(code, 503, body)  # no step while paused
+        self.assertEqual(self.cohort_now(), [cohort])  # each node keeps what it runs
+        self.etcd.start(0)
+        harness.wait_for(lambda: not any(reason(n).startswith("paused") for n in self.nodes), timeout=20,
+                         what="the flight resumed")
+        code, view = self.flight(self.nodes[1], "promote")
+        self.assertEqual(code, 200, view)
+        self.assertEqual(view["share"], 50)
+        harness.wait_for(lambda: len(self.cohort_now()) == 2, timeout=5, what="50 % of three nodes: two")
+        self.assertIn(cohort, self.cohort_now())  # a share only grows: the first node stays in
 
     def test_a_failing_gate_rolls_the_flight_back_on_every_node(self):
         path = self.candidate(2)  # with 40 ms lookups and 8 senders, a limit of 2 defers
