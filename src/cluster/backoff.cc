@@ -54,10 +54,4 @@ std::vector<BackoffWindow> SharedBackoff::Parse(const std::vector<BackoffWindow>
   return out;
 }
 
-Result<std::vector<BackoffWindow>> SharedBackoff::Exchange(const std::vector<BackoffWindow>& mine) {
-  auto replies = redis_.Run(Commands(mine));
-  if (!replies.ok()) return replies.status();
-  return Parse(mine, replies.value().data());
-}
-
 }  // namespace sluice::cluster

@@ -30,10 +30,9 @@ class SharedBackoff {
  public:
   // `redis` outlives this; used only on the caller's thread.
   SharedBackoff(Redis& redis, std::string node);
-  // Publishes this node's open windows (a longer one replaces a shorter),
-  // and returns every destination's current window, in order.
-  Result<std::vector<BackoffWindow>> Exchange(const std::vector<BackoffWindow>& mine);
-  // In two halves, to share a round trip (see SharedBudget).
+  // Publishes this node's open windows (a longer one replaces a shorter)
+  // and reads every destination's current window, in order: in two
+  // halves, to share the budget's round trip (see SharedBudget).
   std::vector<Redis::Command> Commands(const std::vector<BackoffWindow>& mine) const;
   std::vector<BackoffWindow> Parse(const std::vector<BackoffWindow>& mine, const RedisReply* replies) const;
 

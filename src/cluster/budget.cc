@@ -147,12 +147,6 @@ Result<std::vector<Grant>> SharedBudget::Parse(const std::vector<Demand>& demand
   return out;
 }
 
-Result<std::vector<Grant>> SharedBudget::Renew(const std::vector<Demand>& demands) {
-  auto replies = redis_.Run(Commands(demands));
-  if (!replies.ok()) return replies.status();
-  return Parse(demands, replies.value().data());
-}
-
 void SharedBudget::Release(const std::vector<std::string>& forests) {
   std::vector<Redis::Command> cmds;
   for (const auto& f : forests) {

@@ -59,8 +59,7 @@ class SharedBudget {
  public:
   // `redis` outlives this; used only on the caller's thread.
   SharedBudget(Redis& redis, std::string node, std::chrono::milliseconds lease_ttl);
-  Result<std::vector<Grant>> Renew(const std::vector<Demand>& demands);
-  // The same in two halves, so a caller can send other commands in the
+  // A renewal in two halves, so a caller can send other commands in the
   // same round trip: the commands, then their replies (as many, in order).
   std::vector<Redis::Command> Commands(const std::vector<Demand>& demands) const;
   Result<std::vector<Grant>> Parse(const std::vector<Demand>& demands, const RedisReply* replies) const;

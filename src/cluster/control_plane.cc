@@ -245,10 +245,7 @@ Result<int64_t> ControlPlane::Write(const std::string& key, const std::string& v
     }
     auto put = writer_.PutIf(key, value, expected);
     if (!put.ok()) return put.status();
-    if (put.value()) {
-      auto after = writer_.Get(key);
-      return after.ok() ? after.value().revision : cur.value().revision + 1;
-    }
+    if (put.value().succeeded) return put.value().revision;
   }
   return Status::Unavailable("etcd: " + key + " kept changing under this write; try again");
 }

@@ -53,7 +53,7 @@ Result<Etcd::Range> Etcd::Get(const std::string& prefix, int64_t after) {
   return ParseRange(body.value());
 }
 
-Result<bool> Etcd::PutIf(const std::string& key, const std::string& value, int64_t expected) {
+Result<EtcdTxn> Etcd::PutIf(const std::string& key, const std::string& value, int64_t expected) {
   json req = {{"compare", {{{"target", "MOD"}, {"key", Base64(key)}, {"result", "EQUAL"},
                             {"mod_revision", std::to_string(expected)}}}},
               {"success", {{{"request_put", {{"key", Base64(key)}, {"value", Base64(value)}}}}}}};

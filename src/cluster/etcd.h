@@ -25,8 +25,8 @@ class Etcd {
   // Linearizable: without quorum it fails rather than answer stale.
   Result<Range> Get(const std::string& prefix, int64_t after = 0);
   // Puts `value` if the key's mod revision is still `expected` (0: the key
-  // does not exist). False: someone else wrote it first.
-  Result<bool> PutIf(const std::string& key, const std::string& value, int64_t expected);
+  // does not exist). Not succeeded: someone else wrote it first.
+  Result<EtcdTxn> PutIf(const std::string& key, const std::string& value, int64_t expected);
   Result<int64_t> Grant(std::chrono::seconds ttl);                  // a lease id
   Status Put(const std::string& key, const std::string& value, int64_t lease = 0);
   Result<bool> KeepAlive(int64_t lease);                            // false: the lease is gone

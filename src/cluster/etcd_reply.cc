@@ -72,10 +72,11 @@ Result<EtcdRange> ParseRange(const std::string& body) {
   }
 }
 
-Result<bool> ParseTxn(const std::string& body) {
+Result<EtcdTxn> ParseTxn(const std::string& body) {
   try {
     json j = json::parse(body);
-    return j.is_object() && j.value("succeeded", false);
+    if (!j.is_object()) return EtcdTxn{};
+    return EtcdTxn{j.value("succeeded", false), Int64(j.value("header", json::object()), "revision")};
   } catch (const std::exception& e) {
     return Unparsable("txn", e);
   }

@@ -27,7 +27,13 @@ std::string Unbase64(const std::string& in);  // "" when it is not base64
 std::string PrefixEnd(std::string prefix);   // the key just past every key with this prefix
 
 Result<EtcdRange> ParseRange(const std::string& body);
-Result<bool> ParseTxn(const std::string& body);         // did the compare hold
+// A compare-and-put: whether the compare held, and the store's revision
+// after it (the put's own when it did).
+struct EtcdTxn {
+  bool succeeded = false;
+  int64_t revision = 0;
+};
+Result<EtcdTxn> ParseTxn(const std::string& body);
 Result<int64_t> ParseGrant(const std::string& body);    // the lease id
 Result<bool> ParseKeepAlive(const std::string& body);   // false: the lease is gone
 

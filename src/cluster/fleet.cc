@@ -1,7 +1,6 @@
 #include "cluster/fleet.h"
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 #include <optional>
 
@@ -11,11 +10,12 @@
 namespace sluice::cluster {
 
 // Counters of the forest at the last renewal (the samples are the
-// difference), and the fleet's adaptive limit while this node controls it.
+// difference), the last grant (before the first: the configured limit,
+// this node alone), and the fleet's adaptive limit while this node
+// controls it.
 struct Fleet::ForestState {
   uint64_t completed = 0, drops = 0;
   double latency_sum_ms = 0;
-  size_t last_limit = 0, last_live = 1;
   std::optional<directory::AdaptiveLimit> controller;
   Grant last;
 };
@@ -58,7 +58,7 @@ void Fleet::RenewOnce() {
     auto& st = forests_[fs.name];
     if (!st) {
       st = std::make_unique<ForestState>();
-      st->last_limit = fs.configured_limit;
+      st->last.limit = fs.configured_limit;
     }
     Demand d;
     d.forest = fs.name;
@@ -66,7 +66,7 @@ void Fleet::RenewOnce() {
     d.min_limit = fs.adaptive ? fs.min_limit : fs.configured_limit;
     d.in_use = fs.in_flight;
     d.held = fs.fleet_share.value_or(0);  // admitted against until the answer is applied
-    d.want = WantFor(fs.in_flight + fs.queued, std::max<size_t>(1, st->last_limit));
+    d.want = WantFor(fs.in_flight + fs.queued, std::max<size_t>(1, st->last.limit));
     const uint64_t completed = std::accumulate(fs.latency_buckets.begin(), fs.latency_buckets.end(), uint64_t{0});
     const uint64_t drops = fs.deferred_timeout + fs.deferred_unavailable;
     d.samples = completed - std::min(completed, st->completed);
@@ -114,16 +114,13 @@ void Fleet::RenewOnce() {
     GoLocal(grants.status().message());
     return;
   }
-  uint64_t paused = 0;
   for (const auto& w : backoff_.Parse(windows, replies.value().data() + demands.size())) {
     if (w.left.count() <= 0 || w.node == o_.node) continue;
-    if (delivery_.PauseDestination(w.destination, w.left, FleetReason(w.node, w.why)).ok()) ++paused;
+    (void)delivery_.PauseDestination(w.destination, w.left, FleetReason(w.node, w.why));  // maildir: no throttle
   }
   std::vector<ForestBudget> view;
   for (auto& g : grants.value()) {
     auto& st = *forests_[g.forest];
-    st.last_limit = g.limit;
-    st.last_live = g.live;
     directory_.SetFleetShare(g.forest, g.share);
     view.push_back(ForestBudget{g.forest, g.share, g.limit, g.live, g.fleet_in_use, g.controller, g.holders});
     st.last = std::move(g);
@@ -138,7 +135,6 @@ void Fleet::RenewOnce() {
   status_.redis = redis_.where();
   status_.forests = std::move(view);
   ++status_.renewals;
-  status_.fleet_pauses += paused;
 }
 
 // Redis did not answer in time: every forest runs on its share of the last
@@ -146,11 +142,12 @@ void Fleet::RenewOnce() {
 void Fleet::GoLocal(const std::string& why) {
   std::vector<ForestBudget> view;
   for (auto& [name, st] : forests_) {
-    const size_t share = std::max<size_t>(1, (st->last_limit + st->last_live - 1) / st->last_live);
+    const size_t live = std::max<size_t>(1, st->last.live);
+    const size_t share = std::max<size_t>(1, (st->last.limit + live - 1) / live);
     directory_.SetFleetShare(name, share);
     st->last.controller = false;
     st->controller.reset();
-    view.push_back(ForestBudget{name, share, st->last_limit, st->last_live, 0, false, {{o_.node, share}}});
+    view.push_back(ForestBudget{name, share, st->last.limit, live, 0, false, {{o_.node, share}}});
   }
   std::lock_guard lock(mu_);
   if (status_.mode != "local") {

@@ -48,7 +48,6 @@ struct FleetStatus {
   std::string reason;           // why local
   int64_t mode_since_unix = 0;
   uint64_t renewals = 0, renew_failures = 0;
-  uint64_t fleet_pauses = 0;  // destinations paused here for another node's window
   std::vector<ForestBudget> forests;
 };
 

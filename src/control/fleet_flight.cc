@@ -3,10 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <sstream>
 
 #include "common/log.h"
 #include "control/flight.h"
@@ -59,11 +57,6 @@ TenantGroups::Counts Minus(const TenantGroups::Counts& a, const TenantGroups::Co
           d(a.deliveries, b.deliveries), d(a.delivery_failures, b.delivery_failures)};
 }
 
-admin::FlightGroupFigures Figures(const TenantGroups::Counts& c) {
-  return {c.lookups, c.lookups_deferred, c.deliveries, c.delivery_failures,
-          c.lookups ? c.latency_us / 1000.0 / c.lookups : 0.0};
-}
-
 }  // namespace
 
 std::vector<std::string> NodeCohort(std::vector<std::string> nodes, const std::string& flight_id, int share) {
@@ -87,21 +80,8 @@ FleetFlight::FleetFlight(FlightOptions options, Reloader& reloader, directory::D
     json j = json::parse(value, nullptr, false);
     if (!j.is_object()) return;
     std::lock_guard lock(mu_);
-    view_ = admin::FlightView{};
-    view_.state = j.value("state", "none");
-    view_.candidate = j.value("candidate", "");
-    view_.candidate_hash = j.value("hash", "");
-    view_.reason = j.value("reason", "");
-    view_.share = j.value("share", 0);
-    view_.shares = j.value("shares", std::vector<size_t>{});
-    view_.started_unix = j.value("started_unix", int64_t{0});
-    view_.share_started_unix = j.value("share_started_unix", int64_t{0});
-    view_.changes = j.value("changes", std::vector<std::string>{});
-    for (const auto& h : j.value("history", json::array())) {
-      if (h.is_array() && h.size() == 2) view_.history.emplace_back(h[0].get<int64_t>(), h[1].get<std::string>());
-    }
+    view_ = StoredFlightView(j);
     id_ = j.value("id", "");
-    text_ = j.value("toml", "");
     limits_ = j.value("limits", std::map<std::string, size_t>{});
     Evaluate();
   });
@@ -202,8 +182,8 @@ void FleetFlight::Judge() {
     if (!x.is_object() || x.value("flight", "") != id_) continue;
     Add(x.value("cohort", false) ? flight : rest, CountsFrom(x));
   }
-  view_.flight = Figures(flight);
-  view_.control = Figures(rest);
+  view_.flight = GroupFigures(flight);
+  view_.control = GroupFigures(rest);
   view_.gates = JudgeGates(o_, flight, rest);
   for (const auto& g : view_.gates) {
     if (g.judged && !g.pass) {
@@ -219,12 +199,10 @@ void FleetFlight::Judge() {
 
 Result<admin::FlightView> FleetFlight::Write(admin::FlightView v, const std::string& step) {
   v.history.emplace_back(NowUnix(), step);
-  json history = json::array();
-  for (const auto& [t, what] : v.history) history.push_back({t, what});
-  json j = {{"id", id_},          {"toml", text_},        {"limits", limits_},      {"state", v.state},
-            {"candidate", v.candidate}, {"hash", v.candidate_hash}, {"reason", v.reason}, {"share", v.share},
-            {"shares", v.shares}, {"started_unix", v.started_unix}, {"share_started_unix", v.share_started_unix},
-            {"changes", v.changes}, {"history", history}, {"target", "nodes"}};
+  json j = StoredFlightJson(v);
+  j["id"] = id_;
+  j["limits"] = limits_;
+  j["target"] = "nodes";
   auto put = control_.Put(kKey, j.dump());
   if (!put.ok()) return put.status();
   log::Event("fleet flight").With("flight", id_).With("step", step).Info();
@@ -241,10 +219,8 @@ Result<admin::FlightView> FleetFlight::Start(const std::string& candidate_path, 
                                                "back first", view_.candidate, view_.share));
   }
   if (share < 1 || share > 99) return Status::InvalidArgument("share must be from 1 to 99 % of nodes");
-  std::ifstream in(candidate_path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + candidate_path);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const std::string hash = HashFile(candidate_path);
+  if (hash.empty()) return Status::NotFound("cannot read " + candidate_path);
   LoadResult r = LoadConfig(candidate_path);
   if (!r.ok()) return Status::InvalidArgument(r.errors.front().ToString());
   FlightPlan plan;
@@ -257,7 +233,7 @@ Result<admin::FlightView> FleetFlight::Start(const std::string& candidate_path, 
   admin::FlightView v;
   v.state = "running";
   v.candidate = candidate_path;
-  v.candidate_hash = HashFile(candidate_path);
+  v.candidate_hash = hash;
   v.share = share;
   v.shares = {static_cast<size_t>(share)};
   for (size_t s : o_.shares) {
@@ -266,7 +242,6 @@ Result<admin::FlightView> FleetFlight::Start(const std::string& candidate_path, 
   v.started_unix = v.share_started_unix = NowUnix();
   v.changes = changes.value();
   id_ = v.candidate_hash.substr(0, 12);  // the same candidate, the same cohort
-  text_ = ss.str();
   limits_ = plan.limits;
   return Write(v, fmt::format("started at {} % of nodes ({})", share, id_));
 }

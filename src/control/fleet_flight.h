@@ -64,7 +64,7 @@ class FleetFlight final : public admin::FlightControl {
 
   std::mutex mu_;
   admin::FlightView view_;                      // as last read from etcd
-  std::string id_, text_;                       // the flight's id and candidate TOML
+  std::string id_;                              // the flight's id: its candidate's hash, cut
   std::map<std::string, size_t> limits_;        // the candidate's forest limits
   std::map<std::string, size_t> originals_;     // forest → limit before, while applied here
   std::string applied_id_;                      // the flight applied here, if any

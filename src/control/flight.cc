@@ -41,37 +41,6 @@ std::map<std::string, directory::ForestOptions> Forests(const Config& c, const s
 double Rate(uint64_t part, uint64_t whole) { return whole ? static_cast<double>(part) / whole : 0.0; }
 double MeanMs(const TenantGroups::Counts& c) { return c.lookups ? c.latency_us / 1000.0 / c.lookups : 0.0; }
 
-admin::FlightGroupFigures GroupFigures(const TenantGroups::Counts& c) {
-  return {c.lookups, c.lookups_deferred, c.deliveries, c.delivery_failures, MeanMs(c)};
-}
-
-json ToJson(const admin::FlightView& v) {
-  json history = json::array();
-  for (const auto& [t, what] : v.history) history.push_back({t, what});
-  return {{"state", v.state},   {"candidate", v.candidate}, {"candidate_hash", v.candidate_hash},
-          {"reason", v.reason}, {"share", v.share},         {"shares", v.shares},
-          {"started_unix", v.started_unix}, {"share_started_unix", v.share_started_unix},
-          {"changes", v.changes}, {"history", history}};
-}
-
-admin::FlightView FromJson(const json& j) {
-  admin::FlightView v;
-  v.state = j.value("state", "none");
-  v.candidate = j.value("candidate", "");
-  v.candidate_hash = j.value("candidate_hash", "");
-  v.reason = j.value("reason", "");
-  v.share = j.value("share", 0);
-  // Flights saved before the rename say "stages".
-  v.shares = j.value("shares", j.value("stages", std::vector<size_t>{}));
-  v.started_unix = j.value("started_unix", int64_t{0});
-  v.share_started_unix = j.value("share_started_unix", j.value("stage_started_unix", int64_t{0}));
-  v.changes = j.value("changes", std::vector<std::string>{});
-  for (const auto& h : j.value("history", json::array())) {
-    if (h.is_array() && h.size() == 2) v.history.emplace_back(h[0].get<int64_t>(), h[1].get<std::string>());
-  }
-  return v;
-}
-
 // Replaces `path` by `content` so that a crash leaves the old or the new
 // file, never half of one.
 Status WriteFileAtomically(const std::string& path, const std::string& content) {
@@ -99,6 +68,37 @@ std::string ReadFile(const std::string& path) {
 }
 
 }  // namespace
+
+admin::FlightGroupFigures GroupFigures(const TenantGroups::Counts& c) {
+  return {c.lookups, c.lookups_deferred, c.deliveries, c.delivery_failures, MeanMs(c)};
+}
+
+json StoredFlightJson(const admin::FlightView& v) {
+  json history = json::array();
+  for (const auto& [t, what] : v.history) history.push_back({t, what});
+  return {{"state", v.state},   {"candidate", v.candidate}, {"candidate_hash", v.candidate_hash},
+          {"reason", v.reason}, {"share", v.share},         {"shares", v.shares},
+          {"started_unix", v.started_unix}, {"share_started_unix", v.share_started_unix},
+          {"changes", v.changes}, {"history", history}};
+}
+
+admin::FlightView StoredFlightView(const json& j) {
+  admin::FlightView v;
+  v.state = j.value("state", "none");
+  v.candidate = j.value("candidate", "");
+  v.candidate_hash = j.value("candidate_hash", "");
+  v.reason = j.value("reason", "");
+  v.share = j.value("share", 0);
+  // Flights saved before the rename say "stages".
+  v.shares = j.value("shares", j.value("stages", std::vector<size_t>{}));
+  v.started_unix = j.value("started_unix", int64_t{0});
+  v.share_started_unix = j.value("share_started_unix", j.value("stage_started_unix", int64_t{0}));
+  v.changes = j.value("changes", std::vector<std::string>{});
+  for (const auto& h : j.value("history", json::array())) {
+    if (h.is_array() && h.size() == 2) v.history.emplace_back(h[0].get<int64_t>(), h[1].get<std::string>());
+  }
+  return v;
+}
 
 Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate, FlightPlan* plan) {
   std::map<std::string, size_t>* limits = &plan->limits;
@@ -185,7 +185,7 @@ void Flight::Resume() {
     if (stored.ok()) {
       json j = json::parse(stored.value(), nullptr, false);
       if (!j.is_discarded()) {
-        view_ = FromJson(j);
+        view_ = StoredFlightView(j);
         origins_ = j.value("origins", std::map<std::string, std::string>{});
       }
     }
@@ -253,7 +253,7 @@ void Flight::Step(const std::string& what, bool warn) {
   e.With("step", what).With("state", view_.state).With("share", static_cast<int64_t>(view_.share))
       .With("candidate", view_.candidate);
   warn ? e.Warn() : e.Info();
-  json state = ToJson(view_);
+  json state = StoredFlightJson(view_);
   state["origins"] = origins_;
   if (Status s = spool_.PutMeta(kFlightMeta, state.dump(-1, ' ', false, json::error_handler_t::replace)); !s.ok()) {
     log::Event("flight state not persisted").With("error", s.ToString()).Error();

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "common/tenant_groups.h"
 #include "control/config.h"
 #include "admin/admin.h"
@@ -36,6 +38,14 @@ struct FlightPlan {
 // change. Anything else that differs is an error naming it: such changes
 // go through a reload.
 Result<std::vector<std::string>> FlightChanges(const Config& running, const Config& candidate, FlightPlan* plan);
+
+// A flight's view as it is stored (the spool's record, the fleet's etcd
+// key) and back: state, candidate, shares, changes and steps.
+nlohmann::json StoredFlightJson(const admin::FlightView& v);
+admin::FlightView StoredFlightView(const nlohmann::json& j);
+
+// One group's counts as the flight's view shows them.
+admin::FlightGroupFigures GroupFigures(const TenantGroups::Counts& c);
 
 // The gates over one share's counts. A gate that has too little traffic to
 // judge passes, marked not judged.
