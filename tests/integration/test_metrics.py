@@ -59,7 +59,16 @@ class Metrics(unittest.TestCase):
             with self.assertRaises(smtplib.SMTPRecipientsRefused):
                 c.sendmail("x@outside.example", ["nobody@acme.example"], b"x\r\n")
         harness.wait_for(lambda: s.maildir_files("alice@acme.example"), what="delivery")
-        after = parse(s.api("GET", "/metrics")[1])
+        # The file lands in the Maildir before the delivery's result is
+        # counted, so the counter is awaited, not read once.
+        delivered = ("sluice_deliveries_total", 'destination="local",result="delivered"')
+        after = {}
+
+        def counted():
+            after.clear()
+            after.update(parse(s.api("GET", "/metrics")[1]))
+            return after.get(delivered, 0) > before.get(delivered, 0)
+        harness.wait_for(counted, what="the delivery counted")
 
         def moved(name, labels=""):
             return after.get((name, labels), 0) - before.get((name, labels), 0)
