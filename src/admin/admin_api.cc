@@ -172,7 +172,9 @@ json FleetJson(AdminStages st) {
     }
     out.update({{"node", f.node}, {"mode", f.mode}, {"reason", f.reason}, {"redis", f.redis},
                 {"mode_since_unix", f.mode_since_unix}, {"renewals", f.renewals},
-                {"renew_failures", f.renew_failures}, {"forests", forests}});
+                {"renew_failures", f.renew_failures}, {"live_nodes", f.live}, {"forests", forests},
+                {"rate_limits", {{"mode", f.rates.local_mode ? "local" : "shared"},
+                                 {"shared_takes", f.rates.shared}, {"local_takes", f.rates.local}}}});
   }
   if (st.control) {
     const cluster::ControlStatus c = st.control->View();

@@ -175,6 +175,12 @@ std::string RenderMetrics(AdminStages st) {
     f.Sample("", static_cast<double>(edge.buffer_refusals));
   }
   {
+    Family f(&out, "sluice_rate_limited_total", "counter",
+             "Messages refused with 451 4.7.1 by a rate limit, per client address or per tenant.");
+    f.Sample("scope=\"client\"", static_cast<double>(edge.rate_limited_client));
+    f.Sample("scope=\"tenant\"", static_cast<double>(edge.rate_limited_tenant));
+  }
+  {
     Family f(&out, "sluice_smtp_accept_errors_total", "counter", "accept(2) failures, such as running out of file descriptors.");
     f.Sample("", static_cast<double>(edge.accept_errors));
   }
@@ -189,6 +195,12 @@ std::string RenderMetrics(AdminStages st) {
       Family f(&out, "sluice_cluster_renewals_total", "counter", "Budget renewals with Redis, by result.");
       f.Sample("result=\"ok\"", static_cast<double>(fleet.renewals));
       f.Sample("result=\"failed\"", static_cast<double>(fleet.renew_failures));
+    }
+    {
+      Family f(&out, "sluice_rate_takes_total", "counter",
+               "Rate-limit takes, by who answered: the fleet's table in Redis, or this node's share alone.");
+      f.Sample("answered=\"shared\"", static_cast<double>(fleet.rates.shared));
+      f.Sample("answered=\"local\"", static_cast<double>(fleet.rates.local));
     }
     {
       Family f(&out, "sluice_forest_fleet_limit", "gauge", "A forest's limit for the whole fleet.");

@@ -133,7 +133,10 @@ int Serve(const std::string& path) {
   server::ServerOptions edge = config.server;
   edge.session_cap = plan.sessions;  // a fact of this process, not of the config
   auto intake = queue::MakeIntake(*spool.value(), *queue, config.hostname);
-  auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics});
+  // Rate limits: the fleet's table in Redis, or this node's own.
+  LocalRateLimiter local_rates;
+  RateLimiter& rates = fleet ? fleet->rates() : static_cast<RateLimiter&>(local_rates);
+  auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics, rates});
   if (Status s = server->Start(); !s.ok()) {
     queue->Stop(std::chrono::seconds(0));
     delivery->Stop();

@@ -22,7 +22,8 @@ struct Fleet::ForestState {
 
 Fleet::Fleet(ClusterOptions o, directory::Directory& directory, delivery::Delivery& delivery)
     : o_(std::move(o)), directory_(directory), delivery_(delivery), redis_(o_.redis),
-      budget_(redis_, o_.node, o_.lease_ttl), backoff_(redis_, o_.node) {
+      budget_(redis_, o_.node, o_.lease_ttl), backoff_(redis_, o_.node),
+      rates_(o_.redis, [this] { return live_.load(std::memory_order_relaxed); }) {
   status_.node = o_.node;
   status_.mode_since_unix = mail::Clock::System().NowUnix();
   RenewOnce();  // bounded by the Redis timeouts
@@ -37,6 +38,7 @@ void Fleet::Stop() {
     if (std::exchange(stopped_, true)) return;
   }
   renewals_.Stop();
+  rates_.Stop();
   std::vector<std::string> names;
   for (const auto& [name, st] : forests_) {
     names.push_back(name);
@@ -46,8 +48,11 @@ void Fleet::Stop() {
 }
 
 FleetStatus Fleet::View() {
+  SharedRates::Stats rates = rates_.stats();
   std::lock_guard lock(mu_);
-  return status_;
+  FleetStatus s = status_;
+  s.rates = rates;
+  return s;
 }
 
 // One round trip for every forest: this node's demand out, its blocks
@@ -119,7 +124,9 @@ void Fleet::RenewOnce() {
     (void)delivery_.PauseDestination(w.destination, w.left, FleetReason(w.node, w.why));  // maildir: no throttle
   }
   std::vector<ForestBudget> view;
+  size_t live = 1;
   for (auto& g : grants.value()) {
+    live = std::max(live, g.live);
     auto& st = *forests_[g.forest];
     directory_.SetFleetShare(g.forest, g.share);
     view.push_back(ForestBudget{g.forest, g.share, g.limit, g.live, g.fleet_in_use, g.controller, g.holders});
@@ -134,6 +141,8 @@ void Fleet::RenewOnce() {
   }
   status_.redis = redis_.where();
   status_.forests = std::move(view);
+  status_.live = live;
+  live_.store(live, std::memory_order_relaxed);
   ++status_.renewals;
 }
 

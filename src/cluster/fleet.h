@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 #include "cluster/backoff.h"
 #include "cluster/budget.h"
 #include "cluster/control_plane.h"
+#include "cluster/rates.h"
 #include "cluster/redis.h"
 #include "common/periodic.h"
 #include "directory/adaptive_limit.h"
@@ -48,6 +50,8 @@ struct FleetStatus {
   std::string reason;           // why local
   int64_t mode_since_unix = 0;
   uint64_t renewals = 0, renew_failures = 0;
+  size_t live = 1;  // nodes holding blocks at the last renewal that answered
+  SharedRates::Stats rates;
   std::vector<ForestBudget> forests;
 };
 
@@ -59,6 +63,8 @@ class Fleet {
   // Gives the blocks back and leaves every forest alone. Idempotent.
   void Stop();
   FleetStatus View();
+  // The edge's rate limits, shared by the fleet (cluster/rates.h).
+  RateLimiter& rates() { return rates_; }
 
  private:
   struct ForestState;
@@ -71,6 +77,8 @@ class Fleet {
   Redis redis_;
   SharedBudget budget_;
   SharedBackoff backoff_;
+  std::atomic<size_t> live_{1};  // for the rate limits' local share
+  SharedRates rates_;
   std::map<std::string, std::unique_ptr<ForestState>> forests_;  // the renewal thread's own
   std::mutex mu_;
   bool stopped_ = false;  // GUARDED_BY(mu_)

@@ -78,6 +78,26 @@ void ReadLimits(TomlTable& s, Config& c) {
   s.Duration("buffer_wait", &c.server.buffer_wait);
 }
 
+// A limit is `PREFIXper_minute` (messages) with `PREFIXburst`.
+static void ReadRate(TomlTable& s, const std::string& prefix, RateLimit* out) {
+  size_t per_minute = out->per_minute, burst = out->burst;
+  s.Int((prefix + "per_minute").c_str(), &per_minute, 0, 10'000'000);
+  s.Int((prefix + "burst").c_str(), &burst, 0, 10'000'000);
+  if (burst > 0 && per_minute == 0) s.Error((prefix + "burst").c_str(), "needs a " + prefix + "per_minute");
+  *out = RateLimit{static_cast<uint32_t>(per_minute), static_cast<uint32_t>(burst)};
+}
+
+void ReadRateLimits(TomlTable& s, Config& c) {
+  RateLimits& r = c.server.rate_limits;
+  ReadRate(s, "client_", &r.client);
+  ReadRate(s, "tenant_", &r.tenant);
+  s.NamedTables("tenants", [&](const std::string& name, TomlTable& t) {
+    RateLimit own;
+    ReadRate(t, "", &own);
+    r.tenants[name] = own;  // 0: this tenant has no limit, whatever the default
+  });
+}
+
 void ReadSmtp(TomlTable& s, Config& c) {
   s.Enum("bare_line_endings", &c.session.bare_line_endings,
          {{"reject", smtp::BareLineEndings::kReject}, {"normalize", smtp::BareLineEndings::kNormalize}});

@@ -24,6 +24,7 @@ void ReadServer(TomlTable& s, Config& c);
 void ReadListenerTable(const std::string& name, TomlTable& s, Config& c, bool first, bool listen_given);
 void ReadTls(TomlTable& s, Config& c);
 void ReadLimits(TomlTable& s, Config& c);
+void ReadRateLimits(TomlTable& s, Config& c);
 void ReadSmtp(TomlTable& s, Config& c);
 void ReadAdmin(TomlTable& s, Config& c);
 void ReadLog(TomlTable& s, Config& c);

@@ -77,6 +77,32 @@ retry_initial = "5 minutes"
   EXPECT_EQ(lines[2], path + ":10: queue.retry_initial: expected a duration such as \"30s\", \"5m\", \"2h\" or \"5d\"");
 }
 
+TEST(Config, RateLimits) {
+  testing::TempDir dir;
+  auto good = LoadConfig(Write(dir, "good.toml", std::string(kMinimal) + R"(
+[rate_limits]
+client_per_minute = 120
+tenant_per_minute = 6000
+tenant_burst = 100
+[rate_limits.tenants.acme]
+per_minute = 60
+)"));
+  ASSERT_TRUE(good.errors.empty()) << good.errors[0].ToString();
+  const RateLimits& r = good.config.server.rate_limits;
+  EXPECT_EQ(r.client, (RateLimit{120, 0}));
+  EXPECT_EQ(r.ForTenant("globex"), (RateLimit{6000, 100}));
+  EXPECT_EQ(r.ForTenant("acme"), (RateLimit{60, 0}));
+  std::string path = Write(dir, "bad.toml", std::string(kMinimal) + R"(
+[rate_limits]
+client_burst = 5
+tenant_per_minute = -1
+)");
+  auto bad = LoadConfig(path);
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_EQ(bad.errors[0].ToString(), path + ":7: rate_limits.client_burst: needs a client_per_minute");
+  EXPECT_EQ(bad.errors[1].key, "rate_limits.tenant_per_minute");
+}
+
 TEST(Config, SyntaxErrorHasLine) {
   testing::TempDir dir;
   std::string path = Write(dir, "c.toml", "[server]\nhostname = \"x\nworkers = 2\n");

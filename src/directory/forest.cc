@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <mutex>
 
+#include "common/awaited.h"
 #include "common/bulkhead.h"
 #include "directory/directory.h"
 #include "common/log.h"
@@ -68,18 +69,6 @@ struct Forest::Impl {
 };
 
 namespace {
-
-// What a lookup thread and its waiting caller share. The caller's timer
-// lives in the caller's frame: the lookup thread touches it only through a
-// post to the caller's executor, and only while the caller still waits.
-struct Pending {
-  explicit Pending(asio::any_io_executor ex) : executor(ex) {}
-  asio::any_io_executor executor;
-  std::mutex mu;
-  asio::steady_timer* timer = nullptr;  // GUARDED_BY(mu); set while the caller waits
-  bool gave_up = false;                 // GUARDED_BY(mu); the caller moved on
-  std::optional<LookupResult> result;   // GUARDED_BY(mu)
-};
 
 }  // namespace
 
@@ -205,7 +194,7 @@ asio::awaitable<std::optional<LookupResult>> Forest::RunOnReplica(Permit permit,
   Impl& im = *impl_;
   const bool main_lane = lane == im.bulkhead;  // the adaptive limit steers only this one
   auto ex = co_await asio::this_coro::executor;
-  auto pending = std::make_shared<Pending>(ex);
+  auto pending = std::make_shared<Awaited<LookupResult>>(ex);
   // The permit travels with the lookup (shared: a Done is copyable).
   auto held = std::make_shared<Permit>(std::move(permit));
   auto job = [this, &im, pending, address, tenant, replica, lane, main_lane, held] {
@@ -217,35 +206,13 @@ asio::awaitable<std::optional<LookupResult>> Forest::RunOnReplica(Permit permit,
       Record(replica, *lane, main_lane, r, done - t0);
       held->Release();
       if (r.found != Found::kTryLater) cache_.Put(address, r, done);
-      std::lock_guard lock(pending->mu);
-      if (pending->gave_up) return;  // the caller answered at its deadline
-      pending->result = r;
-      if (pending->timer) {
-        asio::post(pending->executor, [pending] {
-          std::lock_guard lock(pending->mu);
-          if (pending->timer) pending->timer->cancel();
-        });
-      }
+      pending->Deliver(std::move(r));  // dropped if the caller answered at its deadline
     });
   };
   asio::post(im.pool, std::move(job));
-
-  asio::steady_timer timer(ex);
-  timer.expires_after(o_.lookup_timeout);
-  bool ready;
-  {
-    std::lock_guard lock(pending->mu);
-    ready = pending->result.has_value();
-    if (!ready) pending->timer = &timer;
-  }
-  if (!ready) {
-    boost::system::error_code ec;
-    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  std::lock_guard lock(pending->mu);
-  pending->timer = nullptr;
-  pending->gave_up = true;
-  co_return std::move(pending->result);
+  auto wait = pending->Wait(o_.lookup_timeout);
+  std::optional<LookupResult> r = co_await std::move(wait);
+  co_return r;
 }
 
 // On the forest thread that ran the lookup.

@@ -19,6 +19,7 @@ enum class Reason {
   kSaturated,      // the forest's bulkhead is full: 451 4.3.2
   kTimedOut,       // the lookup outlived its deadline: 451 4.4.3
   kBackendError,   // the forest's back end failed: 451 4.4.3
+  kRateLimited,    // found, but its tenant is over its inbound rate: 451 4.7.1
 };
 
 struct LookupResult {

@@ -18,17 +18,34 @@
 namespace sluice::server {
 namespace {
 
-// Appends `name` to a comma list unless it is there already; no temporary
-// strings, as it runs for every recipient of every message.
-void AddOnce(std::string& list, std::string_view name) {
+// Whether a comma list holds `name`; no temporary strings, as it runs for
+// every recipient of every message.
+bool Listed(const std::string& list, std::string_view name) {
   for (size_t pos = 0; pos < list.size();) {
     size_t end = list.find(',', pos);
     if (end == std::string::npos) end = list.size();
-    if (list.compare(pos, end - pos, name) == 0) return;
+    if (list.compare(pos, end - pos, name) == 0) return true;
     pos = end + 1;
   }
+  return false;
+}
+
+// Appends `name` to a comma list unless it is there already.
+void AddOnce(std::string& list, std::string_view name) {
+  if (Listed(list, name)) return;
   if (!list.empty()) list += ',';
   list += name;
+}
+
+// One line per refusal would let a flood write the log; a second's worth
+// is enough to say who is being held back.
+void RateLog(const std::string& client, const char* scope, const std::string& key, const RateVerdict& v) {
+  static log::RateLimit once_a_second{std::chrono::seconds(1)};
+  auto held_back = once_a_second.Allow();
+  if (!held_back) return;
+  log::Event("rate limited").With("client", client).With("scope", scope).With("key", key)
+      .With("retry_after_ms", static_cast<int64_t>(v.retry_after.count()))
+      .With("also_refused", static_cast<int64_t>(*held_back)).Warn();
 }
 
 namespace asio = boost::asio;
@@ -162,6 +179,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
   Deadlines deadlines(limits, std::chrono::steady_clock::now());
   BudgetShare share(state.budget, stages.metrics);
 
+  std::string charged_tenants;  // tenants whose rate this transaction already took from
   std::deque<smtp::Action> todo;
   auto take = [&todo](std::vector<smtp::Action> actions) {
     for (auto& a : actions) todo.push_back(std::move(a));
@@ -201,6 +219,22 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
       } else if (auto* lookup = std::get_if<smtp::LookupRecipient>(&action)) {
         auto op = stages.directory.Resolve(lookup->address);  // see Offload on temporaries
         directory::LookupResult r = co_await std::move(op);
+        // A tenant's rate counts messages, not recipients: its first
+        // recipient of a transaction takes one, the others ride along.
+        if (r.found == directory::Found::kYes) {
+          const RateLimit& limit = options.rate_limits.ForTenant(r.route.tenant);
+          if (limit.on() && !Listed(charged_tenants, r.route.tenant)) {
+            auto take_rate = stages.rates.Take("tenant:" + r.route.tenant, limit);
+            RateVerdict verdict = co_await std::move(take_rate);
+            if (verdict.allowed) {
+              AddOnce(charged_tenants, r.route.tenant);
+            } else {
+              stages.metrics.OnRateLimited(/*client=*/false);
+              RateLog(client, "tenant", r.route.tenant, verdict);
+              r = directory::LookupResult::TryLater(directory::Reason::kRateLimited, r.forest);
+            }
+          }
+        }
         take(session.Resume(r));
       } else if (auto* admit = std::get_if<smtp::AdmitMail>(&action)) {
         // Disk space first, as Postfix's smtpd checks queue_minfree at MAIL.
@@ -210,7 +244,16 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           verdict.refusal = smtp::replies::StorageFull();
         } else if (!space.ok()) {
           verdict.refusal = smtp::replies::StorageError();
+        } else if (options.rate_limits.client.on()) {
+          auto take_rate = stages.rates.Take("client:" + client, options.rate_limits.client);
+          RateVerdict rate = co_await std::move(take_rate);
+          if (!rate.allowed) {
+            verdict.refusal = smtp::replies::ClientRateLimited();
+            stages.metrics.OnRateLimited(/*client=*/true);
+            RateLog(client, "client", client, rate);
+          }
         }
+        charged_tenants.clear();  // a new transaction
         take(session.Resume(verdict));
       } else if (auto* store = std::get_if<smtp::StoreMessage>(&action)) {
         storing.emplace(state.storing);

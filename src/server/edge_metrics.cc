@@ -37,6 +37,8 @@ EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   s.failed = failed_.load();
   s.buffer_waits = buffer_waits_.load();
   s.buffer_refusals = buffer_refusals_.load();
+  s.rate_limited_client = rate_limited_client_.load();
+  s.rate_limited_tenant = rate_limited_tenant_.load();
   s.accept_errors = accept_errors_.load();
   s.stress_entries = stress_entries_.load();
   s.stressed = stressed_.load();

@@ -28,6 +28,8 @@ class EdgeMetrics {
   void OnTimeout(const char* kind, bool stressed);
   void OnBufferWait() { buffer_waits_.fetch_add(1, std::memory_order_relaxed); }
   void OnBufferRefused() { buffer_refusals_.fetch_add(1, std::memory_order_relaxed); }
+  // A message refused by a rate limit: per client address, or per tenant.
+  void OnRateLimited(bool client) { (client ? rate_limited_client_ : rate_limited_tenant_).fetch_add(1, std::memory_order_relaxed); }
   void OnAcceptError() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
   void OnStress(bool on) {
     stressed_.store(on, std::memory_order_relaxed);
@@ -46,6 +48,7 @@ class EdgeMetrics {
     double commit_sum_ms = 0;
     std::map<std::pair<std::string, bool>, uint64_t> timeouts;  // (kind, stressed) → count
     uint64_t buffer_waits = 0, buffer_refusals = 0, accept_errors = 0, stress_entries = 0;
+    uint64_t rate_limited_client = 0, rate_limited_tenant = 0;
     bool stressed = false;
     int64_t open_sessions = 0;
     uint64_t buffered_bytes = 0, buffered_limit = 0, session_limit = 0;
@@ -55,6 +58,7 @@ class EdgeMetrics {
  private:
   std::atomic<uint64_t> connections_{0}, queued_{0}, failed_{0};
   std::atomic<uint64_t> buffer_waits_{0}, buffer_refusals_{0}, accept_errors_{0}, stress_entries_{0};
+  std::atomic<uint64_t> rate_limited_client_{0}, rate_limited_tenant_{0};
   std::atomic<bool> stressed_{false};
   std::map<std::pair<std::string, bool>, uint64_t> timeouts_;  // GUARDED_BY(mu_)
   std::mutex mu_;

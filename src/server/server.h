@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/rate_limit.h"
 #include "common/status.h"
 #include "common/tls_policy.h"
 #include "smtp/session.h"
@@ -65,6 +66,7 @@ struct ServerOptions {
   std::string tls_key;                        // PEM private key
   TlsPolicy tls_policy;                       // [tls] ciphers, min_tls_version
   int64_t config_version = 0;                 // logged with each transaction of a session
+  RateLimits rate_limits;                     // [rate_limits]: 451 4.7.1 above them
   bool operator==(const ServerOptions&) const = default;  // a reload applies what changed
 };
 
@@ -76,6 +78,7 @@ struct Stages {
   directory::Directory& directory;
   queue::Intake& intake;  // where accepted mail goes (stamped, synced, queued)
   EdgeMetrics& metrics;
+  RateLimiter& rates;  // this node's table, or the fleet's (cluster/rates.h)
 };
 
 class Server {

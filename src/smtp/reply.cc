@@ -117,6 +117,9 @@ Reply NoDescriptors() {
   return MakeReply(421, "4.3.2", "System resources exhausted; try again later, closing transmission channel");
 }
 Reply StorageError() { return MakeReply(451, "4.3.0", "Temporary storage failure; try again later"); }
+Reply ClientRateLimited() {
+  return MakeReply(451, "4.7.1", "Message rate limit exceeded for your address; try again later");
+}
 
 Reply ForLookup(std::string_view address, const directory::LookupResult& r) {
   using directory::Reason;
@@ -135,6 +138,10 @@ Reply ForLookup(std::string_view address, const directory::LookupResult& r) {
                                    r.forest));
     case Reason::kTimedOut:
       return MakeReply(451, "4.4.3", "Directory lookup timed out; try again later");
+    case Reason::kRateLimited:
+      return MakeReply(451, "4.7.1",
+                       fmt::format("<{}>: Recipient domain is over its message rate limit; try again later",
+                                   address));
     case Reason::kBackendError:
       return MakeReply(451, "4.4.3",
                        fmt::format("Directory forest {} is unavailable; try again later",

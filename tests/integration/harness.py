@@ -441,8 +441,10 @@ class Raw:
     """A raw SMTP client for what smtplib cannot do: pipelining, BDAT,
     smuggling attempts. Reads replies by their codes."""
 
-    def __init__(self, port, timeout=30):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=30, source=None):
+        """`source`: a loopback address to connect from, e.g. "127.0.0.2"."""
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.buf = b""
         self.greeting = self.reply()
 
