@@ -167,12 +167,20 @@ json FleetJson(AdminStages st) {
     for (const auto& b : f.forests) {
       json holders = json::object();
       for (const auto& [node, block] : b.holders) holders[node] = block;
-      forests.push_back({{"forest", b.forest}, {"share", b.share}, {"limit", b.limit}, {"live_nodes", b.live},
+      forests.push_back({{"forest", b.name}, {"share", b.share}, {"limit", b.limit}, {"live_nodes", b.live},
                          {"fleet_in_flight", b.fleet_in_use}, {"controller", b.controller}, {"holders", holders}});
+    }
+    json destinations = json::array();
+    for (const auto& b : f.destinations) {
+      json holders = json::object();
+      for (const auto& [node, block] : b.holders) holders[node] = block;
+      destinations.push_back({{"destination", b.name}, {"share", b.share}, {"limit", b.limit},
+                              {"live_nodes", b.live}, {"fleet_in_flight", b.fleet_in_use}, {"holders", holders}});
     }
     out.update({{"node", f.node}, {"mode", f.mode}, {"reason", f.reason}, {"redis", f.redis},
                 {"mode_since_unix", f.mode_since_unix}, {"renewals", f.renewals},
                 {"renew_failures", f.renew_failures}, {"live_nodes", f.live}, {"forests", forests},
+                {"destinations", destinations},
                 {"rate_limits", {{"mode", f.rates.local_mode ? "local" : "shared"},
                                  {"shared_takes", f.rates.shared}, {"local_takes", f.rates.local}}}});
   }

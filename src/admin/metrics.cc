@@ -204,11 +204,18 @@ std::string RenderMetrics(AdminStages st) {
     }
     {
       Family f(&out, "sluice_forest_fleet_limit", "gauge", "A forest's limit for the whole fleet.");
-      for (const auto& b : fleet.forests) f.Sample(Forest(b.forest), static_cast<double>(b.limit));
+      for (const auto& b : fleet.forests) f.Sample(Forest(b.name), static_cast<double>(b.limit));
     }
     {
       Family f(&out, "sluice_forest_fleet_share", "gauge", "The block of a forest's fleet budget this node holds.");
-      for (const auto& b : fleet.forests) f.Sample(Forest(b.forest), static_cast<double>(b.share));
+      for (const auto& b : fleet.forests) f.Sample(Forest(b.name), static_cast<double>(b.share));
+    }
+    {
+      Family f(&out, "sluice_destination_fleet_share", "gauge",
+               "The block of a destination's fleet-wide max_concurrency this node holds.");
+      for (const auto& b : fleet.destinations) {
+        f.Sample(fmt::format("destination=\"{}\"", b.name), static_cast<double>(b.share));
+      }
     }
   }
   if (st.spool) {

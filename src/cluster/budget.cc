@@ -111,7 +111,7 @@ SharedBudget::SharedBudget(Redis& redis, std::string node, std::chrono::millisec
 std::vector<Redis::Command> SharedBudget::Commands(const std::vector<Demand>& demands) const {
   std::vector<Redis::Command> cmds;
   for (const auto& d : demands) {
-    auto keys = Keys(d.forest);
+    auto keys = Keys(d.name);
     cmds.push_back({{"3", keys[0], keys[1], keys[2], node_, std::to_string(ttl_.count()), std::to_string(d.max_limit),
                      std::to_string(d.in_use), std::to_string(d.want), std::to_string(d.samples),
                      std::to_string(d.latency_sum_us), std::to_string(d.drops), std::to_string(d.proposed_limit),
@@ -130,7 +130,7 @@ Result<std::vector<Grant>> SharedBudget::Parse(const std::vector<Demand>& demand
     }
     const auto& e = r.elements;
     Grant g;
-    g.forest = demands[i].forest;
+    g.name = demands[i].name;
     g.share = Int(e[0]);
     g.limit = Int(e[1]);
     g.live = std::max<size_t>(1, Int(e[2]));

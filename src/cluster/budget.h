@@ -28,9 +28,10 @@
 
 namespace sluice::cluster {
 
-// What this node asks of one forest's budget.
+// What this node asks of one budget: a forest's lookups, or (named
+// "dest:" + its name) a destination's deliveries.
 struct Demand {
-  std::string forest;
+  std::string name;
   size_t max_limit = 0, min_limit = 1;  // the configured limit, and the adaptive floor
   size_t in_use = 0;                    // this node's lookups in flight
   size_t held = 0;                      // what it may admit until it applies the answer (its current grant)
@@ -41,7 +42,7 @@ struct Demand {
 
 // What the fleet gave.
 struct Grant {
-  std::string forest;
+  std::string name;
   size_t share = 0;        // this node may admit up to this many at once
   size_t limit = 0;        // the fleet's limit for the forest now
   size_t live = 1;         // nodes holding a block, this one included

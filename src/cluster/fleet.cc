@@ -20,6 +20,20 @@ struct Fleet::ForestState {
   Grant last;
 };
 
+// A destination's budget: the last grant, and when it last had work (an
+// mx next hop is renewed only while it is in use, and a little after).
+struct Fleet::DestinationState {
+  Grant last;
+  std::chrono::steady_clock::time_point used{};
+};
+
+namespace {
+constexpr const char* kDestPrefix = "dest:";  // a destination's budget name
+// At most this many mx next hops are renewed per round, the busiest first;
+// the rest run on their own throttles (doc/cluster.md).
+constexpr size_t kMaxHops = 256;
+}  // namespace
+
 Fleet::Fleet(ClusterOptions o, directory::Directory& directory, delivery::Delivery& delivery)
     : o_(std::move(o)), directory_(directory), delivery_(delivery), redis_(o_.redis),
       budget_(redis_, o_.node, o_.lease_ttl), backoff_(redis_, o_.node),
@@ -44,6 +58,11 @@ void Fleet::Stop() {
     names.push_back(name);
     directory_.SetFleetShare(name, std::nullopt);
   }
+  for (const auto& [name, st] : destinations_) {
+    if (st.last.limit == 0) continue;
+    names.push_back(kDestPrefix + name);
+    (void)delivery_.SetFleetShare(name, std::nullopt);
+  }
   budget_.Release(names);
 }
 
@@ -55,9 +74,8 @@ FleetStatus Fleet::View() {
   return s;
 }
 
-// One round trip for every forest: this node's demand out, its blocks
-// (and, for the controller, the fleet's samples) back.
-void Fleet::RenewOnce() {
+// Each forest's demand; for the controller, the fleet's next limit.
+std::vector<Demand> Fleet::ForestDemands() {
   std::vector<Demand> demands;
   for (const auto& fs : directory_.Stats()) {
     auto& st = forests_[fs.name];
@@ -66,7 +84,7 @@ void Fleet::RenewOnce() {
       st->last.limit = fs.configured_limit;
     }
     Demand d;
-    d.forest = fs.name;
+    d.name = fs.name;
     d.max_limit = fs.configured_limit;
     d.min_limit = fs.adaptive ? fs.min_limit : fs.configured_limit;
     d.in_use = fs.in_flight;
@@ -102,9 +120,64 @@ void Fleet::RenewOnce() {
     }
     demands.push_back(std::move(d));
   }
+  return demands;
+}
+
+// Each throttled destination's demand: its max_concurrency is one budget
+// for the fleet. Named destinations are always renewed; an mx next hop
+// while it has work and for a lease TTL after, so a busy host keeps its
+// block and an idle one gives it back by expiry.
+std::vector<Demand> Fleet::DestinationDemands(const std::vector<delivery::DestinationStats>& stats) {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<const delivery::DestinationStats*> chosen, hops;
+  for (const auto& d : stats) {
+    if (d.max_concurrency == 0) continue;  // no throttle: Maildir
+    auto& st = destinations_[d.name];
+    if (d.in_flight + d.queued > 0) st.used = now;
+    if (d.name.find('/') == std::string::npos) {
+      chosen.push_back(&d);
+    } else if (now - st.used < o_.lease_ttl) {
+      hops.push_back(&d);
+    } else if (d.fleet_share) {
+      (void)delivery_.SetFleetShare(d.name, std::nullopt);  // idle: its own throttle again
+    }
+  }
+  auto busier = [](const auto* a, const auto* b) { return a->in_flight + a->queued > b->in_flight + b->queued; };
+  std::sort(hops.begin(), hops.end(), busier);
+  for (size_t i = 0; i < hops.size(); ++i) {
+    if (i < kMaxHops) {
+      chosen.push_back(hops[i]);
+    } else if (hops[i]->fleet_share) {
+      (void)delivery_.SetFleetShare(hops[i]->name, std::nullopt);
+    }
+  }
+  std::erase_if(destinations_, [&](const auto& kv) { return now - kv.second.used > 10 * o_.lease_ttl &&
+                                                             kv.first.find('/') != std::string::npos; });
+  std::vector<Demand> demands;
+  for (const auto* d : chosen) {
+    Demand x;
+    x.name = kDestPrefix + d->name;
+    x.max_limit = x.min_limit = d->max_concurrency;
+    x.proposed_limit = static_cast<long>(d->max_concurrency);
+    x.in_use = d->in_flight;
+    x.held = d->fleet_share.value_or(0);
+    x.want = WantFor(d->in_flight + d->queued, d->max_concurrency);
+    demands.push_back(std::move(x));
+  }
+  return demands;
+}
+
+// One round trip for every forest and destination: this node's demand
+// out, its blocks (and, for the controller, the fleet's samples) back,
+// with the backoff windows in the same round trip.
+void Fleet::RenewOnce() {
+  std::vector<Demand> demands = ForestDemands();
+  const size_t forest_count = demands.size();
+  const auto stats = delivery_.Stats();
+  for (auto& d : DestinationDemands(stats)) demands.push_back(std::move(d));
   // This node's open backoff windows out, the fleet's back.
   std::vector<BackoffWindow> windows;
-  for (const auto& d : delivery_.Stats()) {
+  for (const auto& d : stats) {
     BackoffWindow w{d.name, std::chrono::milliseconds(0), o_.node, d.last_trouble};
     if (d.breaker == "open" && !IsFleetReason(d.last_trouble)) {
       w.left = std::chrono::milliseconds(static_cast<int64_t>(d.backoff_ms));
@@ -123,14 +196,21 @@ void Fleet::RenewOnce() {
     if (w.left.count() <= 0 || w.node == o_.node) continue;
     (void)delivery_.PauseDestination(w.destination, w.left, FleetReason(w.node, w.why));  // maildir: no throttle
   }
-  std::vector<ForestBudget> view;
+  std::vector<BudgetView> view, dest_view;
   size_t live = 1;
-  for (auto& g : grants.value()) {
+  for (size_t i = 0; i < grants.value().size(); ++i) {
+    Grant& g = grants.value()[i];
     live = std::max(live, g.live);
-    auto& st = *forests_[g.forest];
-    directory_.SetFleetShare(g.forest, g.share);
-    view.push_back(ForestBudget{g.forest, g.share, g.limit, g.live, g.fleet_in_use, g.controller, g.holders});
-    st.last = std::move(g);
+    if (i < forest_count) {
+      directory_.SetFleetShare(g.name, g.share);
+      view.push_back(BudgetView{g.name, g.share, g.limit, g.live, g.fleet_in_use, g.controller, g.holders});
+      forests_[g.name]->last = std::move(g);
+    } else {
+      const std::string name = g.name.substr(std::string_view(kDestPrefix).size());
+      (void)delivery_.SetFleetShare(name, g.share);
+      dest_view.push_back(BudgetView{name, g.share, g.limit, g.live, g.fleet_in_use, false, g.holders});
+      destinations_[name].last = std::move(g);
+    }
   }
   std::lock_guard lock(mu_);
   if (status_.mode != "shared") {
@@ -141,22 +221,33 @@ void Fleet::RenewOnce() {
   }
   status_.redis = redis_.where();
   status_.forests = std::move(view);
+  status_.destinations = std::move(dest_view);
   status_.live = live;
   live_.store(live, std::memory_order_relaxed);
   ++status_.renewals;
 }
 
-// Redis did not answer in time: every forest runs on its share of the last
-// limit it knew, ⌈limit ÷ live nodes⌉, until Redis answers again.
+// Redis did not answer in time: every forest and destination runs on its
+// share of the last limit it knew, ⌈limit ÷ live nodes⌉, until Redis
+// answers again.
 void Fleet::GoLocal(const std::string& why) {
-  std::vector<ForestBudget> view;
+  auto local_share = [](const Grant& g) {
+    const size_t live = std::max<size_t>(1, g.live);
+    return std::max<size_t>(1, (g.limit + live - 1) / live);
+  };
+  std::vector<BudgetView> view, dest_view;
   for (auto& [name, st] : forests_) {
-    const size_t live = std::max<size_t>(1, st->last.live);
-    const size_t share = std::max<size_t>(1, (st->last.limit + live - 1) / live);
+    const size_t share = local_share(st->last);
     directory_.SetFleetShare(name, share);
     st->last.controller = false;
     st->controller.reset();
-    view.push_back(ForestBudget{name, share, st->last.limit, live, 0, false, {{o_.node, share}}});
+    view.push_back(BudgetView{name, share, st->last.limit, std::max<size_t>(1, st->last.live), 0, false, {{o_.node, share}}});
+  }
+  for (auto& [name, st] : destinations_) {
+    if (st.last.limit == 0) continue;  // never granted: its own throttle
+    const size_t share = local_share(st.last);
+    (void)delivery_.SetFleetShare(name, share);
+    dest_view.push_back(BudgetView{name, share, st.last.limit, std::max<size_t>(1, st.last.live), 0, false, {{o_.node, share}}});
   }
   std::lock_guard lock(mu_);
   if (status_.mode != "local") {
@@ -167,6 +258,7 @@ void Fleet::GoLocal(const std::string& why) {
   status_.reason = why;
   status_.redis.clear();
   status_.forests = std::move(view);
+  status_.destinations = std::move(dest_view);
   ++status_.renew_failures;
 }
 

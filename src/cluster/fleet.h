@@ -1,6 +1,7 @@
-// This node as one of a fleet ([cluster]): the forests' budgets and the
-// destinations' backoff windows shared in Redis, with the fall-back to
-// local shares when Redis does not answer.
+// This node as one of a fleet ([cluster]): the forests' budgets, the
+// destinations' concurrency and backoff windows, and the edge's rate
+// limits shared in Redis, with the fall-back to local shares when Redis
+// does not answer.
 // Without [cluster] nothing here runs and every forest is alone.
 #pragma once
 
@@ -35,9 +36,9 @@ struct ClusterOptions {
   bool operator==(const ClusterOptions&) const = default;
 };
 
-// One forest's budget as this node last saw it.
-struct ForestBudget {
-  std::string forest;
+// One budget (a forest's, or a destination's) as this node last saw it.
+struct BudgetView {
+  std::string name;  // the forest, or the destination (an mx next hop: "mx/host[address]")
   size_t share = 0, limit = 0, live = 1, fleet_in_use = 0;
   bool controller = false;
   std::vector<std::pair<std::string, size_t>> holders;  // node → block
@@ -52,7 +53,8 @@ struct FleetStatus {
   uint64_t renewals = 0, renew_failures = 0;
   size_t live = 1;  // nodes holding blocks at the last renewal that answered
   SharedRates::Stats rates;
-  std::vector<ForestBudget> forests;
+  std::vector<BudgetView> forests;
+  std::vector<BudgetView> destinations;  // their max_concurrency as one budget
 };
 
 class Fleet {
@@ -68,6 +70,9 @@ class Fleet {
 
  private:
   struct ForestState;
+  struct DestinationState;
+  std::vector<Demand> ForestDemands();
+  std::vector<Demand> DestinationDemands(const std::vector<delivery::DestinationStats>& stats);
   void RenewOnce();
   void GoLocal(const std::string& why);
 
@@ -80,6 +85,7 @@ class Fleet {
   std::atomic<size_t> live_{1};  // for the rate limits' local share
   SharedRates rates_;
   std::map<std::string, std::unique_ptr<ForestState>> forests_;  // the renewal thread's own
+  std::map<std::string, DestinationState> destinations_;         // the same
   std::mutex mu_;
   bool stopped_ = false;  // GUARDED_BY(mu_)
   FleetStatus status_;    // GUARDED_BY(mu_)

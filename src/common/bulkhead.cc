@@ -34,7 +34,7 @@ bool BulkheadCore::Abandon(uint64_t ticket) {
 }
 
 std::vector<uint64_t> BulkheadCore::SetLimit(size_t limit) {
-  limit_ = std::max<size_t>(1, limit);
+  limit_ = limit;
   return Dispatch();
 }
 

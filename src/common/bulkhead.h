@@ -30,7 +30,9 @@ class BulkheadCore {
   std::vector<uint64_t> Release();
   // A queued ticket gave up (deadline). False if it was granted meanwhile.
   bool Abandon(uint64_t ticket);
-  // A new limit (fixed change or adaptive); returns tickets granted by it.
+  // A new limit (fixed change, adaptive, or the fleet's block); returns
+  // tickets granted by it. 0 is a limit: everything waits (a fleet node
+  // whose block is 0 while the others hold the budget).
   std::vector<uint64_t> SetLimit(size_t limit);
 
   size_t in_flight() const { return in_flight_; }

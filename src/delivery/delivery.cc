@@ -70,9 +70,15 @@ class ByDestination final : public Delivery {
   }
 
   Status PauseDestination(const std::string& name, std::chrono::milliseconds pause, const std::string& why) override {
-    auto it = by_name_.find(name);
-    if (it == by_name_.end()) return Status::NotFound("no destination " + name);
-    return it->second->PauseDestination(name, pause, why);
+    Delivery* d = Owner(name);
+    if (!d) return Status::NotFound("no destination " + name);
+    return d->PauseDestination(name, pause, why);
+  }
+
+  Status SetFleetShare(const std::string& name, std::optional<size_t> share) override {
+    Delivery* d = Owner(name);
+    if (!d) return Status::NotFound("no destination " + name);
+    return d->SetFleetShare(name, share);
   }
 
   std::vector<DestinationStats> Stats() override {
@@ -84,6 +90,13 @@ class ByDestination final : public Delivery {
   }
 
  private:
+  // The destination a name of Stats belongs to: itself, or for an mx next
+  // hop ("mx/host[address]") the part before the slash.
+  Delivery* Owner(const std::string& name) {
+    auto it = by_name_.find(name.substr(0, name.find('/')));
+    return it == by_name_.end() ? nullptr : it->second.get();
+  }
+
   // One event loop and its thread; destinations are spread over them.
   struct Loop {
     boost::asio::io_context io{1};

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,9 @@ struct DestinationStats {
   std::string name;
   std::string kind;
   size_t concurrency_limit = 0, in_flight = 0;
+  size_t queued = 0;           // deliveries waiting for a slot
+  size_t max_concurrency = 0;  // the configured ceiling; 0: no throttle (Maildir)
+  std::optional<size_t> fleet_share;  // the fleet's block of it held here (cluster/)
   std::string breaker;        // closed / open (backing off) / half-open (probing)
   double backoff_ms = 0;      // left of the backoff window
   std::string last_trouble;
@@ -120,6 +124,13 @@ class Delivery {
   // without a throttle of their own ignore it.
   virtual Status PauseDestination(const std::string& name, std::chrono::milliseconds /*pause*/,
                                   const std::string& /*why*/) {
+    return Status::NotFound("no destination " + name);
+  }
+  // The fleet's block of the destination's concurrency (cluster/): at most
+  // `share` deliveries at once here, whatever the throttle would allow;
+  // none: the throttle alone. `name` as in Stats (an mx next hop is
+  // "mx/host[address]"). Destinations without a throttle ignore it.
+  virtual Status SetFleetShare(const std::string& name, std::optional<size_t> /*share*/) {
     return Status::NotFound("no destination " + name);
   }
 };

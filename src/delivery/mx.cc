@@ -77,6 +77,20 @@ class MxDelivery final : public Delivery {
     return Status::Ok();
   }
 
+  // A next hop by its name in Stats ("mx/host[address]"): the fleet backs
+  // off and budgets each host, not the whole destination.
+  Status PauseDestination(const std::string& name, std::chrono::milliseconds pause, const std::string& why) override {
+    auto hop = Named(name);
+    if (!hop) return Status::NotFound("no next hop " + name);
+    return hop->PauseDestination(name, pause, why);
+  }
+
+  Status SetFleetShare(const std::string& name, std::optional<size_t> share) override {
+    auto hop = Named(name);
+    if (!hop) return Status::NotFound("no next hop " + name);
+    return hop->SetFleetShare(name, share);
+  }
+
   std::vector<DestinationStats> Stats() override {
     std::lock_guard lock(mu_);
     std::vector<DestinationStats> out;
@@ -126,6 +140,14 @@ class MxDelivery final : public Delivery {
     std::erase_if(cache_, [&](const auto& kv) { return kv.second.until <= cut; });
   }
 
+  std::shared_ptr<Delivery> Named(const std::string& name) {
+    std::lock_guard lock(mu_);
+    for (auto& [address, h] : hops_) {
+      if (h.name == name) return h.delivery;
+    }
+    return nullptr;
+  }
+
   // One next hop per address, made on first use and forgotten after
   // kHopIdle without one, so a flood of one-off domains does not keep
   // their hosts (and throttles) for ever.
@@ -142,6 +164,7 @@ class MxDelivery final : public Delivery {
       DestinationOptions o = o_;
       o.kind = DestinationKind::kSmtp;
       o.name = fmt::format("{}/{}[{}]", o_.name, hop.host, hop.address);
+      h.name = o.name;
       o.host = hop.address;
       if (o.tls_server_name.empty()) o.tls_server_name = hop.host;  // verify the MX name, not the address
       h.delivery = MakeSmtpDelivery(std::move(o), hostname_);
@@ -150,6 +173,7 @@ class MxDelivery final : public Delivery {
   }
 
   struct Hop {
+    std::string name;  // as in Stats
     std::shared_ptr<Delivery> delivery;
     std::chrono::steady_clock::time_point used;
   };

@@ -158,7 +158,7 @@ class SmtpDelivery final : public Delivery {
     } else {
       throttle_.OnSuccess();
     }
-    slots_.SetLimit(throttle_.limit());
+    ApplyLimit();
     slot.Release();
     for (auto& o : a.outcomes) o.remote = o_.host;
     for (auto& o : a.outcomes) o.tls = tls_used;
@@ -172,8 +172,12 @@ class SmtpDelivery final : public Delivery {
   }
 
   Status SetConcurrency(const std::string&, size_t limit) override {
+    {
+      std::lock_guard lock(mu_);
+      max_concurrency_ = limit;
+    }
     throttle_.SetMaxConcurrency(limit);
-    slots_.SetLimit(throttle_.limit());
+    ApplyLimit();
     log::Event("destination limit").With("destination", o_.name).With("limit", static_cast<int64_t>(limit)).Info();
     return Status::Ok();
   }
@@ -181,7 +185,16 @@ class SmtpDelivery final : public Delivery {
   Status PauseDestination(const std::string&, std::chrono::milliseconds pause, const std::string& why) override {
     const auto now = std::chrono::steady_clock::now();
     throttle_.PauseUntil(now + pause, now, why);
-    slots_.SetLimit(throttle_.limit());
+    ApplyLimit();
+    return Status::Ok();
+  }
+
+  Status SetFleetShare(const std::string&, std::optional<size_t> share) override {
+    {
+      std::lock_guard lock(mu_);
+      fleet_share_ = share;
+    }
+    ApplyLimit();
     return Status::Ok();
   }
 
@@ -193,6 +206,12 @@ class SmtpDelivery final : public Delivery {
     s.kind = lmtp_ ? "lmtp" : "smtp";
     s.concurrency_limit = b.limit;
     s.in_flight = b.in_flight;
+    s.queued = b.queued;
+    {
+      std::lock_guard lock(mu_);
+      s.max_concurrency = max_concurrency_;
+      s.fleet_share = fleet_share_;
+    }
     s.breaker = t.state;
     s.backoff_ms = t.backoff_ms;
     s.last_trouble = t.last_trouble;
@@ -205,6 +224,16 @@ class SmtpDelivery final : public Delivery {
   }
 
  private:
+  // The slots follow the throttle, within the fleet's block if there is one.
+  void ApplyLimit() {
+    size_t limit = throttle_.limit();
+    {
+      std::lock_guard lock(mu_);
+      if (fleet_share_) limit = std::min(limit, *fleet_share_);
+    }
+    slots_.SetLimit(limit);
+  }
+
   std::vector<Outcome> Count(std::vector<Outcome> outcomes) {
     for (const auto& o : outcomes) {
       ++(o.kind == Outcome::Kind::kDelivered ? delivered_ : o.kind == Outcome::Kind::kFailed ? failed_ : deferred_);
@@ -285,6 +314,8 @@ class SmtpDelivery final : public Delivery {
   std::string hostname_;
   bool lmtp_;
   Throttle throttle_;
+  size_t max_concurrency_ = o_.max_concurrency;  // GUARDED_BY(mu_)
+  std::optional<size_t> fleet_share_;           // GUARDED_BY(mu_)
   Bulkhead slots_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;

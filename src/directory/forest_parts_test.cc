@@ -41,6 +41,17 @@ TEST(BulkheadCore, RaisingTheLimitGrantsWaiters) {
   EXPECT_EQ(b.TryAcquire(4), BulkheadCore::Decision::kQueued);  // 2 in flight > limit 1
 }
 
+// A fleet node whose block is 0 admits nothing until it gets one: a limit
+// of 0 is not rounded up to 1 (that was one lookup over the fleet's budget
+// per such node).
+TEST(BulkheadCore, ZeroAdmitsNothingUntilRaised) {
+  BulkheadCore b(2, 10);
+  b.SetLimit(0);
+  EXPECT_EQ(b.TryAcquire(1), BulkheadCore::Decision::kQueued);
+  EXPECT_EQ(b.in_flight(), 0u);
+  EXPECT_EQ(b.SetLimit(1), std::vector<uint64_t>{1});
+}
+
 TEST(AdaptiveLimit, ShrinksWhenSlowGrowsBackWhenFast) {
   AdaptiveLimit l(AdaptiveLimitOptions{50, 2, 100, 2.0, 0.2});
   for (int i = 0; i < 200; ++i) l.OnSample(std::chrono::microseconds(1000), 40);

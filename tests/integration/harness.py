@@ -127,7 +127,7 @@ class Sluice:
 
     def __init__(self, relay_port=None, extra="", queue=None, lmtp_port=None, tls=False,
                  server_extra="", directory_extra="", seed_extra="", destinations_extra="", admin_extra="",
-                 spool_path=None, spool_extra="", relay_backoff_max="4s"):
+                 spool_path=None, spool_extra="", relay_backoff_max="4s", relay_extra=""):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.port = free_port()
         self.submission_port = free_port()
@@ -178,6 +178,7 @@ port = %(relay)d
 connect_timeout = "2s"
 reply_timeout = "10s"
 backoff_max = "%(relay_backoff_max)s"
+%(relay_extra)s
 [destinations.relay2]
 type = "smtp"
 host = "127.0.0.1"
@@ -198,7 +199,7 @@ token = "%(token)s"
 [log]
 format = "json"
 %(extra)s
-""" % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port, "relay2": self.relay2_port, "relay_backoff_max": relay_backoff_max,
+""" % {"port": self.port, "dir": self.dir, "mail": self.mail, "relay": self.relay_port, "lmtp": self.lmtp_port, "relay2": self.relay2_port, "relay_backoff_max": relay_backoff_max, "relay_extra": relay_extra,
        "queue": "\n".join("%s = %s" % kv for kv in q.items()), "extra": extra,
        "server_extra": server_extra, "directory_extra": directory_extra,
        "destinations_extra": destinations_extra, "admin_extra": admin_extra,

@@ -15,6 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from ldap_delay import LdapDelay  # noqa: E402
+from smtp_count import SmtpCount  # noqa: E402
 
 USERS = 3000
 LIMIT = 12
@@ -299,6 +300,58 @@ redis = "%s"
         code, view = nodes[1].api("GET", "/api/v1/fleet")
         print("n2 paused for n1's window: %s" % relay(nodes[1])["last_trouble"])
         self.assertTrue(relay(nodes[0])["last_trouble"].startswith("421"), relay(nodes[0]))
+
+
+class SharedThrottle(unittest.TestCase):
+    def test_a_destinations_concurrency_is_one_budget(self):
+        """max_concurrency = 6 on three nodes: the transactions in flight at
+        the real next hop (smtp-sink holding each DATA a second) stay at 6
+        for the fleet, not 6 per node, and every message arrives."""
+        redis = harness.Redis()
+        self.addCleanup(redis.cleanup)
+        sink_port = harness.free_port()
+        sink = harness.SmtpSink(sink_port, extra=("-w", "1"))
+        self.addCleanup(sink.cleanup)
+        link = SmtpCount(sink_port)
+        self.addCleanup(link.close)
+        nodes = []
+        for i in range(3):
+            s = harness.Sluice(relay_port=link.port, relay_extra="max_concurrency = 6", extra="""
+[cluster]
+node = "n%d"
+redis = "%s"
+redis_timeout = "100ms"
+""" % (i + 1, redis.address))
+            self.addCleanup(s.cleanup)
+            s.start()
+            nodes.append(s)
+        per_node = 20
+        to = "gavin@hooli.example"
+
+        def send(k):
+            node, first = nodes[k % 3], 1000 * (k % 3) + (k // 3) * 5
+            with node.smtp() as c:
+                for n in range(first, first + 5):
+                    c.sendmail("s@outside.example", [to], harness.message(n, to))
+        threads = [threading.Thread(target=send, args=(k,)) for k in range(3 * per_node // 5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        harness.wait_for(lambda: len(sink.subjects()) >= 3 * per_node, timeout=90, what="every message at the sink")
+        expected = sorted(1000 * k + n for k in range(3) for n in range(per_node))
+        self.assertEqual(sorted(sink.subjects()), expected)
+        failures = [n.api("GET", "/api/v1/fleet")[1]["renew_failures"] for n in nodes]
+        # The bound of doc/cluster.md: the limit, plus a local share of
+        # ceil(6 / 3) for each node that missed a renewal.
+        bound = 6 + sum(2 for f in failures if f)
+        print("transactions in flight at the next hop: at most %d (bound %d, renew failures %s)"
+              % (link.max_in_flight, bound, failures))
+        self.assertLessEqual(link.max_in_flight, bound)
+        self.assertGreaterEqual(link.max_in_flight, 4)  # the budget was used, not starved
+        view = nodes[0].api("GET", "/api/v1/fleet")[1]
+        relay = [d for d in view["destinations"] if d["destination"] == "relay"]
+        self.assertEqual(relay[0]["limit"], 6, view["destinations"])
 
 
 class Sentinel(unittest.TestCase):
