@@ -191,7 +191,7 @@ json FleetJson(AdminStages st) {
       members.push_back({{"node", m.node}, {"smtp", m.smtp}, {"admin", m.admin}, {"version", m.version},
                          {"config_version", m.config_version}, {"seen_unix", m.seen_unix}});
     }
-    out["control"] = {{"state", c.state}, {"endpoint", c.endpoint}, {"reason", c.reason}, {"revision", c.revision},
+    out["control"] = {{"state", c.state}, {"endpoint", c.endpoint}, {"reason", c.reason}, {"revision", c.revision}, {"change_revision", c.change_revision},
                       {"state_since_unix", c.state_since_unix}, {"members", members}};
   }
   if (st.fleet_flight) {

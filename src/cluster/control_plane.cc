@@ -1,5 +1,6 @@
 #include "cluster/control_plane.h"
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -110,6 +111,7 @@ void ControlPlane::Poll() {
   for (const auto& kv : changes.value().kvs) {
     {
       std::lock_guard lock(mu_);
+      status_.change_revision = std::max(status_.change_revision, kv.mod_revision);
       auto it = applied_.find(kv.key);
       if (it != applied_.end() && it->second == kv.value) continue;
       applied_[kv.key] = kv.value;
@@ -196,7 +198,7 @@ void ControlPlane::Save() {
   json j;
   {
     std::lock_guard lock(mu_);
-    j = {{"revision", status_.revision}, {"keys", applied_}};
+    j = {{"revision", status_.revision}, {"change_revision", status_.change_revision}, {"keys", applied_}};
   }
   const std::string tmp = o_.snapshot + ".tmp";
   {
@@ -228,6 +230,7 @@ void ControlPlane::Load() {
     Apply(EtcdKv{key, value.get<std::string>(), 0});
   }
   status_.revision = j.value("revision", int64_t{0});
+  status_.change_revision = j.value("change_revision", int64_t{0});
   log::Event("control snapshot applied").With("file", o_.snapshot).With("revision", status_.revision)
       .With("keys", static_cast<int64_t>(applied_.size())).Info();
 }

@@ -49,7 +49,11 @@ struct Member {
 struct ControlStatus {
   std::string state = "starting";  // ok, or unreachable (running on the snapshot)
   std::string endpoint, reason;
-  int64_t revision = 0;  // the last revision applied
+  int64_t revision = 0;  // the store's revision at the last read: every change up to it is applied
+  // The newest control change applied (its key's mod revision): one number
+  // for the state itself, the same on every node that has caught up
+  // (`revision` also moves with membership writes).
+  int64_t change_revision = 0;
   int64_t state_since_unix = 0;
   std::vector<Member> members;  // as etcd last listed them
 };

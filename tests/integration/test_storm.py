@@ -120,6 +120,37 @@ class Storm(unittest.TestCase):
         self.assertIsNotNone(r["deferred_empty_after_fault_end_s"])
         self.assertGreaterEqual(r["deferred_empty_after_fault_end_s"], 0)
 
+    def test_fleet(self):
+        """Three nodes on a real Redis and etcd under the storm: Redis
+        stopped, a node killed, the remedy through etcd, etcd's quorum
+        lost, Redis killed and started empty. Nothing lost, no reply
+        missing except on the node that was killed, every node took mail,
+        went local and came back, and all ended at one revision."""
+        r, _, out = storm("fleet.toml", 0.15)
+        self.addCleanup(subprocess.run, ["rm", "-rf", out])
+        self.assertFalse(r["sluice_failed"])
+        self.assertGreater(r["accepted"], 500)
+        self.assertEqual(r["lost"], 0)
+        self.assertEqual(r["never_accepted"], 0)
+        self.assertEqual(r["delivered_unique"], r["accepted"])
+        nodes = {n["node"]: n for n in r["nodes"]}
+        self.assertEqual(sorted(nodes), ["n1", "n2", "n3"])
+        for name, n in nodes.items():
+            self.assertGreater(n["accepted"], 0, name)
+            self.assertGreater(n["seconds_local"], 0, name)  # Redis stopped: local shares
+            self.assertEqual(n["mode_at_end"], "shared", name)  # and back, on the new Redis
+            self.assertEqual(n["control_at_end"], "ok", name)
+        self.assertEqual(nodes["n1"]["dropped"] + nodes["n3"]["dropped"], 0)
+        self.assertGreater(nodes["n2"]["seconds_down"], 0)
+        self.assertEqual(len({n["change_revision_at_end"] for n in nodes.values()}), 1, nodes)
+        self.assertGreater(nodes["n1"]["change_revision_at_end"], 0)  # the remedy went through etcd
+        self.assertTrue(r["healthy_forests_accepted_throughout"])
+        events = [e["event"] for e in r["timeline"]]
+        self.assertIn("Sluice n2 restarted", events)
+        self.assertIn("tenant contoso moved to na-2", events)
+        self.assertTrue(any(e.startswith("alert firing: fleet-local") for e in events), events)
+        self.assertTrue(any(e.startswith("alert firing: fleet-control-lost") for e in events), events)
+
     def test_a_bad_scenario_is_named(self):
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
             f.write('name = "x"\nforests = ["a"]\n[[tenants]]\nname = "t"\nforest = "b"\n')

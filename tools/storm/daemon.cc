@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "engines.h"
 #include "http.h"
 #include "mail/ascii.h"
 #include "sleep.h"
@@ -25,12 +26,6 @@ namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-
-uint16_t FreePort() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  return a.local_endpoint().port();
-}
 
 
 }  // namespace
@@ -53,7 +48,7 @@ bool ParseCpuList(const std::string& list, cpu_set_t* out) {
   return ok && CPU_COUNT(out) > 0;
 }
 
-void Daemon::Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port) {
+void Daemon::Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port, const std::string& cluster) {
   smtp_port = FreePort();
   admin_port = FreePort();
   std::ofstream seed(dir_ / "seed.toml");
@@ -71,7 +66,7 @@ void Daemon::Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port)
   }
   std::ofstream(dir_ / "sluice.toml") << fmt::format(R"(# Written by sluice-storm for scenario "{name}".
 [server]
-hostname = "storm.sluice.test"
+hostname = "{host}.sluice.test"
 listen = ["127.0.0.1:{smtp}"]
 [spool]
 path = "{dir}/spool"
@@ -101,10 +96,12 @@ retry_initial = "1s"
 [log]
 format = "json"
 {extra}
+{cluster}
 )",
       fmt::arg("name", s.name), fmt::arg("smtp", smtp_port), fmt::arg("dir", fs::absolute(dir_).string()),
       fmt::arg("forests", forests), fmt::arg("sink", sink_port), fmt::arg("admin", admin_port),
-      fmt::arg("token", kToken), fmt::arg("webhook", webhook_port), fmt::arg("extra", s.sluice_config));
+      fmt::arg("token", kToken), fmt::arg("webhook", webhook_port), fmt::arg("extra", s.sluice_config),
+      fmt::arg("cluster", cluster), fmt::arg("host", name.empty() ? std::string("storm") : name));
 }
 
 bool Daemon::Spawn() {

@@ -22,16 +22,20 @@ bool ParseCpuList(const std::string& list, cpu_set_t* out);
 
 class Daemon {
  public:
-  Daemon(std::string bin, std::filesystem::path dir) : bin_(std::move(bin)), dir_(std::move(dir)) {}
+  // `name`: the node's id in a fleet ("n1"), empty alone.
+  Daemon(std::string bin, std::filesystem::path dir, std::string node = "")
+      : name(std::move(node)), bin_(std::move(bin)), dir_(std::move(dir)) {}
 
   // sluice.toml and seed.toml in the directory: the scenario's tenants as
-  // NAME.storm domains, delivery to the sink, alerts to the webhook.
-  void Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port);
+  // NAME.storm domains, delivery to the sink, alerts to the webhook, and in
+  // a fleet the `[cluster]` lines.
+  void Write(const Scenario& s, uint16_t sink_port, uint16_t webhook_port, const std::string& cluster = "");
   bool Spawn();  // Sluice's output goes to sluice.log beside its config
   // Until the admin API answers; false if the daemon died first.
   boost::asio::awaitable<bool> Ready();
   void Kill(int sig);  // and reaps it (SIGKILL after 30 s)
 
+  std::string name;
   pid_t pid = -1;
   uint16_t smtp_port = 0, admin_port = 0;
   std::optional<cpu_set_t> cpus;  // Spawn pins Sluice (all its threads) to these

@@ -51,6 +51,19 @@ struct Ledger {
   std::map<std::string, uint64_t> sink_refused;  // a busy downstream's 421s by where: greeting, mail, rcpt, dot
   std::vector<double> lookup_bounds_ms;  // of sluice_lookup_buckets, then +Inf
   std::string cpus;                      // "storm 0, sluice 1" with --cpus
+  // Per Sluice node of a fleet (one entry alone): what the relays saw
+  // there, and what the node said of itself.
+  struct Node {
+    std::string name;
+    uint64_t transactions = 0, accepted = 0, deferred = 0, dropped = 0;
+    double seconds_local = 0;           // polled in the fleet's local mode (Redis did not answer)
+    double seconds_control_lost = 0;    // polled with the control plane unreachable
+    double seconds_down = 0;            // its admin API did not answer (killed)
+    uint64_t renew_failures = 0;
+    std::string mode, control;          // as last polled: shared/local, ok/unreachable
+    int64_t revision = 0;               // the newest control change it applied (etcd mod revision), last polled
+  };
+  std::vector<Node> nodes;
 
   double Now() const { return std::chrono::duration<double>(Clock::now() - t0).count(); }
   Second& At(double t) {

@@ -42,9 +42,10 @@ asio::awaitable<std::string> ReadReply(TimedStream& s, boost::system::error_code
 
 }  // namespace
 
-Load::Load(asio::io_context& io, const Scenario& s, Ledger& ledger, uint16_t port,
+Load::Load(asio::io_context& io, const Scenario& s, Ledger& ledger, std::vector<uint16_t> ports,
            std::function<std::string(int)> forest_of)
-    : io_(io), s_(s), ledger_(ledger), port_(port), forest_of_(std::move(forest_of)) {
+    : io_(io), s_(s), ledger_(ledger), ports_(std::move(ports)), forest_of_(std::move(forest_of)) {
+  if (ledger_.nodes.size() < ports_.size()) ledger_.nodes.resize(ports_.size());
   std::vector<double> w;
   for (const auto& t : s.tenants) w.push_back(t.weight);
   tenant_pick_ = std::discrete_distribution<int>(w.begin(), w.end());
@@ -125,7 +126,7 @@ std::string Load::Body(uint64_t id) const {
 
 // Each relay has an address of its own (127.0.1.x), as a fleet of sending
 // relays does, so per-address limits see the fleet and not one client.
-asio::awaitable<std::unique_ptr<TimedStream>> Load::Connect(int index, boost::system::error_code& ec) {
+asio::awaitable<std::unique_ptr<TimedStream>> Load::Connect(int index, size_t node, boost::system::error_code& ec) {
   auto ex = co_await asio::this_coro::executor;
   tcp::socket sock(ex);
   sock.open(tcp::v4(), ec);
@@ -137,7 +138,7 @@ asio::awaitable<std::unique_ptr<TimedStream>> Load::Connect(int index, boost::sy
   deadline.async_wait([&sock, waiting](const boost::system::error_code& e) {
     if (!e && *waiting) sock.close();
   });
-  auto op = sock.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_),
+  auto op = sock.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), ports_[node]),
                                asio::redirect_error(asio::use_awaitable, ec));
   co_await std::move(op);
   *waiting = false;
@@ -148,11 +149,13 @@ asio::awaitable<std::unique_ptr<TimedStream>> Load::Connect(int index, boost::sy
 
 asio::awaitable<void> Load::Session(int index) {
   std::optional<uint64_t> carried;  // a message taken but not yet tried on a connection
+  size_t node = static_cast<size_t>(index) % ports_.size();
   while (!stopping_) {
     boost::system::error_code ec;
-    auto connect = Connect(index, ec);
+    auto connect = Connect(index, node, ec);
     std::unique_ptr<TimedStream> s = co_await std::move(connect);
-    if (ec) {  // Sluice is down (a kill) or refusing: try again shortly
+    if (ec) {  // the node is down (a kill) or refusing: the next one, shortly
+      node = (node + 1) % ports_.size();
       auto wait = Sleep(0.2);
       co_await std::move(wait);
       continue;
@@ -161,10 +164,12 @@ asio::awaitable<void> Load::Session(int index) {
     std::string reply = co_await std::move(greet);
     if (ec || reply[0] != '2') {
       s->Close();
+      node = (node + 1) % ports_.size();
       auto wait = Sleep(0.5);
       co_await std::move(wait);
       continue;
     }
+    Ledger::Node& here = ledger_.nodes[node];
     const std::string ehlo = fmt::format("EHLO relay{}.storm.example\r\n", index);
     co_await s->WriteAll(ehlo, kReplyTimeout, ec);
     auto ehlo_reply = ReadReply(*s, ec);
@@ -184,12 +189,14 @@ asio::awaitable<void> Load::Session(int index) {
       const std::string forest = forest_of_(msg().tenant);
       ++msg().attempts;
       ++ledger_.transactions;
+      ++here.transactions;
       bool replied = true;
       // Ends the transaction: 4xx and lost connections are retried, 5xx given up.
       auto outcome = [&](const std::string& r, bool rcpt) {
         auto& sec = ledger_.Current();
         if (r.empty()) {
           ++ledger_.dropped;
+          ++here.dropped;
           ++sec.dropped;
           Requeue(id);
           return;
@@ -198,6 +205,7 @@ asio::awaitable<void> Load::Session(int index) {
         if (r[0] == '4') {
           ++sec.r4;
           ++ledger_.deferred_by_code[CodeOf(r)];
+          ++here.deferred;
           if (rcpt) ++sec.rcpt_4xx_by_forest[forest];
           Requeue(id);
         }
@@ -215,6 +223,7 @@ asio::awaitable<void> Load::Session(int index) {
       if (ec || reply[0] != '2') {
         carried = id;  // not this message's fault: on the next connection
         --ledger_.transactions;
+        --here.transactions;
         --msg().attempts;
         broken = true;
         break;
@@ -256,6 +265,7 @@ asio::awaitable<void> Load::Session(int index) {
         ++sec.r2;
         ++sec.accepted;
         ++sec.accepted_by_forest[forest];
+        ++here.accepted;
         if (!ledger_.messages[id].accepted) --outstanding_;  // a retry after a lost 250 is not counted twice
         ledger_.messages[id].accepted = true;
         continue;
@@ -276,7 +286,7 @@ asio::awaitable<void> Load::Session(int index) {
 asio::awaitable<void> Load::Flood(int connections, double seconds) {
   std::vector<std::unique_ptr<tcp::socket>> held;
   auto ex = co_await asio::this_coro::executor;
-  tcp::endpoint target(asio::ip::make_address("127.0.0.1"), port_);
+  tcp::endpoint target(asio::ip::make_address("127.0.0.1"), ports_[0]);
   for (int i = 0; i < connections && !stopping_; ++i) {
     auto sock = std::make_unique<tcp::socket>(ex);
     boost::system::error_code ec;

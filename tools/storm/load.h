@@ -24,7 +24,10 @@ namespace storm {
 class Load {
  public:
   // `forest_of(tenant)`: the forest the tenant is in now (moves change it).
-  Load(boost::asio::io_context& io, const Scenario& s, Ledger& ledger, uint16_t port,
+  // `ports`: the nodes' SMTP ports. Session i starts on node i mod N and,
+  // as a sender does with MX records of equal preference, moves to the
+  // next node when one does not answer.
+  Load(boost::asio::io_context& io, const Scenario& s, Ledger& ledger, std::vector<uint16_t> ports,
        std::function<std::string(int)> forest_of);
   void Start();
   void StopNew() { new_messages_ = false; }  // the load phase is over; retries go on
@@ -43,7 +46,8 @@ class Load {
     uint64_t id;
   };
   boost::asio::awaitable<void> Session(int index);
-  boost::asio::awaitable<std::unique_ptr<sluice::TimedStream>> Connect(int index, boost::system::error_code& ec);
+  boost::asio::awaitable<std::unique_ptr<sluice::TimedStream>> Connect(int index, size_t node,
+                                                                       boost::system::error_code& ec);
   boost::asio::awaitable<std::optional<uint64_t>> Next();
   uint64_t NewMessage();
   void Requeue(uint64_t id);
@@ -53,7 +57,7 @@ class Load {
   boost::asio::io_context& io_;
   const Scenario& s_;
   Ledger& ledger_;
-  uint16_t port_;
+  std::vector<uint16_t> ports_;
   std::function<std::string(int)> forest_of_;
   bool new_messages_ = true, stopping_ = false;
   double next_slot_ = 0;

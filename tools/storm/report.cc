@@ -97,6 +97,14 @@ json Summarize(const Scenario& s, const Ledger& l) {
   r["accepted_per_s"] = s.duration > 0 ? accepted / std::max(1.0, l.load_end) : 0;
   r["flood"] = {{"accepted", l.flood_accepted}, {"refused", l.flood_refused}};
   r["cpus"] = l.cpus.empty() ? json() : json(l.cpus);
+  r["nodes"] = json::array();
+  for (const auto& n : l.nodes) {
+    r["nodes"].push_back({{"node", n.name}, {"transactions", n.transactions}, {"accepted", n.accepted},
+                          {"deferred", n.deferred}, {"dropped", n.dropped}, {"seconds_local", n.seconds_local},
+                          {"seconds_control_lost", n.seconds_control_lost}, {"seconds_down", n.seconds_down},
+                          {"renew_failures", n.renew_failures}, {"mode_at_end", n.mode},
+                          {"control_at_end", n.control}, {"change_revision_at_end", n.revision}});
+  }
   r["downstream_refused"] = l.sink_refused;
   r["first_alert_after_fault_s"] = l.first_alert >= 0 && l.fault_start >= 0 ? json(l.first_alert - l.fault_start) : json();
   r["deferred_empty_after_fault_end_s"] =
@@ -208,6 +216,19 @@ std::string Table(const json& r) {
   if (r["flood"]["accepted"].get<uint64_t>() + r["flood"]["refused"].get<uint64_t>() > 0) {
     row("flood connections greeted / refused", fmt::format("{} / {}", r["flood"]["accepted"].get<uint64_t>(),
                                                            r["flood"]["refused"].get<uint64_t>()));
+  }
+  if (r["nodes"].size() > 1) {
+    out += fmt::format("\n  {:<6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>6} {:>8}\n", "node", "tried", "accepted",
+                       "deferred", "dropped", "local s", "no etcd s", "down s", "renew x");
+    for (const auto& n : r["nodes"]) {
+      out += fmt::format("  {:<6} {:>8} {:>8} {:>8} {:>8} {:>8.0f} {:>9.0f} {:>6.0f} {:>8}\n", n["node"].get<std::string>(),
+                         n["transactions"].get<uint64_t>(), n["accepted"].get<uint64_t>(), n["deferred"].get<uint64_t>(),
+                         n["dropped"].get<uint64_t>(), n["seconds_local"].get<double>(),
+                         n["seconds_control_lost"].get<double>(), n["seconds_down"].get<double>(),
+                         n["renew_failures"].get<uint64_t>());
+    }
+    out += "  (local s: seconds on local shares, Redis not answering; no etcd s: control plane unreachable;\n"
+           "   down s: the node's admin API did not answer; renew x: failed budget renewals)\n";
   }
   out += fmt::format("\n  {:<8} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>14}\n", "forest", "t(s)", "rcpts",
                      "rcpt p50", "p95", "p99", "data p50", "p99", "accepted", "4xx", "sluice lookups");

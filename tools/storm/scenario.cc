@@ -44,7 +44,12 @@ std::string EventSpec::Describe() const {
   if (action == "move") return fmt::format("tenant {} moved to {}", tenant, forest);
   if (action == "downstream") return fmt::format("downstream answers \"{}\" for {:.0f} s", reply, lasts);
   if (action == "flood") return fmt::format("{} idle connections from one client for {:.0f} s", connections, lasts);
-  if (action == "kill") return fmt::format("SIGKILL, restarted after {:.1f} s", restart_after);
+  if (action == "kill") {
+    return fmt::format("SIGKILL{}, restarted after {:.1f} s", node.empty() ? "" : " " + node, restart_after);
+  }
+  if (action == "redis_stop") return fmt::format("Redis stopped (SIGSTOP) for {:.1f} s", lasts);
+  if (action == "redis_kill") return fmt::format("Redis killed, started again after {:.1f} s", restart_after);
+  if (action == "etcd_quorum") return fmt::format("etcd quorum lost (2 of 3 members stopped) for {:.1f} s", lasts);
   return action;
 }
 
@@ -64,6 +69,8 @@ std::string LoadScenario(const std::string& path, double scale, Scenario* out) {
   if (!Seconds(t.get("bucket"), &s.bucket) || s.bucket <= 0) return bad("bucket", "expected a duration");
   if (!Seconds(t.get("sink_delay"), &s.sink_delay)) return bad("sink_delay", "expected a duration");
   s.rate = t["rate"].value_or(s.rate);
+  s.nodes = t["nodes"].value_or(s.nodes);
+  if (s.nodes < 1 || s.nodes > 9) return bad("nodes", "expected 1 to 9");
   s.sessions = t["sessions"].value_or(s.sessions);
   s.messages_per_session = t["messages_per_session"].value_or(s.messages_per_session);
   if (s.sessions < 1 || s.rate < 0 || s.messages_per_session < 1) return bad("sessions", "expected positive numbers");
@@ -104,6 +111,7 @@ std::string LoadScenario(const std::string& path, double scale, Scenario* out) {
       if (!Seconds(x->get("at"), &ev.at)) return bad(key + ".at", "expected a duration");
       ev.forest = (*x)["forest"].value_or(std::string());
       ev.tenant = (*x)["tenant"].value_or(std::string());
+      ev.node = (*x)["node"].value_or(std::string());
       double latency = 0;
       if (!Seconds(x->get("latency"), &latency)) return bad(key + ".latency", "expected a duration");
       ev.latency_ms = static_cast<int>(latency * 1000);
@@ -114,9 +122,18 @@ std::string LoadScenario(const std::string& path, double scale, Scenario* out) {
       if (!Seconds(x->get("for"), &ev.lasts)) return bad(key + ".for", "expected a duration");
       ev.connections = (*x)["connections"].value_or(0);
       if (!Seconds(x->get("restart_after"), &ev.restart_after)) return bad(key + ".restart_after", "expected a duration");
-      static const char* kActions[] = {"fault", "clear_fault", "limit", "move", "downstream", "flood", "kill"};
+      static const char* kActions[] = {"fault", "clear_fault", "limit", "move", "downstream", "flood", "kill",
+                                       "redis_stop", "redis_kill", "etcd_quorum"};
       if (std::find(std::begin(kActions), std::end(kActions), ev.action) == std::end(kActions)) {
-        return bad("events.action", "expected fault, clear_fault, limit, move, downstream, flood or kill");
+        return bad("events.action", "expected fault, clear_fault, limit, move, downstream, flood, kill, "
+                                    "redis_stop, redis_kill or etcd_quorum");
+      }
+      if (ev.action.rfind("redis_", 0) == 0 || ev.action == "etcd_quorum") {
+        if (s.nodes < 2) return bad(key, "needs a fleet (nodes = 2 or more)");
+      }
+      if (!ev.node.empty()) {
+        const bool known = ev.node.size() == 2 && ev.node[0] == 'n' && ev.node[1] >= '1' && ev.node[1] < '1' + s.nodes;
+        if (ev.action != "kill" || !known) return bad(key + ".node", "expected a kill of one of n1..nN");
       }
       ev.at *= scale;
       ev.lasts *= scale;

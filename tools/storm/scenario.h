@@ -19,7 +19,11 @@ struct TenantSpec {
 
 struct EventSpec {
   double at = 0;          // seconds from the start
-  std::string action;     // fault, clear_fault, limit, move, downstream, flood, kill
+  // fault, clear_fault, limit, move, downstream, flood, kill; in a fleet
+  // also redis_stop (SIGSTOP for `for`), redis_kill (SIGKILL, started again
+  // after restart_after) and etcd_quorum (two of three members stopped for `for`).
+  std::string action;
+  std::string node;       // kill: which node ("n1".."nN"; default n1)
   std::string forest, tenant;
   int latency_ms = 0;     // fault
   double error_rate = 0;  // fault
@@ -34,6 +38,7 @@ struct EventSpec {
 
 struct Scenario {
   std::string name, description;
+  int nodes = 1;                // Sluice nodes; more than one: a fleet on Redis and etcd the storm starts
   double duration = 60;         // seconds of load
   double drain = 60;            // then at most this long for the queue to empty
   double rate = 100;            // messages per second; 0: as fast as the sessions go

@@ -29,6 +29,7 @@
 
 #include "app/admin_client.h"
 #include "daemon.h"
+#include "engines.h"
 #include "http.h"
 #include "sleep.h"
 #include "load.h"
@@ -44,12 +45,20 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+std::vector<uint16_t> SmtpPorts(const std::vector<Daemon>& nodes) {
+  std::vector<uint16_t> out;
+  for (const auto& d : nodes) out.push_back(d.smtp_port);
+  return out;
+}
+
 class Run {
  public:
-  Run(const Scenario& s, Daemon& d, asio::io_context& io, Ledger& l, Sink& sink)
-      : s_(s), d_(d), io_(io), l_(l), sink_(sink),
-        load_(io, s, l, d.smtp_port, [this](int t) { return forest_[t]; }) {
+  // `engines`: Redis and etcd of a fleet; null for one node alone.
+  Run(const Scenario& s, std::vector<Daemon>& nodes, Engines* engines, asio::io_context& io, Ledger& l, Sink& sink)
+      : s_(s), nodes_(nodes), engines_(engines), io_(io), l_(l), sink_(sink),
+        load_(io, s, l, SmtpPorts(nodes), [this](int t) { return forest_[t]; }) {
     for (const auto& t : s.tenants) forest_.push_back(t.forest);
+    for (size_t i = 0; i < nodes.size(); ++i) l_.nodes[i].name = nodes.size() > 1 ? nodes[i].name : "sluice";
   }
 
   void Start() {
@@ -61,11 +70,20 @@ class Run {
   bool daemon_failed = false;
 
  private:
-  asio::awaitable<HttpReply> Admin(std::string path, json body) {
-    auto call = HttpCall(d_.admin_port, "POST", path, body.dump(), kToken);
+  // An operator's call to one node (in a fleet, the control plane carries
+  // it to the others).
+  asio::awaitable<HttpReply> Admin(std::string path, json body, size_t node = 0) {
+    auto call = HttpCall(nodes_[node].admin_port, "POST", path, body.dump(), kToken);
     HttpReply r = co_await std::move(call);
     if (r.status != 200) l_.Event(fmt::format("admin call {} answered {}: {}", path, r.status, r.body));
     co_return r;
+  }
+
+  size_t NodeIndex(const std::string& name) const {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].name == name) return i;
+    }
+    return 0;
   }
 
   asio::awaitable<void> Timeline() {
@@ -81,8 +99,11 @@ class Run {
         } else {
           l_.FaultOff(e.forest);
         }
-        auto call = Admin("/api/v1/forests/" + e.forest + "/fault", body);
-        co_await std::move(call);
+        // Fault injection is each node's own: the forest is slow for all.
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+          auto call = Admin("/api/v1/forests/" + e.forest + "/fault", body, i);
+          co_await std::move(call);
+        }
       } else if (e.action == "limit") {
         auto call = Admin("/api/v1/forests/" + e.forest + "/limit", json{{"limit", e.limit}});
         co_await std::move(call);
@@ -99,16 +120,47 @@ class Run {
       } else if (e.action == "flood") {
         asio::co_spawn(io_, load_.Flood(e.connections, e.lasts), asio::detached);
       } else if (e.action == "kill") {
-        d_.Kill(SIGKILL);
-        auto wait = Sleep(e.restart_after);
-        co_await std::move(wait);
-        if (!d_.Spawn()) daemon_failed = true;
-        auto ready = d_.Ready();
-        bool ok = co_await std::move(ready);
-        l_.Event(ok ? "Sluice restarted" : "Sluice did not come back");
-        daemon_failed = daemon_failed || !ok;
+        asio::co_spawn(io_, KillNode(NodeIndex(e.node), e.restart_after), asio::detached);
+      } else if (e.action == "redis_stop") {
+        Stop(engines_->redis, SIGSTOP);
+        asio::co_spawn(io_, Later(e.lasts, [this] {
+          Stop(engines_->redis, SIGCONT);
+          l_.Event("Redis continues");
+        }), asio::detached);
+      } else if (e.action == "redis_kill") {
+        Stop(engines_->redis, SIGKILL);
+        asio::co_spawn(io_, Later(e.restart_after, [this] {
+          const bool ok = engines_->StartRedis();
+          l_.Event(ok ? "Redis started again (empty)" : "Redis did not start again");
+        }), asio::detached);
+      } else if (e.action == "etcd_quorum") {
+        for (size_t i = 1; i < engines_->etcd.size(); ++i) Stop(engines_->etcd[i].pid, SIGSTOP);
+        asio::co_spawn(io_, Later(e.lasts, [this] {
+          for (size_t i = 1; i < engines_->etcd.size(); ++i) Stop(engines_->etcd[i].pid, SIGCONT);
+          l_.Event("etcd quorum back");
+        }), asio::detached);
       }
     }
+  }
+
+  asio::awaitable<void> KillNode(size_t i, double restart_after) {
+    Daemon& d = nodes_[i];
+    d.Kill(SIGKILL);
+    auto wait = Sleep(restart_after);
+    co_await std::move(wait);
+    if (!d.Spawn()) daemon_failed = true;
+    auto ready = d.Ready();
+    bool ok = co_await std::move(ready);
+    const std::string who = nodes_.size() > 1 ? " " + d.name : "";
+    l_.Event(ok ? "Sluice" + who + " restarted" : "Sluice" + who + " did not come back");
+    daemon_failed = daemon_failed || !ok;
+  }
+
+  template <class F>
+  asio::awaitable<void> Later(double seconds, F f) {
+    auto wait = Sleep(seconds);
+    co_await std::move(wait);
+    f();
   }
 
   asio::awaitable<void> EndDownstream(double after) {
@@ -123,27 +175,57 @@ class Run {
     const bool tty = isatty(2);
     int n = 0;
     while (!done_) {
-      auto call = HttpCall(d_.admin_port, "GET", "/api/v1/status", "", kToken);
-      HttpReply r = co_await std::move(call);
+      // The fleet's queue is the sum of the nodes'; a node that does not
+      // answer (killed) leaves the second without a queue sample.
       const double now = l_.Now();
-      if (r.status == 200) {
-        json j = json::parse(r.body, nullptr, false);
-        if (!j.is_discarded() && j.contains("queue")) {
-          auto& sec = l_.At(now);
-          sec.queue_messages = j["queue"].value("messages", 0.0);
-          sec.queue_deferred = j["queue"].value("deferred", 0.0);
-          if (l_.fault_end >= 0 && l_.deferred_empty < 0 && sec.queue_deferred == 0) l_.deferred_empty = now;
+      double messages = 0, deferred = 0;
+      bool all_answered = true;
+      std::map<std::string, std::vector<uint64_t>> buckets;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        auto call = HttpCall(nodes_[i].admin_port, "GET", "/api/v1/status", "", kToken);
+        HttpReply r = co_await std::move(call);
+        json j = r.status == 200 ? json::parse(r.body, nullptr, false) : json();
+        if (j.is_object() && j.contains("queue")) {
+          messages += j["queue"].value("messages", 0.0);
+          deferred += j["queue"].value("deferred", 0.0);
+        } else {
+          all_answered = false;
+          l_.nodes[i].seconds_down += 1;
+          continue;
         }
-      }
-      auto forests = HttpCall(d_.admin_port, "GET", "/api/v1/forests", "", kToken);
-      HttpReply fr = co_await std::move(forests);
-      if (fr.status == 200) {
-        json j = json::parse(fr.body, nullptr, false);
-        for (const auto& f : j.is_array() ? j : json::array()) {
+        auto forests = HttpCall(nodes_[i].admin_port, "GET", "/api/v1/forests", "", kToken);
+        HttpReply fr = co_await std::move(forests);
+        json fj = fr.status == 200 ? json::parse(fr.body, nullptr, false) : json();
+        for (const auto& f : fj.is_array() ? fj : json::array()) {
           if (!f.contains("latency_buckets") || !f["latency_buckets"].is_array()) continue;
-          l_.At(now).sluice_lookup_buckets[f.value("name", "")] = f["latency_buckets"].get<std::vector<uint64_t>>();
+          auto got = f["latency_buckets"].get<std::vector<uint64_t>>();
+          auto& sum = buckets[f.value("name", "")];
+          if (sum.size() < got.size()) sum.resize(got.size());
+          for (size_t k = 0; k < got.size(); ++k) sum[k] += got[k];
           if (l_.lookup_bounds_ms.empty()) l_.lookup_bounds_ms = f["latency_bucket_bounds_ms"].get<std::vector<double>>();
         }
+        if (engines_) {
+          auto fleet = HttpCall(nodes_[i].admin_port, "GET", "/api/v1/fleet", "", kToken);
+          HttpReply fl = co_await std::move(fleet);
+          json v = fl.status == 200 ? json::parse(fl.body, nullptr, false) : json();
+          if (v.is_object()) {
+            if (v.value("mode", "") == "local") l_.nodes[i].seconds_local += 1;
+            if (v.contains("control") && v["control"].value("state", "ok") != "ok") l_.nodes[i].seconds_control_lost += 1;
+            l_.nodes[i].renew_failures = v.value("renew_failures", uint64_t{0});
+            l_.nodes[i].mode = v.value("mode", "");
+            l_.nodes[i].control = v.contains("control") ? v["control"].value("state", "") : "";
+            l_.nodes[i].revision = v.contains("control") ? v["control"].value("change_revision", int64_t{0}) : 0;
+          }
+        }
+      }
+      if (all_answered) {
+        auto& sec = l_.At(now);
+        sec.queue_messages = messages;
+        sec.queue_deferred = deferred;
+        if (l_.fault_end >= 0 && l_.deferred_empty < 0 && deferred == 0) l_.deferred_empty = now;
+        // Cumulative per node: a restarted node starts again from zero,
+        // which the report reads as no lookups, never as negative ones.
+        l_.At(now).sluice_lookup_buckets = std::move(buckets);
       }
       uint64_t accepted = 0, delivered = 0;
       for (const auto& m : l_.messages) {
@@ -187,7 +269,8 @@ class Run {
   }
 
   const Scenario& s_;
-  Daemon& d_;
+  std::vector<Daemon>& nodes_;
+  Engines* engines_;
   asio::io_context& io_;
   Ledger& l_;
   Sink& sink_;
@@ -221,8 +304,24 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
     if (ledger.fault_start >= 0 && ledger.first_alert < 0) ledger.first_alert = ledger.Now();
   });
   const uint16_t webhook_port = webhooks.Listen();
-  Daemon daemon(sluice, fs::path(out) / "run");
-  daemon.Write(s, sink_port, webhook_port);
+  // A fleet: Redis and etcd first, then the nodes, each in a directory of
+  // its own; one node alone keeps run/ as before.
+  std::unique_ptr<Engines> engines;
+  if (s.nodes > 1) {
+    engines = std::make_unique<Engines>(fs::path(out) / "run");
+    if (std::string err = engines->Start(); !err.empty()) {
+      std::cerr << "sluice-storm: " << err << "\n";
+      return 1;
+    }
+  }
+  std::vector<Daemon> nodes;
+  for (int i = 0; i < s.nodes; ++i) {
+    const std::string name = s.nodes > 1 ? fmt::format("n{}", i + 1) : "";
+    const fs::path dir = s.nodes > 1 ? fs::path(out) / "run" / name : fs::path(out) / "run";
+    fs::create_directories(dir);
+    nodes.emplace_back(sluice, dir, name);
+    nodes.back().Write(s, sink_port, webhook_port, engines ? engines->ClusterConfig(name) : "");
+  }
   if (!cpus.empty()) {
     // "STORM:SLUICE": the load generator and Sluice on CPUs of their own, so
     // latency ratios measure Sluice and not a load generator starved of CPU.
@@ -237,30 +336,42 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
       std::cerr << "sluice-storm: --cpus: cannot pin this process: " << std::strerror(errno) << "\n";
       return 2;
     }
-    daemon.cpus = theirs;
+    for (auto& d : nodes) d.cpus = theirs;
     ledger.cpus = fmt::format("storm {}, sluice {}", cpus.substr(0, colon), cpus.substr(colon + 1));
   }
-  if (!daemon.Spawn()) {
-    std::cerr << "sluice-storm: cannot start " << sluice << "\n";
-    return 1;
+  for (auto& d : nodes) {
+    if (!d.Spawn()) {
+      std::cerr << "sluice-storm: cannot start " << sluice << "\n";
+      for (auto& x : nodes) x.Kill(SIGKILL);
+      return 1;
+    }
   }
-  bool ready = false;
+  bool ready = true;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    auto op = daemon.Ready();
-    ready = co_await std::move(op);
+    for (auto& d : nodes) {
+      auto op = d.Ready();
+      ready = co_await std::move(op) && ready;
+    }
     io.stop();  // the sink and webhook acceptors keep the loop busy
   }, asio::detached);
   io.run();
   io.restart();
   if (!ready) {
-    std::cerr << "sluice-storm: Sluice did not start; see " << (fs::path(out) / "run" / "sluice.log").string() << "\n";
-    daemon.Kill(SIGKILL);
+    std::cerr << "sluice-storm: Sluice did not start; see " << (fs::path(out) / "run").string() << "/**/sluice.log\n";
+    for (auto& d : nodes) d.Kill(SIGKILL);
     return 1;
   }
-  std::cerr << fmt::format("sluice-storm: {} — Sluice pid {} on 127.0.0.1:{}, admin :{}, sink :{}\n", s.name,
-                           daemon.pid, daemon.smtp_port, daemon.admin_port, sink_port);
+  for (const auto& d : nodes) {
+    std::cerr << fmt::format("sluice-storm: {} — Sluice {}pid {} on 127.0.0.1:{}, admin :{}, sink :{}\n", s.name,
+                             d.name.empty() ? "" : d.name + " ", d.pid, d.smtp_port, d.admin_port, sink_port);
+  }
+  if (engines) {
+    std::cerr << fmt::format("sluice-storm: Redis :{}, etcd :{} :{} :{}\n", engines->redis_port, engines->etcd[0].client,
+                             engines->etcd[1].client, engines->etcd[2].client);
+  }
   ledger.t0 = Clock::now();
-  Run run(s, daemon, io, ledger, sink);
+  ledger.nodes.resize(nodes.size());
+  Run run(s, nodes, engines.get(), io, ledger, sink);
   // Interrupted: stop the Sluice we started and report what there is.
   asio::signal_set interrupt(io, SIGINT, SIGTERM);
   interrupt.async_wait([&](const boost::system::error_code& ec, int) {
@@ -274,15 +385,18 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
   // than its queue holds would be.
   double queued_at_end = 0;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    auto call = HttpCall(daemon.admin_port, "GET", "/api/v1/status", "", kToken);
-    HttpReply r = co_await std::move(call);
-    json j = json::parse(r.body, nullptr, false);
-    if (!j.is_discarded() && j.contains("queue")) queued_at_end = j["queue"].value("messages", 0.0);
+    for (const auto& d : nodes) {
+      auto call = HttpCall(d.admin_port, "GET", "/api/v1/status", "", kToken);
+      HttpReply r = co_await std::move(call);
+      json j = json::parse(r.body, nullptr, false);
+      if (!j.is_discarded() && j.contains("queue")) queued_at_end += j["queue"].value("messages", 0.0);
+    }
     io.stop();
   }, asio::detached);
   io.restart();
   io.run_for(std::chrono::seconds(12));
-  daemon.Kill(SIGTERM);
+  for (auto& d : nodes) d.Kill(SIGTERM);
+  engines.reset();  // after the nodes: they give their blocks back on the way out
   json report = Summarize(s, ledger);
   report["sluice_queue_at_end"] = queued_at_end;
   const uint64_t undelivered = report["lost"];
@@ -292,8 +406,8 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
   std::cout << Table(report);
   std::ofstream(fs::path(out) / "report.json") << report.dump(1) << "\n";
   std::ofstream(fs::path(out) / "report.html") << Html(report);
-  std::cout << fmt::format("\n  report: {}/report.json, plots: {}/report.html, Sluice's log: {}/run/sluice.log\n", out,
-                           out, out);
+  std::cout << fmt::format("\n  report: {}/report.json, plots: {}/report.html, Sluice's log: {}/run/{}sluice.log\n", out,
+                           out, out, s.nodes > 1 ? "n*/" : "");
   return run.daemon_failed ? 1 : 0;
 }
 
@@ -315,7 +429,7 @@ int RunPace(uint16_t port, double rate, int sessions, int messages, size_t size,
   s.tenants = {t};
   asio::io_context io;
   Ledger ledger;
-  Load load(io, s, ledger, port, [](int) { return std::string("-"); });
+  Load load(io, s, ledger, {port}, [](int) { return std::string("-"); });
   load.Start();
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
     auto run = Sleep(s.duration);
