@@ -144,6 +144,14 @@ void ControlPlane::Poll() {
       status_.state_since_unix = Now();
     }
     status_.endpoint = reader_.endpoint();
+    // The names go into the snapshot too: a node flight's cohort is drawn
+    // from them, also by a node that restarts while etcd is away.
+    auto names = [](const std::vector<Member>& v) {
+      std::vector<std::string> out;
+      for (const auto& m : v) out.push_back(m.node);
+      return out;
+    };
+    changed = changed || names(list) != names(status_.members);
     status_.members = std::move(list);
   }
   if (changed) Save();
@@ -198,7 +206,10 @@ void ControlPlane::Save() {
   json j;
   {
     std::lock_guard lock(mu_);
-    j = {{"revision", status_.revision}, {"change_revision", status_.change_revision}, {"keys", applied_}};
+    json members = json::array();
+    for (const auto& m : status_.members) members.push_back(m.node);
+    j = {{"revision", status_.revision}, {"change_revision", status_.change_revision}, {"keys", applied_},
+         {"members", members}};
   }
   const std::string tmp = o_.snapshot + ".tmp";
   {
@@ -231,6 +242,12 @@ void ControlPlane::Load() {
   }
   status_.revision = j.value("revision", int64_t{0});
   status_.change_revision = j.value("change_revision", int64_t{0});
+  for (const auto& name : j.value("members", json::array())) {
+    if (!name.is_string()) continue;
+    Member m;
+    m.node = name.get<std::string>();
+    status_.members.push_back(std::move(m));
+  }
   log::Event("control snapshot applied").With("file", o_.snapshot).With("revision", status_.revision)
       .With("keys", static_cast<int64_t>(applied_.size())).Info();
 }

@@ -87,9 +87,9 @@ std::vector<Demand> Fleet::ForestDemands() {
     d.name = fs.name;
     d.max_limit = fs.configured_limit;
     d.min_limit = fs.adaptive ? fs.min_limit : fs.configured_limit;
-    d.in_use = fs.in_flight;
+    d.in_use = fs.in_flight + fs.flight_in_flight;  // a flight's lane counts against the budget too
     d.held = fs.fleet_share.value_or(0);  // admitted against until the answer is applied
-    d.want = WantFor(fs.in_flight + fs.queued, std::max<size_t>(1, st->last.limit));
+    d.want = WantFor(d.in_use + fs.queued + fs.flight_queued, std::max<size_t>(1, st->last.limit));
     const uint64_t completed = std::accumulate(fs.latency_buckets.begin(), fs.latency_buckets.end(), uint64_t{0});
     const uint64_t drops = fs.deferred_timeout + fs.deferred_unavailable;
     d.samples = completed - std::min(completed, st->completed);

@@ -109,7 +109,15 @@ void FleetFlight::Tick() {
         .With("flight", id_).Warn();
   }
   paused_ = away;
-  if (paused_) return;  // the member list is stale and no verdict could be written
+  if (paused_) {
+    // The member list is stale and no verdict could be written. But a node
+    // that started while etcd is away takes its part in the flight once,
+    // from the snapshot's flight and members, as it had it before.
+    if (!evaluated_) Evaluate();
+    evaluated_ = true;
+    return;
+  }
+  evaluated_ = true;
   Evaluate();           // members come and go: the cohort follows
   Publish();
   Judge();

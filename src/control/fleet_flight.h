@@ -69,6 +69,7 @@ class FleetFlight final : public admin::FlightControl {
   std::map<std::string, size_t> originals_;     // forest → limit before, while applied here
   std::string applied_id_;                      // the flight applied here, if any
   bool paused_ = false;                         // the control plane does not answer
+  bool evaluated_ = false;                      // the cohort was drawn once (from the snapshot if need be)
   TenantGroups::Counts base_;                   // this node's totals when it joined the flight
   Periodic ticks_;                              // last: it stops first
 };

@@ -55,6 +55,7 @@ struct Forest::Impl {
   const std::shared_ptr<Bulkhead> bulkhead;
   std::mutex mu;  // guards everything below
   std::shared_ptr<Bulkhead> flight_lane;  // set while a flight splits the limit
+  size_t control_limit = 0, flight_limit = 0;  // the split SetLanes asked for
   AdaptiveLimit adaptive;
   std::vector<Replica> replicas;
   std::vector<Breaker> breakers;
@@ -97,10 +98,24 @@ size_t Forest::limit() {
   return o_.limit;
 }
 
+// In a fleet with a flight on, the node's block is split between the lanes
+// as SetLanes split the limit, so the flight's lookups count against the
+// fleet's budget too. REQUIRES: mu held, fleet_share and flight_lane set.
+// Returns the main lane's part; sets the flight lane's.
+size_t Forest::SplitShare() {
+  Impl& im = *impl_;
+  const size_t share = *im.fleet_share, total = im.control_limit + im.flight_limit;
+  const size_t flight = total == 0 ? 0 : (share * im.flight_limit + total - 1) / total;
+  im.flight_lane->SetLimit(std::min(flight, share));
+  return share - std::min(flight, share);
+}
+
 void Forest::SetLanes(size_t control_limit, size_t flight_limit) {
   size_t main_limit;
   {
     std::lock_guard lock(impl_->mu);
+    impl_->control_limit = control_limit;
+    impl_->flight_limit = flight_limit;
     if (flight_limit == 0) {
       impl_->flight_lane.reset();  // lookups in it finish there
       main_limit = o_.limit;
@@ -111,7 +126,7 @@ void Forest::SetLanes(size_t control_limit, size_t flight_limit) {
       impl_->flight_lane->SetLimit(flight_limit);
     }
     impl_->adaptive = AdaptiveLimit(AdaptiveLimitOptions{main_limit, o_.min_limit, main_limit, 2.0, 0.2});
-    if (impl_->fleet_share) return;
+    if (impl_->fleet_share) main_limit = impl_->flight_lane ? SplitShare() : *impl_->fleet_share;
   }
   impl_->bulkhead->SetLimit(main_limit);
 }
@@ -122,7 +137,16 @@ void Forest::SetFleetShare(std::optional<size_t> share) {
     std::lock_guard lock(impl_->mu);
     if (impl_->fleet_share == share) return;
     impl_->fleet_share = share;
-    limit = share ? *share : impl_->flight_lane ? impl_->adaptive.limit() : o_.limit;
+    if (share && impl_->flight_lane) {
+      limit = SplitShare();
+    } else if (share) {
+      limit = *share;
+    } else if (impl_->flight_lane) {
+      impl_->flight_lane->SetLimit(impl_->flight_limit);  // the split of the local limit again
+      limit = impl_->adaptive.limit();
+    } else {
+      limit = o_.limit;
+    }
   }
   impl_->bulkhead->SetLimit(limit);
 }

@@ -98,6 +98,7 @@ class Forest {
   // In a fleet the forest's limit is one budget for all nodes (cluster/):
   // this node may run `share` lookups at once, and the fleet's one
   // adaptive limit replaces the local one. None: alone again.
+  // With a flight on, the share is split between the lanes as the limit was.
   void SetFleetShare(std::optional<size_t> share);
   void DropTenant(const std::string& tenant) { cache_.DropTenant(tenant); }
 
@@ -109,6 +110,7 @@ class Forest {
   struct Impl;
   using Clock = std::chrono::steady_clock;
   LookupResult Degraded(const std::string& address, Reason why);
+  size_t SplitShare();
   boost::asio::awaitable<std::optional<LookupResult>> RunOnReplica(Permit permit, std::shared_ptr<Bulkhead> lane,
                                                                    int replica, std::string address, std::string tenant);
   void Record(int replica, Bulkhead& lane, bool main_lane, const LookupResult& r, Clock::duration took);

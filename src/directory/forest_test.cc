@@ -89,6 +89,28 @@ TEST(Forest, FlightLaneHasItsOwnLimit) {
   EXPECT_EQ(s.forest->Stats().flight_limit, 0u);
 }
 
+// In a fleet the node's block is split between the lanes as the limit
+// was: the flight's lookups count against the fleet's budget, not on top.
+TEST(Forest, AFleetShareIsSplitBetweenTheLanes) {
+  Rig s;
+  s.o.limit = 8;
+  s.o.queue = 0;
+  s.o.wait_timeout = milliseconds(20);
+  s.Make({{milliseconds(200), false}});
+  s.forest->SetLanes(6, 2);
+  s.forest->SetFleetShare(4);  // 3 and 1
+  auto st = s.forest->Stats();
+  EXPECT_EQ(st.limit, 3u);
+  EXPECT_EQ(st.flight_limit, 1u);
+  auto r = LookupAll(*s.forest, {"a@x", "b@x", "c@x", "d@x", "flight-a@x", "flight-b@x"});
+  EXPECT_EQ(CountYes(r, 0, 4) + CountYes(r, 4, 6), 4);  // the block, not 4 plus the flight's 2
+  s.forest->SetLanes(6, 2);  // a flight step while in the fleet keeps to the block
+  EXPECT_EQ(s.forest->Stats().limit + s.forest->Stats().flight_limit, 4u);
+  s.forest->SetFleetShare(std::nullopt);  // alone again: the local split
+  st = s.forest->Stats();
+  EXPECT_EQ(st.flight_limit, 2u);
+}
+
 TEST(Forest, SaturationDefersOnlyWhatDoesNotFit) {
   Rig s;
   s.o.limit = 2;

@@ -3,7 +3,8 @@ one of three nodes runs the candidate's forest limit, the same node every
 time the same candidate flies (a deterministic cohort); a rollback puts it
 back everywhere; a candidate that makes its cohort defer fails a gate,
 judged for the fleet, and is rolled back by itself on every node; without
-etcd the flight pauses (no step, each node keeps what it runs) and resumes
+etcd the flight pauses (no step, each node keeps what it runs, a cohort
+node restarted meanwhile runs the candidate from its snapshot) and resumes
 when etcd answers again."""
 import os
 import re
@@ -129,6 +130,12 @@ member_ttl = "3s"
         code, body = self.flight(self.nodes[1], "promote")
         self.assertEqual(code, 503, body)  # no step while paused
         self.assertEqual(self.cohort_now(), [cohort])  # each node keeps what it runs
+        # The cohort node restarts while etcd is away: it takes its part
+        # again from its snapshot (the flight and the member list).
+        cohort.stop()
+        cohort.start()
+        harness.wait_for(lambda: limit_of(cohort) == 7, timeout=10, what="the restarted cohort node on the candidate")
+        self.assertEqual(self.cohort_now(), [cohort])
         self.etcd.start(0)
         harness.wait_for(lambda: not any(reason(n).startswith("paused") for n in self.nodes), timeout=20,
                          what="the flight resumed")
