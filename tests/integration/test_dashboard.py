@@ -74,6 +74,9 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(seen["fleet"], "shared")  # the fleet panel: mode and each forest's shared budget
         self.assertEqual(sorted(seen["fleet_budgets"]), ["de-1", "na-1", "na-2"])
         self.assertIn("node dash-1: budgets shared via " + self.redis.address, seen["fleet_summary"])
+        self.assertIn("rate limits shared", seen["fleet_summary"])
+        # The destinations with a throttle have their max_concurrency as a fleet budget; Maildir has none.
+        self.assertEqual(sorted(seen["fleet_destinations"]), ["relay", "relay2", "store"])
         self.assertTrue(os.path.getsize(shot) > 10000)
 
     def test_assets_are_served_from_the_binary(self):

@@ -278,6 +278,9 @@ asio::awaitable<void> Load::Session(int index) {
       co_await s->WriteAll(quit, kReplyTimeout, ec);
     }
     s->Close();
+    // Each new connection picks the next node, as a sender picks among MX
+    // hosts of equal preference: a node back from a kill gets its share again.
+    node = (node + 1) % ports_.size();
     if (carried && stopping_) break;
   }
   if (carried) retries_.push_back({0, *carried});

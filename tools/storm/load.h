@@ -25,8 +25,8 @@ class Load {
  public:
   // `forest_of(tenant)`: the forest the tenant is in now (moves change it).
   // `ports`: the nodes' SMTP ports. Session i starts on node i mod N and,
-  // as a sender does with MX records of equal preference, moves to the
-  // next node when one does not answer.
+  // as a sender does with MX records of equal preference, takes the next
+  // node for each new connection and when one does not answer.
   Load(boost::asio::io_context& io, const Scenario& s, Ledger& ledger, std::vector<uint16_t> ports,
        std::function<std::string(int)> forest_of);
   void Start();

@@ -238,16 +238,22 @@ function renderFleet(f) {
   panel.dataset.mode = f.mode || "none";
   const parts = [];
   if (f.mode) parts.push("node " + f.node + ": budgets " + f.mode + (f.redis ? " via " + f.redis : "") + (f.reason ? " (" + f.reason + ")" : ""));
+  if (f.rate_limits) parts.push("rate limits " + f.rate_limits.mode);
   if (f.control) parts.push("control plane " + f.control.state + " at revision " + f.control.revision + (f.control.reason ? " (" + f.control.reason + ")" : ""));
   if (f.flight && f.flight.state !== "none") parts.push("node flight " + f.flight.state + " at " + f.flight.share + " %: " + f.flight.nodes.join(", "));
   document.getElementById("fleet-summary").textContent = parts.join(" · ");
-  const budgets = (f.forests || []).map((b) => {
-    const tr = el("tr", { "data-forest": b.forest });
+  const row = (attrs, name, b) => {
+    const tr = el("tr", attrs);
     const holders = Object.entries(b.holders).map(([n, k]) => n + " " + k).join(", ");
-    for (const c of [b.forest, b.limit, b.share + (b.controller ? " (controller)" : ""), b.fleet_in_flight, holders]) tr.append(el("td", {}, c));
+    for (const c of [name, b.limit, b.share + (b.controller ? " (controller)" : ""), b.fleet_in_flight, holders]) tr.append(el("td", {}, c));
     return tr;
-  });
-  document.querySelector("#fleet-budgets tbody").replaceChildren(...budgets);
+  };
+  document.querySelector("#fleet-budgets tbody").replaceChildren(
+    ...(f.forests || []).map((b) => row({ "data-forest": b.forest }, b.forest, b)));
+  const destinations = f.destinations || [];
+  document.querySelector("#fleet-destinations tbody").replaceChildren(
+    ...destinations.map((b) => row({ "data-destination": b.destination }, b.destination, b)));
+  document.getElementById("fleet-destinations").hidden = destinations.length === 0;
   const now = Date.now() / 1000;
   const members = ((f.control && f.control.members) || []).map((m) => {
     const tr = el("tr", { "data-node": m.node });

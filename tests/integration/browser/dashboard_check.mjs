@@ -43,6 +43,7 @@ try {
   seen.fleet = await page.$eval("#fleet", (f) => (f.hidden ? "hidden" : f.dataset.mode));
   seen.fleet_budgets = await page.$$eval("#fleet-budgets tbody tr", (rs) => rs.map((r) => r.dataset.forest));
   seen.fleet_summary = await page.$eval("#fleet-summary", (s) => s.textContent);
+  seen.fleet_destinations = await page.$$eval("#fleet-destinations tbody tr", (rs) => rs.map((r) => r.dataset.destination));
   await page.screenshot({ path: screenshot, fullPage: true });
 } catch (e) {
   problems.push(String(e && e.message ? e.message : e));
