@@ -67,7 +67,7 @@ void SpaceGuard::Invalidate() {
 }
 
 Status SpaceGuard::AdmitMail(uint64_t bytes) {
-  switch (state()) {
+  switch (StoreState()) {
     case SpoolState::kError: return Status::IoError("spool: " + reason());
     case SpoolState::kLow:
     case SpoolState::kFull: return Status::NoSpace("spool: " + reason());
@@ -75,6 +75,9 @@ Status SpaceGuard::AdmitMail(uint64_t bytes) {
   }
   const uint64_t free = Free();
   if (free < min_free_ || free - min_free_ < bytes) {
+    refused_size_ = bytes;
+    refusing_until_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             (Clock::now() + std::chrono::seconds(5)).time_since_epoch()).count();
     return Status::NoSpace(fmt::format("spool: a message of {} bytes does not fit ({} free, {} kept free)", bytes,
                                        free, min_free_));
   }
@@ -111,10 +114,18 @@ void SpaceGuard::Settle() {
   if (refused_ && !store_failed_ && Free() >= 2 * floor_) refused_ = false;
 }
 
-SpoolState SpaceGuard::state() {
+SpoolState SpaceGuard::StoreState() {
   if (store_failed_ && !no_space_) return SpoolState::kError;
   if (store_failed_ || refused_) return SpoolState::kFull;
   if (Free() < min_free_) return SpoolState::kLow;
+  return SpoolState::kOk;
+}
+
+SpoolState SpaceGuard::state() {
+  const SpoolState s = StoreState();
+  if (s != SpoolState::kOk) return s;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  if (now < refusing_until_ns_.load() && Free() - min_free_ < refused_size_.load()) return SpoolState::kLow;
   return SpoolState::kOk;
 }
 
@@ -123,7 +134,9 @@ std::string SpaceGuard::reason() {
   switch (state()) {
     case SpoolState::kOk: return {};
     case SpoolState::kLow:
-      return fmt::format("{} MiB free, below min_free {} MiB", free / kMiB, min_free_ / kMiB);
+      return free < min_free_ ? fmt::format("{} MiB free, below min_free {} MiB", free / kMiB, min_free_ / kMiB)
+                              : fmt::format("{} MiB free: messages above {} MiB refused in the last 5 s (min_free {} MiB)",
+                                            free / kMiB, (free - min_free_) / kMiB, min_free_ / kMiB);
     case SpoolState::kFull: {
       std::lock_guard lock(mu_);
       return fmt::format("out of space ({} MiB free){}", free / kMiB, why_.empty() ? "" : ": " + why_);

@@ -89,10 +89,13 @@ class SpaceGuard {
   // be retried) stops counting once space is back above twice the floor.
   void Settle();
 
+  // What the operator sees: also "low" for 5 s after mail was refused for
+  // want of room, though what is free is above min_free.
   SpoolState state();
   std::string reason();  // empty when ok
 
  private:
+  SpoolState StoreState();            // what admits mail: the store and min_free only
   void Probe(Clock::time_point now);  // REQUIRES: mu_ held
 
   const uint64_t min_free_;
@@ -105,6 +108,11 @@ class SpaceGuard {
   std::atomic<uint64_t> probed_total_{0};
   std::atomic<uint64_t> written_{0};  // since the last probe
   std::atomic<bool> refused_{false};  // a write was refused since recovery
+  // Until when the state reads "low" because mail was refused for want of
+  // room: free space just above min_free still turns away every message
+  // larger than the gap, and the operator must see that (steady ns).
+  std::atomic<int64_t> refusing_until_ns_{0};
+  std::atomic<uint64_t> refused_size_{0};  // the message that did not fit; once it would, "ok" again
   std::atomic<bool> store_failed_{false};
   std::atomic<bool> no_space_{false};
   std::string why_;  // GUARDED_BY(mu_)

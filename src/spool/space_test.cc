@@ -39,6 +39,10 @@ TEST(SpaceGuard, ThresholdsForMailAndForRocksDbWrites) {
   g.Invalidate();
   EXPECT_EQ(g.AdmitMail(20 * kMiB).code(), Status::Code::kNoSpace);
   EXPECT_TRUE(g.AdmitMail(1 * kMiB).ok());
+  // And the operator sees it: "low" while mail is being turned away, with
+  // the reason, though what is free is above min_free.
+  EXPECT_EQ(g.state(), SpoolState::kLow);
+  EXPECT_NE(g.reason().find("refused in the last 5 s"), std::string::npos) << g.reason();
 
   // Under min_free: no new mail, but RocksDB's writes (deliveries,
   // removals) go on down to the floor.
