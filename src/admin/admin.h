@@ -28,6 +28,7 @@ class Spool;
 }
 namespace sluice::cluster {
 class Fleet;
+class Shadow;
 class ControlPlane;
 }
 
@@ -129,6 +130,7 @@ struct AdminStages {
   FlightControl* fleet_flight = nullptr;  // a flight to a share of the fleet's nodes; null when alone
   cluster::Fleet* fleet = nullptr;   // the fleet's budgets; null when alone
   cluster::ControlPlane* control = nullptr;  // placement, limits, holds in etcd; null when alone
+  cluster::Shadow* shadow = nullptr;          // shadow copies; null without [shadow]
 };
 
 class AdminServer {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cluster/fleet.h"
+#include "cluster/shadow.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "server/edge_metrics.h"
@@ -181,6 +182,16 @@ std::string RenderMetrics(AdminStages st) {
     f.Sample("scope=\"tenant\"", static_cast<double>(edge.rate_limited_tenant));
   }
   {
+    Family f(&out, "sluice_shadowed_total", "counter", "Messages a peer synced a shadow copy of before the 250.");
+    f.Sample("", static_cast<double>(edge.shadowed));
+  }
+  {
+    Family f(&out, "sluice_unshadowed_total", "counter",
+             "Messages accepted without a shadow copy (best-effort: no peer within the deadline), and refused for want of one (required: 451 4.4.0).");
+    f.Sample("result=\"accepted\"", static_cast<double>(edge.unshadowed));
+    f.Sample("result=\"refused\"", static_cast<double>(edge.shadow_refused));
+  }
+  {
     Family f(&out, "sluice_smtp_accept_errors_total", "counter", "accept(2) failures, such as running out of file descriptors.");
     f.Sample("", static_cast<double>(edge.accept_errors));
   }
@@ -216,6 +227,21 @@ std::string RenderMetrics(AdminStages st) {
       for (const auto& b : fleet.destinations) {
         f.Sample(fmt::format("destination=\"{}\"", b.name), static_cast<double>(b.share));
       }
+    }
+  }
+  if (st.shadow) {
+    const cluster::ShadowStats sh = st.shadow->Stats();
+    {
+      Family f(&out, "sluice_shadow_copies_held", "gauge", "Shadow copies this node holds for other nodes.");
+      f.Sample("", static_cast<double>(sh.held));
+    }
+    {
+      Family f(&out, "sluice_shadow_copies_total", "counter",
+               "Shadow copies: received for others, sent to peers, failed to send, delivered here for a primary's lost spool.");
+      f.Sample("kind=\"received\"", static_cast<double>(sh.received));
+      f.Sample("kind=\"sent\"", static_cast<double>(sh.sent));
+      f.Sample("kind=\"failed\"", static_cast<double>(sh.failed));
+      f.Sample("kind=\"promoted\"", static_cast<double>(sh.promoted));
     }
   }
   if (st.spool) {

@@ -132,7 +132,30 @@ int Serve(const std::string& path) {
   server::EdgeMetrics edge_metrics;
   server::ServerOptions edge = config.server;
   edge.session_cap = plan.sessions;  // a fact of this process, not of the config
-  auto intake = queue::MakeIntake(*spool.value(), *queue, config.hostname);
+  // Shadow copies: this node's copies go to a peer before the 250, and
+  // the copies it holds for others live in a spool of their own.
+  std::unique_ptr<spool::Spool> shadow_store;
+  std::unique_ptr<cluster::Shadow> shadow;
+  if (config.shadow.enabled) {
+    spool::SpoolOptions so = config.spool;
+    so.path += "-shadow";
+    auto opened_store = spool::OpenSpool(so);
+    if (!opened_store.ok()) return Fail(opened_store.status());
+    shadow_store = std::move(opened_store).value();
+    auto epoch = cluster::Shadow::EpochOf(*spool.value());
+    if (!epoch.ok()) return Fail(epoch.status());
+    const std::string node = !config.shadow.node.empty() ? config.shadow.node
+                             : config.cluster.node.empty() ? config.hostname : config.cluster.node;
+    shadow = std::make_unique<cluster::Shadow>(config.shadow, node, epoch.value(), *shadow_store, *spool.value(), *queue);
+    if (Status s = shadow->Start(); !s.ok()) {
+      queue->Stop(std::chrono::seconds(0));
+      delivery->Stop();
+      return Fail(s);
+    }
+    log::Event("shadow copies on").With("node", node).With("epoch", epoch.value())
+        .With("peers", static_cast<int64_t>(config.shadow.peers.size())).Info();
+  }
+  auto intake = queue::MakeIntake(*spool.value(), *queue, config.hostname, shadow.get());
   // Rate limits: the fleet's table in Redis, or this node's own.
   LocalRateLimiter local_rates;
   RateLimiter& rates = fleet ? fleet->rates() : static_cast<RateLimiter&>(local_rates);
@@ -162,6 +185,7 @@ int Serve(const std::string& path) {
     stages.fleet = fleet.get();
     stages.control = control.get();
     stages.fleet_flight = fleet_flight.get();
+    stages.shadow = shadow.get();
     admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       if (control) control->Stop();
@@ -187,6 +211,7 @@ int Serve(const std::string& path) {
   flight.reset();
   if (control) control->Stop();
   fleet_flight.reset();
+  if (shadow) shadow->Stop();  // before the queue: a promotion submits to it
   queue->Stop(std::chrono::seconds(10));
   if (fleet) fleet->Stop();  // the blocks go back to the fleet at once; before delivery stops
   delivery->Stop();  // before the queue goes: a late delivery resumes on the queue's loop

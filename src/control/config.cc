@@ -126,6 +126,7 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
     t.Table("alerts", [&](TomlTable& s) { ReadAlerts(s, &c.admin.alerts); });
     t.Table("log", [&](TomlTable& s) { ReadLog(s, c); });
     t.Table("cluster", [&](TomlTable& s) { ReadCluster(s, c); });
+    t.Table("shadow", [&](TomlTable& s) { ReadShadow(s, c); });
   }
   Finish(c, path, min_free_set, &r.errors);
   return r;

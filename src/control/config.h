@@ -14,6 +14,7 @@
 #include "directory/directory.h"
 #include "admin/admin.h"
 #include "cluster/fleet.h"
+#include "cluster/shadow.h"
 #include "queue/queue.h"
 #include "server/server.h"
 #include "smtp/session.h"
@@ -66,6 +67,7 @@ struct Config {
   FlightOptions flight;
   std::vector<Placement> placement;
   cluster::ClusterOptions cluster;  // [cluster]; enabled only when present
+  cluster::ShadowOptions shadow;    // [shadow]; enabled only when present
   bool operator==(const Config&) const = default;  // a flight's candidate may differ only in its limits
 };
 

@@ -2,6 +2,7 @@
 // runs alone exactly as without it.
 #include <unistd.h>
 
+#include "cluster/shadow_protocol.h"
 #include "common/url.h"
 #include "control/config_parts.h"
 
@@ -51,6 +52,38 @@ void ReadCluster(TomlTable& s, Config& c) {
   }
   if (o.renew_interval.count() < 10) s.Error("renew_interval", "must be at least 10ms");
   if (o.lease_ttl < 5 * o.renew_interval) s.Error("lease_ttl", "must be at least 5 × renew_interval");
+}
+
+// [shadow]: a copy of each message on a peer before the 250.
+void ReadShadow(TomlTable& s, Config& c) {
+  cluster::ShadowOptions& o = c.shadow;
+  o.enabled = true;
+  std::string listen;
+  s.String("listen", &listen);
+  server::ListenerOptions at;
+  if (listen.empty()) {
+    s.Error("listen", "[shadow] needs listen = \"host:port\" on the fleet's internal network");
+  } else if (ParseHostPort(listen, s, "listen", &at)) {
+    o.address = at.address;
+    o.port = at.port;
+  }
+  s.String("secret", &o.secret);
+  if (o.secret.size() < 16) s.Error("secret", "must be at least 16 characters, the same on every node");
+  s.StringList("peers", &o.peers);
+  for (const auto& p : o.peers) {
+    if (!ParseHostPort(p, s, "peers", &at)) break;
+  }
+  if (o.peers.empty()) s.Error("peers", "name at least one other node's shadow listener (host:port)");
+  s.Duration("deadline", &o.deadline);
+  s.String("node", &o.node);
+  if (!o.node.empty() && !cluster::ShadowName(o.node)) s.Error("node", "must be 1-128 of A-Z a-z 0-9 . _ -");
+  // The listeners without a setting of their own take [shadow] mode.
+  queue::ShadowMode mode = queue::ShadowMode::kBestEffort;
+  ReadShadowMode(s, "mode", &mode);
+  for (auto& l : c.server.listeners) {
+    if (!l.shadow_given) l.shadow = mode;
+  }
+  if (o.deadline.count() < 10 || o.deadline.count() > 30'000) s.Error("deadline", "must be between 10ms and 30s");
 }
 
 }  // namespace sluice::control

@@ -32,6 +32,11 @@ void ReadServer(TomlTable& s, Config& c) {
   s.Int("blocking_threads", &c.blocking_threads, 1, 256);
 }
 
+void ReadShadowMode(TomlTable& s, const char* key, queue::ShadowMode* out) {
+  s.Enum(key, out, {{"best-effort", queue::ShadowMode::kBestEffort}, {"required", queue::ShadowMode::kRequired},
+                    {"off", queue::ShadowMode::kOff}});
+}
+
 // Listeners with settings of their own, e.g. submission on 587. The first
 // named listener replaces the default one unless [server] listen names some.
 void ReadListenerTable(const std::string& name, TomlTable& s, Config& c, bool first, bool listen_given) {
@@ -44,6 +49,8 @@ void ReadListenerTable(const std::string& name, TomlTable& s, Config& c, bool fi
   if (!ParseHostPort(address, s, "address", &l)) return;
   s.Bool("starttls", &l.starttls);
   s.Bool("require_tls", &l.require_tls);
+  l.shadow_given = s.Has("shadow");
+  ReadShadowMode(s, "shadow", &l.shadow);
   c.server.listeners.push_back(std::move(l));
 }
 

@@ -41,6 +41,8 @@ void ReadFlight(TomlTable& s, Config& c);
 
 // config_cluster.cc
 void ReadCluster(TomlTable& s, Config& c);
+void ReadShadow(TomlTable& s, Config& c);
+void ReadShadowMode(TomlTable& s, const char* key, queue::ShadowMode* out);
 
 // config_alerts.cc
 void ReadAlerts(TomlTable& t, admin::AlertOptions* a);  // [alerts]

@@ -183,6 +183,7 @@ constexpr Section kSections[] = {
     Part<&Config::log>("log", "log.format", LogLive, LogApply),
     Part<&Config::flight>("flight", "flight"),
     Part<&Config::cluster>("cluster", "cluster"),
+    Part<&Config::shadow>("shadow", "shadow"),
 };
 
 void AddOnce(std::vector<std::string>& v, const char* what) {

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +26,28 @@ class Queue;
 struct Accepted {
   Status status;   // OK: synced and queued; kNoSpace: 452 4.3.1; else 451 4.3.0
   std::string id;  // the queue id, also on failure (for the log)
+  bool not_redundant = false;  // shadow "required" and no peer took a copy: 451 4.4.0
+  bool shadowed = false;       // a peer synced a copy before the answer
+  std::string shadow_peer;     // which, or why none
+};
+
+// What a listener asks of the shadow copy ([shadow], per listener).
+enum class ShadowMode {
+  kOff,         // no copy
+  kBestEffort,  // a copy if a peer takes it within the deadline, else accept without
+  kRequired,    // no copy, no 250: 451 4.4.0
+};
+
+// Hands a copy of a message to a peer before the edge answers 250
+// (cluster/shadow.h). Copy may be called from any thread; `done` runs
+// once, on any thread, with OK only once a peer synced the copy.
+class Redundancy {
+ public:
+  virtual ~Redundancy() = default;
+  virtual void Copy(const std::string& id, std::shared_ptr<const Envelope> envelope,
+                    std::shared_ptr<const std::string> content, std::function<void(Status, std::string peer)> done) = 0;
+  // How long the edge waits for it, beside its own commit.
+  virtual std::chrono::milliseconds deadline() const = 0;
 };
 
 class Intake {
@@ -34,10 +58,16 @@ class Intake {
   // Stamps, commits and queues. `envelope.received_unix` is set here.
   // Resumes on the caller's executor; the body is moved, never copied but
   // once (behind the trace header).
-  virtual boost::asio::awaitable<Accepted> Accept(Envelope envelope, std::string body) = 0;
+  // With a Redundancy and `shadow` not off, the copy to a peer runs beside
+  // the local commit; "required" without a copy removes the local one and
+  // queues nothing.
+  virtual boost::asio::awaitable<Accepted> Accept(Envelope envelope, std::string body,
+                                                  ShadowMode shadow = ShadowMode::kOff) = 0;
 };
 
-// `hostname` names this node in the Received: header.
-std::unique_ptr<Intake> MakeIntake(spool::Spool& spool, Queue& queue, std::string hostname);
+// `hostname` names this node in the Received: header. `redundancy`: the
+// shadow copies, or null (none); it outlives the intake.
+std::unique_ptr<Intake> MakeIntake(spool::Spool& spool, Queue& queue, std::string hostname,
+                                   Redundancy* redundancy = nullptr);
 
 }  // namespace sluice::queue

@@ -281,16 +281,20 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             .With("tenants", tenants)
             .With("size", static_cast<int64_t>(store->body.size()))
             .With("tls", stream.TlsDescription());
-        auto accept = stages.intake.Accept(std::move(store->envelope), std::move(store->body));
+        auto accept = stages.intake.Accept(std::move(store->envelope), std::move(store->body), listener.shadow);
         queue::Accepted accepted = co_await std::move(accept);
         const Status& s = accepted.status;
         stages.metrics.OnCommit(MsSince(t0));
         stages.metrics.OnTransaction(s.ok());
+        if (listener.shadow != queue::ShadowMode::kOff && !accepted.shadow_peer.empty()) {
+          stages.metrics.OnShadow(accepted.shadowed, accepted.not_redundant);
+          event.With("shadow", accepted.shadowed ? accepted.shadow_peer : "none: " + accepted.shadow_peer);
+        }
         event.With("queue_id", s.ok() ? accepted.id : std::string("-"))
             .With("result", s.ok() ? "queued" : s.ToString())
             .With("commit_ms", MsSince(t0))
             .Info();
-        take(session.Resume(smtp::StoreResult{s, accepted.id}));
+        take(session.Resume(smtp::StoreResult{s, accepted.id, accepted.not_redundant}));
       } else if (std::holds_alternative<smtp::StartTls>(action)) {
         bool ok = listener.tls != nullptr;
         if (ok) ok = co_await flush();

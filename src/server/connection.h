@@ -58,6 +58,7 @@ struct ListenerContext {
   std::shared_ptr<const smtp::SessionOptions> session;  // this listener's settings
   std::shared_ptr<boost::asio::ssl::context> tls;       // null: no STARTTLS
   std::string name;
+  queue::ShadowMode shadow = queue::ShadowMode::kOff;  // kOff unless [shadow] is set
 };
 
 boost::asio::awaitable<void> RunConnection(boost::asio::ip::tcp::socket socket,

@@ -39,6 +39,9 @@ EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   s.buffer_refusals = buffer_refusals_.load();
   s.rate_limited_client = rate_limited_client_.load();
   s.rate_limited_tenant = rate_limited_tenant_.load();
+  s.shadowed = shadowed_.load();
+  s.unshadowed = unshadowed_.load();
+  s.shadow_refused = shadow_refused_.load();
   s.accept_errors = accept_errors_.load();
   s.stress_entries = stress_entries_.load();
   s.stressed = stressed_.load();

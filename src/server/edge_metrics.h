@@ -30,6 +30,11 @@ class EdgeMetrics {
   void OnBufferRefused() { buffer_refusals_.fetch_add(1, std::memory_order_relaxed); }
   // A message refused by a rate limit: per client address, or per tenant.
   void OnRateLimited(bool client) { (client ? rate_limited_client_ : rate_limited_tenant_).fetch_add(1, std::memory_order_relaxed); }
+  // A message with a shadow copy asked for: made on a peer, or not (and
+  // then accepted anyway, or refused with 451 4.4.0).
+  void OnShadow(bool shadowed, bool refused) {
+    (shadowed ? shadowed_ : refused ? shadow_refused_ : unshadowed_).fetch_add(1, std::memory_order_relaxed);
+  }
   void OnAcceptError() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
   void OnStress(bool on) {
     stressed_.store(on, std::memory_order_relaxed);
@@ -49,6 +54,7 @@ class EdgeMetrics {
     std::map<std::pair<std::string, bool>, uint64_t> timeouts;  // (kind, stressed) → count
     uint64_t buffer_waits = 0, buffer_refusals = 0, accept_errors = 0, stress_entries = 0;
     uint64_t rate_limited_client = 0, rate_limited_tenant = 0;
+    uint64_t shadowed = 0, unshadowed = 0, shadow_refused = 0;
     bool stressed = false;
     int64_t open_sessions = 0;
     uint64_t buffered_bytes = 0, buffered_limit = 0, session_limit = 0;
@@ -59,6 +65,7 @@ class EdgeMetrics {
   std::atomic<uint64_t> connections_{0}, queued_{0}, failed_{0};
   std::atomic<uint64_t> buffer_waits_{0}, buffer_refusals_{0}, accept_errors_{0}, stress_entries_{0};
   std::atomic<uint64_t> rate_limited_client_{0}, rate_limited_tenant_{0};
+  std::atomic<uint64_t> shadowed_{0}, unshadowed_{0}, shadow_refused_{0};
   std::atomic<bool> stressed_{false};
   std::map<std::pair<std::string, bool>, uint64_t> timeouts_;  // GUARDED_BY(mu_)
   std::mutex mu_;

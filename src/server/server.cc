@@ -299,7 +299,7 @@ class EdgeServer final : public Server {
     session->starttls = tls != nullptr && l.starttls;
     session->require_tls = l.require_tls;
     return std::make_shared<const ListenerContext>(
-        ListenerContext{std::move(o), session, session->starttls ? tls : nullptr, l.name});
+        ListenerContext{std::move(o), session, session->starttls ? tls : nullptr, l.name, l.shadow});
   }
 
   // Binds the listener's acceptor on every worker.

@@ -11,13 +11,11 @@
 #include "common/rate_limit.h"
 #include "common/status.h"
 #include "common/tls_policy.h"
+#include "queue/intake.h"
 #include "smtp/session.h"
 
 namespace sluice::directory {
 class Directory;
-}
-namespace sluice::queue {
-class Intake;
 }
 
 namespace sluice::server {
@@ -30,6 +28,8 @@ struct ListenerOptions {
   uint16_t port = 2525;
   bool starttls = true;      // offer STARTTLS here when a certificate is configured
   bool require_tls = false;  // submission (587): STARTTLS before MAIL, else 530 5.7.0
+  queue::ShadowMode shadow = queue::ShadowMode::kBestEffort;  // with [shadow]: a copy on a peer before 250
+  bool shadow_given = false;  // set on the listener itself, not taken from [shadow] mode
   bool operator==(const ListenerOptions&) const = default;  // a reload applies what changed
 };
 

@@ -74,6 +74,7 @@ Reply BufferFull();               // 452 4.3.1: no memory for this message's con
 Reply SessionTimeLimit();         // 421 4.4.2: the whole session took too long
 Reply NoDescriptors();            // 421 4.3.2: out of file descriptors
 Reply StorageError();             // 451 4.3.0
+Reply NotRedundant();             // 451 4.4.0: shadow "required" and no peer took a copy
 Reply ClientRateLimited();        // 451 4.7.1: this client address is over its message rate
 Reply TlsRequired();              // 530 5.7.0
 Reply ForestSaturatedClose();     // 421 4.3.2, as the hosted service said it

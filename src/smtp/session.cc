@@ -67,6 +67,8 @@ std::vector<Action> Session::Resume(const StoreResult& r) {
     Emit(replies::Queued(r.queue_id));
   } else if (r.status.code() == Status::Code::kNoSpace) {
     Emit(replies::StorageFull());
+  } else if (r.not_redundant) {
+    Emit(replies::NotRedundant());
   } else {
     Emit(replies::StorageError());
   }

@@ -64,7 +64,8 @@ struct AdmitResult {
 
 struct StoreResult {
   Status status;
-  std::string queue_id;  // set when status is OK
+  std::string queue_id;        // set when status is OK
+  bool not_redundant = false;  // no peer took the shadow copy "required": 451 4.4.0
 };
 
 struct TlsResult {
