@@ -29,7 +29,7 @@ constexpr const char* kEpochMeta = "shadow-epoch";
 
 // One authenticated connection: its stream and what has arrived on it.
 struct Conn {
-  explicit Conn(asio::ip::tcp::socket s) : stream(std::move(s)) {}
+  Conn(asio::ip::tcp::socket s, size_t max_content) : stream(std::move(s)), parser(max_content) {}
   TimedStream stream;
   ShadowParser parser;
   std::vector<char> buf = std::vector<char>(64 * 1024);
@@ -152,7 +152,9 @@ asio::awaitable<void> Shadow::Accept() {
 
 // The peer's side of one connection.
 asio::awaitable<void> Shadow::Serve(asio::ip::tcp::socket socket) {
-  Conn c(std::move(socket));
+  // Before the secret is proven a COPY may carry nothing: a stranger cannot
+  // make this node buffer a message.
+  Conn c(std::move(socket), 0);
   boost::system::error_code ec;
   const std::string nonce = ShadowNonce();
   const std::string greeting = ShadowLine("SHADOW", {nonce}), ok = ShadowLine("OK"),
@@ -165,6 +167,8 @@ asio::awaitable<void> Shadow::Serve(asio::ip::tcp::socket socket) {
     c.stream.Close();
     co_return;
   }
+  // The primary sends nothing more before this OK, so nothing buffered is lost.
+  c.parser = ShadowParser(kMaxShadowContent);
   co_await c.stream.WriteAll(ok, kAuthTimeout, ec);
   while (!ec) {
     auto f = co_await ReadFrame(c, kIdleTimeout, ec);
@@ -284,7 +288,7 @@ asio::awaitable<void> Shadow::Send(std::string id, std::shared_ptr<const Envelop
       timer.cancel();
       if (!ec && !s.is_open()) ec = asio::error::timed_out;
       if (!ec) {
-        c = std::make_unique<Conn>(std::move(s));
+        c = std::make_unique<Conn>(std::move(s), 0);  // the peer sends no COPY
         auto hello = co_await ReadFrame(*c, deadline - Clock::now(), ec);
         if (!ec && hello && hello->verb == "SHADOW") {
           const std::string proof = ShadowLine("AUTH", {ShadowProof(o_.secret, hello->args[0])});
