@@ -84,7 +84,11 @@ mode = "%s"
         harness.wait_for(lambda: "shadow peer refused" in b.log(), timeout=5, what="the refusal logged")
 
     def test_a_lost_spool_is_delivered_by_the_peers(self):
-        relay_port = harness.free_port()  # the next hop is down: mail stays queued on A
+        # The next hop answers 421: mail stays queued on A. (A port left
+        # unused until later could be taken by another test meanwhile.)
+        relay_port = harness.free_port()
+        busy = harness.SmtpSink(relay_port, extra=("-Q", "rcpt"))
+        self.addCleanup(busy.cleanup)
         a, b, c = self.nodes(relay_port, modes=("required", "best-effort", "best-effort"))
         count = 40
         for n in range(count):
@@ -104,11 +108,13 @@ mode = "%s"
             metric(c, "sluice_shadow_copies_total", 'kind="promoted"')
         self.assertEqual(promoted, count)
         # The next hop comes back: every acknowledged message arrives once.
+        self.assertEqual(busy.subjects(), [])
+        busy.cleanup()
         sink = harness.SmtpSink(relay_port)
         self.addCleanup(sink.cleanup)
         for n in (a, b, c):
             n.api("POST", "/api/v1/queue/retry", {"all": True})
-        harness.wait_for(lambda: len(sink.subjects()) >= count, timeout=60, what="every message delivered")
+        harness.wait_for(lambda: len(sink.subjects()) >= count, timeout=90, what="every message delivered")
         time.sleep(1)
         self.assertEqual(sorted(sink.subjects()), list(range(count)))
 
