@@ -258,8 +258,8 @@ asio::awaitable<void> Shadow::Send(std::string id, std::shared_ptr<const Envelop
     std::sort(order.begin(), order.end(),
               [&](Peer* a, Peer* b) { return Weight(a->address, id) > Weight(b->address, id); });
   }
-  const std::string frame =
-      id.empty() ? std::string() : ShadowCopy(node_, epoch_, id, spool::EncodeEnvelope(*envelope, ""), *content);
+  const std::string head =
+      id.empty() ? std::string() : ShadowCopyHead(node_, epoch_, id, spool::EncodeEnvelope(*envelope, ""), content->size());
   std::string why = "no shadow peer";
   for (size_t k = 0; k < order.size(); ++k) {
     Peer* p = order[k];
@@ -308,7 +308,7 @@ asio::awaitable<void> Shadow::Send(std::string id, std::shared_ptr<const Envelop
     }
     std::optional<ShadowFrame> answer;
     if (!ec && !id.empty()) {
-      co_await c->stream.WriteAll(frame, deadline - Clock::now(), ec);
+      co_await c->stream.WriteAll(head, *content, deadline - Clock::now(), ec);
       if (!ec) answer = co_await ReadFrame(*c, deadline - Clock::now(), ec);
     }
     if (!ec && (id.empty() || (answer && answer->verb == "OK"))) {

@@ -133,12 +133,10 @@ std::string ShadowLine(std::string_view verb, const std::vector<std::string>& ar
   return out + "\r\n";
 }
 
-std::string ShadowCopy(const std::string& node, const std::string& epoch, const std::string& id,
-                       std::string_view envelope, std::string_view content) {
-  std::string out = fmt::format("COPY {} {} {} {} {}\r\n", node, epoch, id, envelope.size(), content.size());
-  out.reserve(out.size() + envelope.size() + content.size());
+std::string ShadowCopyHead(const std::string& node, const std::string& epoch, const std::string& id,
+                           std::string_view envelope, size_t content_size) {
+  std::string out = fmt::format("COPY {} {} {} {} {}\r\n", node, epoch, id, envelope.size(), content_size);
   out.append(envelope);
-  out.append(content);
   return out;
 }
 

@@ -55,10 +55,12 @@ class ShadowParser {
   size_t envelope_len_ = 0, content_len_ = 0;
 };
 
-// Frame builders, CRLF included.
+// Frame builders, CRLF included. A COPY is its head (the line and the
+// envelope) followed by the content as it is: sent as a gathered write, so
+// the message is never copied into a frame.
 std::string ShadowLine(std::string_view verb, const std::vector<std::string>& args = {});
-std::string ShadowCopy(const std::string& node, const std::string& epoch, const std::string& id,
-                       std::string_view envelope, std::string_view content);
+std::string ShadowCopyHead(const std::string& node, const std::string& epoch, const std::string& id,
+                           std::string_view envelope, size_t content_size);
 
 // A fresh nonce (32 hex digits from the system's random source) and the
 // answer to it; Verify compares in constant time.

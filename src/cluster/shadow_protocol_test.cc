@@ -6,7 +6,7 @@ namespace sluice::cluster {
 namespace {
 
 TEST(ShadowProtocol, FramesArriveWholeWhateverTheSplit) {
-  const std::string wire = ShadowLine("HELLO", {"n1", "e1a2"}) + ShadowCopy("n1", "e1a2", "Q1", "ENV", "From: x\r\n\r\nhi\r\n") +
+  const std::string wire = ShadowLine("HELLO", {"n1", "e1a2"}) + ShadowCopyHead("n1", "e1a2", "Q1", "ENV", 15) + "From: x\r\n\r\nhi\r\n" +
                            ShadowLine("OK");
   for (size_t step : {1u, 3u, 7u, 1000u}) {
     ShadowParser p;

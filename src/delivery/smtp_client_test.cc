@@ -113,6 +113,31 @@ std::vector<Outcome> DeliverOne(uint16_t port) {
   return out;
 }
 
+// The fleet's block caps the throttle; without one the throttle alone
+// decides. And the stage routes a next hop's name ("dest/host[addr]") to
+// its destination, so the fleet reaches an mx destination's per-host
+// throttles (a name the router did not know was NotFound before).
+TEST(SmtpClient, TheFleetsBlockCapsConcurrencyAndNamesRouteToTheirDestination) {
+  DestinationOptions o;
+  o.name = "hop";
+  o.kind = DestinationKind::kSmtp;
+  o.host = "127.0.0.1";
+  o.port = 1;
+  o.max_concurrency = 8;
+  auto d = MakeDelivery({o}, "client.test", 1);
+  EXPECT_TRUE(d->SetFleetShare("hop", 3).ok());
+  auto s = d->Stats();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].concurrency_limit, 3u);
+  EXPECT_EQ(s[0].max_concurrency, 8u);
+  EXPECT_EQ(s[0].fleet_share, std::optional<size_t>(3));
+  EXPECT_TRUE(d->SetFleetShare("hop/mx.example[192.0.2.1]", std::nullopt).ok());  // to "hop", by the prefix
+  EXPECT_EQ(d->Stats()[0].concurrency_limit, 8u);
+  EXPECT_EQ(d->SetFleetShare("other/mx.example[192.0.2.1]", 1).code(), Status::Code::kNotFound);
+  EXPECT_EQ(d->PauseDestination("other", std::chrono::milliseconds(10), "x").code(), Status::Code::kNotFound);
+  d->Stop();
+}
+
 TEST(SmtpClient, PipelinesMailRcptDataWhenOffered) {
   ScriptedHop hop(true);
   auto out = DeliverOne(hop.port());
