@@ -30,10 +30,26 @@ def _cleanup():
 atexit.register(_cleanup)
 
 
+# Ports handed out for servers to listen on later come from below the
+# kernel's ephemeral range (32768 and up), so no outbound connection of
+# another test (a client, a delivery) can take one in the meantime; each
+# test process starts at a place of its own, so two running in parallel
+# do not pick the same ones.
+_PORTS_LOW, _PORTS_HIGH = 20000, 32000
+_next_port = [_PORTS_LOW + (os.getpid() % 59) * 200]
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(_PORTS_HIGH - _PORTS_LOW):
+        port = _next_port[0]
+        _next_port[0] = port + 1 if port + 1 < _PORTS_HIGH else _PORTS_LOW
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_port(port, timeout=30, proc=None, host="127.0.0.1"):
