@@ -2,6 +2,7 @@
 // that says whose fault it was (400 bad input, 401/403 auth, 404 unknown).
 #include "cluster/control_plane.h"
 #include "cluster/fleet.h"
+#include "cluster/shadow.h"
 #include "admin/admin_api.h"
 
 #include <fmt/format.h>
@@ -217,6 +218,9 @@ json HealthJson(AdminStages st) {
     const spool::SpoolHealth h = st.spool->Health();
     if (h.state != spool::SpoolState::kOk) reasons.push_back(fmt::format("spool {}: {}", spool::ToString(h.state), h.reason));
   }
+  // A node being drained is not ready first: the load balancer sends new
+  // senders elsewhere before the node refuses any.
+  if (st.shadow && st.shadow->draining()) reasons.push_back("node draining to its peers (sluicectl node undrain)");
   return {{"status", "ok"}, {"live", true}, {"ready", reasons.empty()}, {"reasons", reasons}};
 }
 
@@ -298,6 +302,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
     if (t == "/api/v1/status") {
       json out = StatusJson(st);
       if (st.fleet || st.control) out["fleet"] = FleetJson(st);
+      if (st.shadow) out["shadow"] = ShadowJson(*st.shadow);
       if (st.config) out["config"] = ConfigJson(st.config->Current());
       return Json(200, out);
     }
@@ -331,6 +336,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
     }
     if (auto queue = HandleQueueGet(r, st)) return *queue;
     if (auto flight = HandleFlightGet(r, st)) return *flight;
+    if (auto shadow = HandleShadowGet(r, st)) return *shadow;
     return Error(404, "no such resource: " + t);
   }
   if (r.method != "POST") return Error(405, "method not allowed: " + r.method);
@@ -345,6 +351,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
   static const std::regex kDestinationLimit("^/api/v1/destinations/([^/]+)/limit$");
   if (auto queue = HandleQueuePost(r, st)) return *queue;
   if (auto flight = HandleFlightPost(r, st)) return *flight;
+  if (auto shadow = HandleShadowPost(r, st)) return *shadow;
   if (t == "/api/v1/config/reload") {
     if (!st.config) return Error(503, "no config control in this process");
     ReloadReport rep = st.config->Reload();

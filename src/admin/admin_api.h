@@ -53,5 +53,10 @@ std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st);
 // GET /api/v1/flight; POST /api/v1/flight/{start,promote,rollback}.
 std::optional<ApiResponse> HandleFlightGet(const ApiRequest& r, AdminStages st);
 std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st);
+// GET /api/v1/shadow and /api/v1/node/drain; POST /api/v1/node/{drain,undrain}
+// and /api/v1/safetynet/resubmit.
+nlohmann::json ShadowJson(cluster::Shadow& shadow);  // also in /api/v1/status
+std::optional<ApiResponse> HandleShadowGet(const ApiRequest& r, AdminStages st);
+std::optional<ApiResponse> HandleShadowPost(const ApiRequest& r, AdminStages st);
 
 }  // namespace sluice::admin

@@ -86,6 +86,10 @@ const std::vector<AlertKindInfo>& AlertKinds() {
        "1 while this fleet node runs its forests on local shares because Redis does not answer"},
       {AlertKind::kClusterControl, "cluster_control",
        "1 while this fleet node cannot read the control plane (etcd without quorum or away) and runs on its snapshot"},
+      {AlertKind::kShadowNoPeer, "shadow_no_peer",
+       "1 while [shadow] is on and no shadow peer answered: best-effort listeners accept without a copy, required ones refuse"},
+      {AlertKind::kShadowBacklog, "shadow_backlog",
+       "this node's discards some shadow peer has not heard yet (copies it holds in vain)"},
   };
   return kinds;
 }
@@ -116,6 +120,8 @@ std::vector<AlertRule> DefaultAlertRules() {
   r.push_back({"spool-full", AlertKind::kSpoolState, "", 0, 0s, 10s, Severity::kCritical});
   r.push_back({"fleet-local", AlertKind::kClusterLocal, "", 0, 0s, 10s, Severity::kWarning});
   r.push_back({"fleet-control-lost", AlertKind::kClusterControl, "", 0, 0s, 10s, Severity::kCritical});
+  r.push_back({"no-shadow-peer", AlertKind::kShadowNoPeer, "", 0, 10s, 10s, Severity::kCritical});
+  r.push_back({"shadow-backlog", AlertKind::kShadowBacklog, "", 50'000, 120s, 60s, Severity::kWarning});
   return r;
 }
 
@@ -145,6 +151,8 @@ std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
     case AlertKind::kSpoolState: out[""] = now.spool_state; break;
     case AlertKind::kClusterLocal: out[""] = now.cluster_local; break;
     case AlertKind::kClusterControl: out[""] = now.cluster_control; break;
+    case AlertKind::kShadowNoPeer: out[""] = now.shadow_no_peer; break;
+    case AlertKind::kShadowBacklog: out[""] = static_cast<double>(now.shadow_discards_pending); break;
     case AlertKind::kForestSaturation:
     case AlertKind::kForestDeferralRate:
     case AlertKind::kForestLatency:

@@ -20,7 +20,7 @@ namespace sluice::admin {
 enum class AlertKind {
   kReplyRate, kForestSaturation, kForestDeferralRate, kForestLatency, kQueueOldestAge, kQueueDepth,
   kDestinationBreaker, kDestinationFailureRate, kSpoolCommitLatency, kSpoolState, kClusterLocal,
-  kClusterControl,
+  kClusterControl, kShadowNoPeer, kShadowBacklog,
 };
 enum class Severity { kInfo, kWarning, kCritical };
 
@@ -72,6 +72,8 @@ struct Sample {
   std::string spool_reason;
   int cluster_local = 0;    // 1 while this node runs on local shares (Redis away)
   int cluster_control = 0;  // 1 while etcd does not answer (running on the snapshot)
+  int shadow_no_peer = 0;   // 1 while [shadow] is on and no peer answered the last exchange
+  uint64_t shadow_discards_pending = 0;  // discards a peer has not heard yet
 };
 
 // The last minute of samples, for rates and windowed percentiles.

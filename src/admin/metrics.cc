@@ -237,11 +237,42 @@ std::string RenderMetrics(AdminStages st) {
     }
     {
       Family f(&out, "sluice_shadow_copies_total", "counter",
-               "Shadow copies: received for others, sent to peers, failed to send, delivered here for a primary's lost spool.");
+               "Shadow copies: received for others, sent to peers, failed to send, delivered here (promoted: a primary "
+               "lost its spool or went silent; takeover: the latter), moved to the safety net (discarded), removed from "
+               "it (expired), queued again from it (resubmitted).");
       f.Sample("kind=\"received\"", static_cast<double>(sh.received));
       f.Sample("kind=\"sent\"", static_cast<double>(sh.sent));
       f.Sample("kind=\"failed\"", static_cast<double>(sh.failed));
       f.Sample("kind=\"promoted\"", static_cast<double>(sh.promoted));
+      f.Sample("kind=\"takeover\"", static_cast<double>(sh.takeovers));
+      f.Sample("kind=\"discarded\"", static_cast<double>(sh.discarded));
+      f.Sample("kind=\"expired\"", static_cast<double>(sh.expired));
+      f.Sample("kind=\"resubmitted\"", static_cast<double>(sh.resubmitted));
+    }
+    {
+      Family f(&out, "sluice_safety_net_copies", "gauge", "Delivered messages kept in this node's safety net.");
+      f.Sample("", static_cast<double>(sh.net));
+    }
+    {
+      Family f(&out, "sluice_shadow_discards_pending", "gauge",
+               "This node's discards some peer has not heard yet (they leave shadow copies held on it).");
+      f.Sample("", static_cast<double>(sh.discards_pending));
+    }
+    {
+      Family f(&out, "sluice_shadow_peers_up", "gauge", "Shadow peers that answered this node's last exchange, of those configured.");
+      f.Sample("", static_cast<double>(sh.peers_up));
+    }
+    {
+      Family f(&out, "sluice_shadow_dropped_total", "counter",
+               "This node's messages dropped at a peer's word that it delivered them during a takeover.");
+      f.Sample("", static_cast<double>(sh.dropped_taken));
+    }
+    {
+      const cluster::DrainStatus d = st.shadow->Drain();
+      Family f(&out, "sluice_node_draining", "gauge", "1 while this node is drained to its peers.");
+      f.Sample("", d.state == "off" ? 0.0 : 1.0);
+      Family h(&out, "sluice_drain_handed_total", "counter", "Messages this drain handed to a peer.");
+      h.Sample("", static_cast<double>(d.handed));
     }
   }
   if (st.spool) {

@@ -1,5 +1,6 @@
 #include "cluster/control_plane.h"
 #include "cluster/fleet.h"
+#include "cluster/shadow.h"
 #include "admin/monitor.h"
 
 #include <boost/asio/post.hpp>
@@ -74,6 +75,11 @@ Sample TakeSample(AdminStages st, int64_t now_ms) {
   }
   if (st.fleet) s.cluster_local = st.fleet->View().mode == "local" ? 1 : 0;
   if (st.control) s.cluster_control = st.control->View().state == "unreachable" ? 1 : 0;
+  if (st.shadow) {
+    const cluster::ShadowStats sh = st.shadow->Stats();
+    s.shadow_no_peer = sh.peers > 0 && sh.peers_up == 0 ? 1 : 0;
+    s.shadow_discards_pending = sh.discards_pending;
+  }
   return s;
 }
 

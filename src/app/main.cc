@@ -116,6 +116,29 @@ int Serve(const std::string& path) {
     fleet = std::make_unique<cluster::Fleet>(config.cluster, *dir, *delivery);
   }
   auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router, &groups);
+  // Shadow copies: this node's copies go to a peer before the 250, and
+  // the copies it holds for others live in a spool of their own. Before
+  // the queue reads the spool, the peers say what they delivered for this
+  // node while it was away.
+  std::unique_ptr<spool::Spool> shadow_store;
+  std::unique_ptr<cluster::Shadow> shadow;
+  if (config.shadow.enabled) {
+    spool::SpoolOptions so = config.spool;
+    so.path += "-shadow";
+    so.journal_discards = false;
+    auto opened_store = spool::OpenSpool(so);
+    if (!opened_store.ok()) return Fail(opened_store.status());
+    shadow_store = std::move(opened_store).value();
+    auto epoch = cluster::Shadow::EpochOf(*spool.value());
+    if (!epoch.ok()) return Fail(epoch.status());
+    const std::string node = !config.shadow.node.empty() ? config.shadow.node
+                             : config.cluster.node.empty() ? config.hostname : config.cluster.node;
+    shadow = std::make_unique<cluster::Shadow>(config.shadow, node, epoch.value(), *shadow_store, *spool.value(), *queue);
+    const size_t dropped = shadow->Reconcile();
+    log::Event("shadow copies on").With("node", node).With("epoch", epoch.value())
+        .With("peers", static_cast<int64_t>(config.shadow.peers.size()))
+        .With("dropped_taken_over", static_cast<int64_t>(dropped)).Info();
+  }
   if (Status s = queue->Start(); !s.ok()) return Fail(s);
   // In a fleet, placement, live limits and holds come from etcd (the last
   // snapshot first).
@@ -128,33 +151,27 @@ int Serve(const std::string& path) {
                            SLUICE_VERSION_STRING, std::to_string(info.version)};
     control = std::make_unique<cluster::ControlPlane>(config.cluster.control, me, *dir, *queue);
   }
-  auto session = std::make_shared<const smtp::SessionOptions>(config.session);
-  server::EdgeMetrics edge_metrics;
-  server::ServerOptions edge = config.server;
-  edge.session_cap = plan.sessions;  // a fact of this process, not of the config
-  // Shadow copies: this node's copies go to a peer before the 250, and
-  // the copies it holds for others live in a spool of their own.
-  std::unique_ptr<spool::Spool> shadow_store;
-  std::unique_ptr<cluster::Shadow> shadow;
-  if (config.shadow.enabled) {
-    spool::SpoolOptions so = config.spool;
-    so.path += "-shadow";
-    auto opened_store = spool::OpenSpool(so);
-    if (!opened_store.ok()) return Fail(opened_store.status());
-    shadow_store = std::move(opened_store).value();
-    auto epoch = cluster::Shadow::EpochOf(*spool.value());
-    if (!epoch.ok()) return Fail(epoch.status());
-    const std::string node = !config.shadow.node.empty() ? config.shadow.node
-                             : config.cluster.node.empty() ? config.hostname : config.cluster.node;
-    shadow = std::make_unique<cluster::Shadow>(config.shadow, node, epoch.value(), *shadow_store, *spool.value(), *queue);
+  if (shadow) {
+    if (control) {
+      // A takeover waits for the primary to be gone from the membership
+      // too, not only silent to this node.
+      shadow->SetMembership([c = control.get()](const std::string& node) {
+        for (const auto& m : c->View().members) {
+          if (m.node == node) return true;
+        }
+        return false;
+      });
+    }
     if (Status s = shadow->Start(); !s.ok()) {
       queue->Stop(std::chrono::seconds(0));
       delivery->Stop();
       return Fail(s);
     }
-    log::Event("shadow copies on").With("node", node).With("epoch", epoch.value())
-        .With("peers", static_cast<int64_t>(config.shadow.peers.size())).Info();
   }
+  auto session = std::make_shared<const smtp::SessionOptions>(config.session);
+  server::EdgeMetrics edge_metrics;
+  server::ServerOptions edge = config.server;
+  edge.session_cap = plan.sessions;  // a fact of this process, not of the config
   auto intake = queue::MakeIntake(*spool.value(), *queue, config.hostname, shadow.get());
   // Rate limits: the fleet's table in Redis, or this node's own.
   LocalRateLimiter local_rates;

@@ -6,6 +6,7 @@
 //   sluicectl ... fleet [--json]
 //   sluicectl ... queue list|show|hold|release|retry|delete|bounce ... (see ctl_queue.cc)
 //   sluicectl ... flight start FILE --share 10% | promote | rollback | status (see ctl_flight.cc)
+//   sluicectl ... node drain|undrain NODE, node status, shadow, safetynet resubmit (see ctl_shadow.cc)
 // A bad invocation prints one line and exits 2; a refused call exits 1.
 #include <fmt/format.h>
 
@@ -16,6 +17,7 @@
 
 #include "app/admin_client.h"
 #include "app/ctl_flight.h"
+#include "app/ctl_shadow.h"
 #include "app/ctl_queue.h"
 #include "control/config.h"
 
@@ -144,6 +146,7 @@ int main(int argc, char** argv) {
   fleet->add_flag("--json", fleet_json, "the admin API's JSON");
   sluice::app::QueueCommands queue(app);
   sluice::app::FlightCommands flight(app);
+  sluice::app::ShadowCommands shadow(app);
   if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluicectl")) return *exit;
 
   Target t;
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
   try {
     if (queue.chosen()) return queue.Run(t);
     if (flight.chosen()) return flight.Run(t);
+    if (shadow.chosen()) return shadow.Run(t);
     if (*dest_limit) {
       return Done(Call(t, true, "/api/v1/destinations/" + name + "/limit", json{{"limit", limit}}.dump()));
     }

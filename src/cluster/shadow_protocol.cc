@@ -61,11 +61,22 @@ std::optional<ShadowFrame> ShadowParser::Next() {
     pending_.reset();
     return std::nullopt;
   };
-  if (pending_) {  // a COPY's payload
+  if (pending_) {  // a COPY's, TAKE's or id list's payload
     if (buf_.size() - pos_ < envelope_len_ + content_len_) return std::nullopt;
     pending_->envelope.assign(buf_, pos_, envelope_len_);
     pending_->content.assign(buf_, pos_ + envelope_len_, content_len_);
     pos_ += envelope_len_ + content_len_;
+    if (pending_->verb == "DISCARD" || pending_->verb == "TAKEN") {
+      std::string_view rest = pending_->content;
+      while (!rest.empty()) {
+        const size_t lf = rest.find('\n');
+        if (lf == std::string_view::npos) return fail(pending_->verb + ": ids must end in LF");
+        if (!ShadowName(rest.substr(0, lf))) return fail(pending_->verb + ": not an id");
+        pending_->ids.emplace_back(rest.substr(0, lf));
+        rest.remove_prefix(lf + 1);
+      }
+      pending_->content.clear();
+    }
     std::optional<ShadowFrame> out = std::move(pending_);
     pending_.reset();
     buf_.erase(0, pos_);
@@ -101,15 +112,28 @@ std::optional<ShadowFrame> ShadowParser::Next() {
     return true;
   };
   if (f.verb == "SHADOW" || f.verb == "AUTH") {
-    if (f.args.size() != 1 || f.args[0].size() > 128 || f.args[0].find_first_not_of("0123456789abcdef") != std::string::npos) {
-      return fail(f.verb + ": expected one hex word");
-    }
+    const size_t want = f.verb == "AUTH" ? 2 : 1;  // AUTH: the proof and the primary's own nonce
+    bool hex = f.args.size() == want;
+    for (const auto& a : f.args) hex = hex && a.size() <= 128 && a.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) return fail(f.verb + (want == 2 ? ": expected two hex words" : ": expected one hex word"));
   } else if (f.verb == "HELLO") {
     if (f.args.size() != 2 || !names(2)) return fail("HELLO: expected a node and an epoch");
-  } else if (f.verb == "COPY") {
+  } else if (f.verb == "COPY" || f.verb == "TAKE") {
     if (f.args.size() != 5 || !names(3) || !Size(f.args[3], kMaxShadowEnvelope, &envelope_len_) ||
         !Size(f.args[4], max_content_, &content_len_)) {
-      return fail("COPY: expected node, epoch, id and two sizes within the limits");
+      return fail(f.verb + ": expected node, epoch, id and two sizes within the limits");
+    }
+    pending_ = std::move(f);
+    buf_.erase(0, pos_);
+    pos_ = 0;
+    return Next();
+  } else if (f.verb == "DISCARD" || f.verb == "TAKEN") {
+    const size_t words = f.verb == "DISCARD" ? 3 : 1;
+    envelope_len_ = 0;
+    // Like a COPY's content, a list is refused before the secret is proven.
+    if (f.args.size() != words || !names(words - 1) ||
+        !Size(f.args[words - 1], std::min(kMaxShadowList, max_content_), &content_len_)) {
+      return fail(f.verb + ": expected " + (words == 3 ? "node, epoch and " : "") + "a size within the limit");
     }
     pending_ = std::move(f);
     buf_.erase(0, pos_);
@@ -134,10 +158,19 @@ std::string ShadowLine(std::string_view verb, const std::vector<std::string>& ar
 }
 
 std::string ShadowCopyHead(const std::string& node, const std::string& epoch, const std::string& id,
-                           std::string_view envelope, size_t content_size) {
-  std::string out = fmt::format("COPY {} {} {} {} {}\r\n", node, epoch, id, envelope.size(), content_size);
+                           std::string_view envelope, size_t content_size, std::string_view verb) {
+  std::string out = fmt::format("{} {} {} {} {} {}\r\n", verb, node, epoch, id, envelope.size(), content_size);
   out.append(envelope);
   return out;
+}
+
+std::string ShadowIdList(std::string_view verb, const std::vector<std::string>& head,
+                         const std::vector<std::string>& ids) {
+  std::string list;
+  for (const auto& id : ids) (list += id) += '\n';
+  std::vector<std::string> args = head;
+  args.push_back(std::to_string(list.size()));
+  return ShadowLine(verb, args) + list;
 }
 
 std::string ShadowNonce() {

@@ -27,6 +27,24 @@ TEST(ShadowProtocol, FramesArriveWholeWhateverTheSplit) {
   }
 }
 
+TEST(ShadowProtocol, IdListsAndTakesRoundTrip) {
+  const std::string wire = ShadowIdList("DISCARD", {"n1", "e1"}, {"Q1", "Q2"}) + ShadowIdList("DISCARD", {"n1", "e1"}, {}) +
+                           ShadowIdList("TAKEN", {}, {"Q3"}) + ShadowCopyHead("n1", "e1", "Q4", "E", 2, "TAKE") + "hi";
+  ShadowParser p;
+  p.Feed(wire);
+  std::vector<ShadowFrame> frames;
+  while (auto f = p.Next()) frames.push_back(*f);
+  ASSERT_EQ(frames.size(), 4u) << p.error();
+  EXPECT_EQ(frames[0].verb, "DISCARD");
+  EXPECT_EQ(frames[0].args[1], "e1");
+  EXPECT_EQ(frames[0].ids, (std::vector<std::string>{"Q1", "Q2"}));
+  EXPECT_TRUE(frames[1].ids.empty());
+  EXPECT_EQ(frames[2].verb, "TAKEN");
+  EXPECT_EQ(frames[2].ids, (std::vector<std::string>{"Q3"}));
+  EXPECT_EQ(frames[3].verb, "TAKE");
+  EXPECT_EQ(frames[3].content, "hi");
+}
+
 TEST(ShadowProtocol, HostileInputIsRefusedWithAReason) {
   auto error_of = [](const std::string& wire, size_t max_content = kMaxShadowContent) {
     ShadowParser p(max_content);
@@ -44,6 +62,10 @@ TEST(ShadowProtocol, HostileInputIsRefusedWithAReason) {
   EXPECT_NE(error_of("AUTH zz\r\n"), "");
   EXPECT_NE(error_of("HELLO n1\r\n"), "");
   EXPECT_NE(error_of("OK a\x01\r\n"), "");
+  EXPECT_NE(error_of("DISCARD n1 e1 4\r\n../\n"), "");                  // an id that is not a name
+  EXPECT_NE(error_of("DISCARD n1 e1 3\r\nQ12"), "");                     // a list that does not end in LF
+  EXPECT_NE(error_of("TAKEN 99999999\r\n"), "");                         // past the list limit
+  EXPECT_NE(error_of("DISCARD n1 e1 3\r\nQ1\n", 0), "");                 // before the secret: nothing buffered
   // After an error nothing more comes out, whatever follows.
   ShadowParser p;
   p.Feed("FROB\r\nOK\r\n");

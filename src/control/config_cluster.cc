@@ -58,6 +58,7 @@ void ReadCluster(TomlTable& s, Config& c) {
 void ReadShadow(TomlTable& s, Config& c) {
   cluster::ShadowOptions& o = c.shadow;
   o.enabled = true;
+  c.spool.journal_discards = true;  // the peers learn discards from it
   std::string listen;
   s.String("listen", &listen);
   server::ListenerOptions at;
@@ -84,6 +85,14 @@ void ReadShadow(TomlTable& s, Config& c) {
     if (!l.shadow_given) l.shadow = mode;
   }
   if (o.deadline.count() < 10 || o.deadline.count() > 30'000) s.Error("deadline", "must be between 10ms and 30s");
+  s.Duration("heartbeat", &o.heartbeat);
+  s.Duration("resubmit_after", &o.resubmit_after);
+  s.Duration("safety_net_hold", &o.safety_net_hold);
+  if (o.heartbeat.count() < 100) s.Error("heartbeat", "must be at least 100ms");
+  // A takeover sooner than a few heartbeats would take mail from a node
+  // that is only slow to say it lives.
+  if (o.resubmit_after < 3 * o.heartbeat) s.Error("resubmit_after", "must be at least 3 × heartbeat");
+  if (o.safety_net_hold.count() < 0) s.Error("safety_net_hold", "must not be negative");
 }
 
 }  // namespace sluice::control

@@ -17,7 +17,10 @@ class SpoolIntake final : public Intake {
   SpoolIntake(spool::Spool& spool, Queue& queue, std::string hostname, Redundancy* redundancy)
       : spool_(spool), queue_(queue), hostname_(std::move(hostname)), redundancy_(redundancy) {}
 
-  Status CheckRoom(uint64_t bytes) override { return spool_.CheckRoom(bytes); }
+  Status CheckRoom(uint64_t bytes) override {
+    if (redundancy_ && redundancy_->draining()) return Status::Unavailable("this node is draining");
+    return spool_.CheckRoom(bytes);
+  }
 
   boost::asio::awaitable<Accepted> Accept(Envelope envelope, std::string body, ShadowMode mode) override {
     Accepted a;

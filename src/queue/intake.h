@@ -48,12 +48,15 @@ class Redundancy {
                     std::shared_ptr<const std::string> content, std::function<void(Status, std::string peer)> done) = 0;
   // How long the edge waits for it, beside its own commit.
   virtual std::chrono::milliseconds deadline() const = 0;
+  // True while this node is drained to its peers: new mail is refused.
+  virtual bool draining() const { return false; }
 };
 
 class Intake {
  public:
   virtual ~Intake() = default;
   // May a transaction of `bytes` (0: unknown) start? Cheap; asked at MAIL.
+  // kNoSpace: 452 4.3.1; kUnavailable: the node is draining, 451 4.3.2.
   virtual Status CheckRoom(uint64_t bytes) = 0;
   // Stamps, commits and queues. `envelope.received_unix` is set here.
   // Resumes on the caller's executor; the body is moved, never copied but

@@ -242,6 +242,8 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         smtp::AdmitResult verdict;
         if (space.code() == Status::Code::kNoSpace) {
           verdict.refusal = smtp::replies::StorageFull();
+        } else if (space.code() == Status::Code::kUnavailable) {
+          verdict.refusal = smtp::replies::Draining();
         } else if (!space.ok()) {
           verdict.refusal = smtp::replies::StorageError();
         } else if (options.rate_limits.client.on()) {

@@ -117,6 +117,7 @@ Reply NoDescriptors() {
   return MakeReply(421, "4.3.2", "System resources exhausted; try again later, closing transmission channel");
 }
 Reply StorageError() { return MakeReply(451, "4.3.0", "Temporary storage failure; try again later"); }
+Reply Draining() { return MakeReply(451, "4.3.2", "This node is being drained; try again later"); }
 Reply NotRedundant() { return MakeReply(451, "4.4.0", "Message could not be made redundant; try again later"); }
 Reply ClientRateLimited() {
   return MakeReply(451, "4.7.1", "Message rate limit exceeded for your address; try again later");

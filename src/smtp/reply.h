@@ -75,6 +75,7 @@ Reply SessionTimeLimit();         // 421 4.4.2: the whole session took too long
 Reply NoDescriptors();            // 421 4.3.2: out of file descriptors
 Reply StorageError();             // 451 4.3.0
 Reply NotRedundant();             // 451 4.4.0: shadow "required" and no peer took a copy
+Reply Draining();                 // 451 4.3.2: `sluicectl node drain`; the retry finds another node
 Reply ClientRateLimited();        // 451 4.7.1: this client address is over its message rate
 Reply TlsRequired();              // 530 5.7.0
 Reply ForestSaturatedClose();     // 421 4.3.2, as the hosted service said it

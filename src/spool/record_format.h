@@ -23,6 +23,7 @@ inline constexpr char kEnvelopeKey = 'e';   // envelope + trace header
 inline constexpr char kBodyKey = 'b';       // body as received
 inline constexpr char kRecipientsKey = 's'; // per-recipient state
 inline constexpr char kMetaKey = 'm';       // named records of the queue and control plane
+inline constexpr char kDiscardKey = 'd';    // the discard journal: 16 hex digits of sequence → id
 
 std::string Key(char prefix, std::string_view id);
 

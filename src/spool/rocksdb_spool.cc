@@ -164,7 +164,16 @@ class RocksSpool final : public Spool {
     auto s = rocksdb::DB::Open(opt, o_.path, &raw);
     if (!s.ok()) return FromRocks(s, "open " + o_.path);
     db_.reset(raw);
-    writer_ = std::make_unique<BatchWriter>(*db_, o_.sync, [this] { wake_.notify_all(); });
+    uint64_t next_discard = 0;
+    if (o_.journal_discards) {  // on from the last record's sequence
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+      it->SeekForPrev(Key(kDiscardKey, std::string(16, 'f')));
+      if (it->Valid() && it->key().starts_with(std::string(1, kDiscardKey))) {
+        next_discard = std::stoull(it->key().ToString().substr(1), nullptr, 16) + 1;
+      }
+    }
+    writer_ = std::make_unique<BatchWriter>(*db_, o_.sync, [this] { wake_.notify_all(); }, o_.journal_discards,
+                                            next_discard);
     Tick();
     monitor_ = std::thread([this] { Monitor(); });
     return Status::Ok();
@@ -280,6 +289,41 @@ class RocksSpool final : public Spool {
     auto s = db_->Get(rocksdb::ReadOptions(), Key(kMetaKey, name), &value);
     if (!s.ok()) return FromRocks(s, "read " + name);
     return value;
+  }
+
+  Result<std::vector<Discard>> Discards(const std::string& after, size_t max) override {
+    std::vector<Discard> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const std::string prefix(1, kDiscardKey);
+    it->Seek(after.empty() ? prefix : Key(kDiscardKey, after));
+    if (!after.empty() && it->Valid() && it->key() == Key(kDiscardKey, after)) it->Next();
+    for (; it->Valid() && it->key().starts_with(prefix) && out.size() < max; it->Next()) {
+      out.emplace_back(it->key().ToString().substr(1), it->value().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read discards");
+    return out;
+  }
+
+  Status ForgetDiscards(const std::string& upto) override {
+    // DeleteRange's end is exclusive: one past `upto`.
+    return Written(db_->DeleteRange(rocksdb::WriteOptions(), db_->DefaultColumnFamily(), Key(kDiscardKey, ""),
+                                    Key(kDiscardKey, upto + '\0')),
+                   "forget discards");
+  }
+
+  Status DeleteMeta(const std::string& name) override {
+    return Written(db_->Delete(rocksdb::WriteOptions(), Key(kMetaKey, name)), "delete " + name);
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> ListMeta(const std::string& prefix) override {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+    const std::string start = Key(kMetaKey, prefix);
+    for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+      out.emplace_back(it->key().ToString().substr(1), it->value().ToString());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "list " + prefix);
+    return out;
   }
 
   Status CheckRoom(uint64_t bytes) override { return guard_->AdmitMail(bytes); }

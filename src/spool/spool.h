@@ -29,6 +29,10 @@ struct SpoolOptions {
   // fills, so the spool can still open, record deliveries and remove mail
   // when something else took the last byte. 0: none.
   uint64_t reserve = 32ull << 20;
+  // Every removal also leaves a discard record (the shadow copies' journal,
+  // cluster/shadow.h): written in the removal's own batch, so a message is
+  // either still here or its discard is. Off: none.
+  bool journal_discards = false;
   bool operator==(const SpoolOptions&) const = default;  // a reload applies what changed
 };
 
@@ -113,6 +117,22 @@ class Spool {
   virtual Status CheckRoom(uint64_t /*bytes*/) { return Status::Ok(); }
   // Space and state, for metrics, the status API and alerts. Cheap.
   virtual SpoolHealth Health() { return {}; }
+
+  // The discard journal (SpoolOptions::journal_discards), oldest first:
+  // up to `max` records after sequence `after` ("" for the first), each
+  // (sequence, message id). Sequences rise in the order of the removals.
+  using Discard = std::pair<std::string, std::string>;
+  virtual Result<std::vector<Discard>> Discards(const std::string& /*after*/, size_t /*max*/) {
+    return std::vector<Discard>{};
+  }
+  // Forgets every discard record up to and including `upto`. Not synced.
+  virtual Status ForgetDiscards(const std::string& /*upto*/) { return Status::Ok(); }
+  // Removes named records (not synced).
+  virtual Status DeleteMeta(const std::string& /*name*/) { return Status::Ok(); }
+  // The names and values of the meta records that start with `prefix`.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListMeta(const std::string& /*prefix*/) {
+    return std::vector<std::pair<std::string, std::string>>{};
+  }
 
   // Write() waited for, for tests and tools (blocks: not on an event loop).
   Status WriteAndWait(Change change);

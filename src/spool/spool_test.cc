@@ -85,6 +85,62 @@ TEST(RecordFormat, FormatOneRecipientRecordsAreStillRead) {
   EXPECT_FALSE(DecodeRecipients(std::string("\x01\x01\x03\x02\x02\x01x", 7)));
 }
 
+// The shadow copies' journal: a removal leaves its discard in the same
+// batch, numbered in removal order and on from the last after a reopen.
+TEST(Spool, RemovalsJournalTheirDiscards) {
+  testing::TempDir dir;
+  SpoolOptions o{dir.path(), true};
+  o.journal_discards = true;
+  {
+    auto spool = OpenSpool(o);
+    ASSERT_TRUE(spool.ok());
+    for (const char* id : {"m1", "m2", "m3"}) ASSERT_TRUE(spool.value()->Commit(id, Sample(), "body\r\n").ok());
+    ASSERT_TRUE(spool.value()->WriteAndWait(Change::Remove("m2")).ok());
+    ASSERT_TRUE(spool.value()->WriteAndWait(Change::Remove("m1")).ok());
+  }
+  auto spool = OpenSpool(o);
+  ASSERT_TRUE(spool.ok());
+  ASSERT_TRUE(spool.value()->WriteAndWait(Change::Remove("m3")).ok());
+  auto all = spool.value()->Discards("", 10);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all.value().size(), 3u);
+  EXPECT_EQ(all.value()[0].second, "m2");
+  EXPECT_EQ(all.value()[1].second, "m1");
+  EXPECT_EQ(all.value()[2].second, "m3");
+  auto after = spool.value()->Discards(all.value()[0].first, 1);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after.value().size(), 1u);
+  EXPECT_EQ(after.value()[0].second, "m1");
+  ASSERT_TRUE(spool.value()->ForgetDiscards(all.value()[1].first).ok());
+  auto left = spool.value()->Discards("", 10);
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left.value().size(), 1u);
+  EXPECT_EQ(left.value()[0].second, "m3");
+  // Without the option, removals leave nothing.
+  testing::TempDir plain;
+  auto other = OpenSpool({plain.path(), true});
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other.value()->Commit("m1", Sample(), "body\r\n").ok());
+  ASSERT_TRUE(other.value()->WriteAndWait(Change::Remove("m1")).ok());
+  EXPECT_TRUE(other.value()->Discards("", 10).value().empty());
+}
+
+TEST(Spool, MetaRecordsListAndDelete) {
+  testing::TempDir dir;
+  auto spool = OpenSpool({dir.path(), true});
+  ASSERT_TRUE(spool.ok());
+  ASSERT_TRUE(spool.value()->PutMeta("taken/a", "1").ok());
+  ASSERT_TRUE(spool.value()->PutMeta("taken/b", "2").ok());
+  ASSERT_TRUE(spool.value()->PutMeta("takeover", "3").ok());
+  auto listed = spool.value()->ListMeta("taken/");
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed.value().size(), 2u);
+  EXPECT_EQ(listed.value()[1].first, "taken/b");
+  EXPECT_EQ(listed.value()[1].second, "2");
+  ASSERT_TRUE(spool.value()->DeleteMeta("taken/a").ok());
+  EXPECT_EQ(spool.value()->ListMeta("taken/").value().size(), 1u);
+}
+
 TEST(Spool, MetaRecordsPersist) {
   testing::TempDir dir;
   {

@@ -9,8 +9,9 @@
 
 namespace sluice::spool {
 
-BatchWriter::BatchWriter(rocksdb::DB& db, bool sync, std::function<void()> failed)
-    : db_(db), failed_(std::move(failed)) {
+BatchWriter::BatchWriter(rocksdb::DB& db, bool sync, std::function<void()> failed, bool journal_discards,
+                         uint64_t next_discard)
+    : db_(db), failed_(std::move(failed)), journal_discards_(journal_discards), next_discard_(next_discard) {
   synced_.sync = sync;
   thread_ = std::thread([this] { Run(); });
 }
@@ -96,6 +97,10 @@ Status BatchWriter::WriteBatchOf(std::vector<Item>& items) {
         wb.Delete(Key(kEnvelopeKey, it.id));
         wb.Delete(Key(kBodyKey, it.id));
         wb.Delete(Key(kRecipientsKey, it.id));
+        // Numbered here, on the one writer thread: sequences rise in the
+        // order removals reach the store, so a reader that saw N has seen
+        // every record below it.
+        if (journal_discards_) wb.Put(Key(kDiscardKey, fmt::format("{:016x}", next_discard_++)), it.id);
         break;
     }
   }

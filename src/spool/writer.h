@@ -37,7 +37,10 @@ class BatchWriter {
 
   // `failed` runs on this thread after a write that failed (the monitor
   // is woken to look at the store).
-  BatchWriter(rocksdb::DB& db, bool sync, std::function<void()> failed);
+  // With `journal_discards`, every removal also writes a discard record
+  // numbered from `next_discard` on (doc/spool_format.md).
+  BatchWriter(rocksdb::DB& db, bool sync, std::function<void()> failed, bool journal_discards = false,
+              uint64_t next_discard = 0);
   ~BatchWriter();  // writes what is queued, then stops
 
   // Thread-safe; never blocks on I/O. After the writer stopped, the item
@@ -64,6 +67,8 @@ class BatchWriter {
   rocksdb::DB& db_;
   rocksdb::WriteOptions synced_, unsynced_;
   std::function<void()> failed_;
+  bool journal_discards_;
+  uint64_t next_discard_;  // the writer thread's own
   std::mutex mu_;
   std::condition_variable wake_;
   std::vector<Item> queued_;
