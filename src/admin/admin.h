@@ -19,6 +19,7 @@ class Queue;
 }
 namespace sluice::delivery {
 class Delivery;
+class DedupWindow;
 }
 namespace sluice::server {
 class EdgeMetrics;
@@ -131,6 +132,7 @@ struct AdminStages {
   cluster::Fleet* fleet = nullptr;   // the fleet's budgets; null when alone
   cluster::ControlPlane* control = nullptr;  // placement, limits, holds in etcd; null when alone
   cluster::Shadow* shadow = nullptr;          // shadow copies; null without [shadow]
+  delivery::DedupWindow* dedup = nullptr;     // the dedup window at local delivery; null when off
 };
 
 class AdminServer {

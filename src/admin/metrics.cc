@@ -4,6 +4,7 @@
 
 #include "cluster/fleet.h"
 #include "cluster/shadow.h"
+#include "delivery/dedup.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
 #include "server/edge_metrics.h"
@@ -228,6 +229,11 @@ std::string RenderMetrics(AdminStages st) {
         f.Sample(fmt::format("destination=\"{}\"", b.name), static_cast<double>(b.share));
       }
     }
+  }
+  if (st.dedup) {
+    Family f(&out, "sluice_duplicates_suppressed_total", "counter",
+             "Recipients not delivered again to a mailbox store: the same Message-ID reached them within the dedup window.");
+    f.Sample("", static_cast<double>(st.dedup->suppressed()));
   }
   if (st.shadow) {
     const cluster::ShadowStats sh = st.shadow->Stats();

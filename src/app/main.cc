@@ -14,6 +14,8 @@
 #include "control/config.h"
 #include "control/flight.h"
 #include "control/reload.h"
+#include "cluster/dedup.h"
+#include "delivery/dedup.h"
 #include "delivery/delivery.h"
 #include "cluster/fleet.h"
 #include "control/fleet_flight.h"
@@ -115,7 +117,24 @@ int Serve(const std::string& path) {
   if (config.cluster.enabled && config.cluster.shared_budgets()) {
     fleet = std::make_unique<cluster::Fleet>(config.cluster, *dir, *delivery);
   }
-  auto queue = queue::MakeQueue(config.queue, *spool.value(), *delivery, blocking, router, &groups);
+  // With shadow copies, a dedup window in front of the mailbox stores: a
+  // copy delivered after a takeover does not show up twice (in Redis when
+  // the fleet has it, so one node's delivery is seen by all).
+  std::unique_ptr<delivery::DedupWindow> dedup;
+  std::unique_ptr<delivery::Delivery> deduped;
+  if (config.shadow.enabled && config.shadow.dedup_window.count() > 0) {
+    if (config.cluster.enabled && config.cluster.shared_budgets()) {
+      dedup = std::make_unique<cluster::SharedDedup>(config.cluster.redis, config.shadow.dedup_window);
+    } else {
+      dedup = std::make_unique<delivery::LocalDedup>(config.shadow.dedup_window);
+    }
+    std::set<std::string> stores;
+    for (const auto& d : config.destinations) {
+      if (d.kind == delivery::DestinationKind::kMaildir || d.kind == delivery::DestinationKind::kLmtp) stores.insert(d.name);
+    }
+    deduped = delivery::WithDedup(*delivery, *dedup, std::move(stores));
+  }
+  auto queue = queue::MakeQueue(config.queue, *spool.value(), deduped ? *deduped : *delivery, blocking, router, &groups);
   // Shadow copies: this node's copies go to a peer before the 250, and
   // the copies it holds for others live in a spool of their own. Before
   // the queue reads the spool, the peers say what they delivered for this
@@ -134,6 +153,7 @@ int Serve(const std::string& path) {
     const std::string node = !config.shadow.node.empty() ? config.shadow.node
                              : config.cluster.node.empty() ? config.hostname : config.cluster.node;
     shadow = std::make_unique<cluster::Shadow>(config.shadow, node, epoch.value(), *shadow_store, *spool.value(), *queue);
+    shadow->SetDedup(dedup.get());
     const size_t dropped = shadow->Reconcile();
     log::Event("shadow copies on").With("node", node).With("epoch", epoch.value())
         .With("peers", static_cast<int64_t>(config.shadow.peers.size()))
@@ -203,6 +223,7 @@ int Serve(const std::string& path) {
     stages.control = control.get();
     stages.fleet_flight = fleet_flight.get();
     stages.shadow = shadow.get();
+    stages.dedup = dedup.get();
     admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       if (control) control->Stop();

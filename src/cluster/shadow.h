@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "delivery/dedup.h"
 #include "queue/intake.h"
 #include "queue/queue.h"
 #include "spool/spool.h"
@@ -61,6 +62,7 @@ struct ShadowOptions {
   std::chrono::milliseconds heartbeat{30'000};       // discards and the sign of life go out this often
   std::chrono::seconds resubmit_after{600};          // silence (and out of membership) before a takeover
   std::chrono::seconds safety_net_hold{2 * 86400};   // delivered copies kept this long
+  std::chrono::seconds dedup_window{3600};           // Message-ID + recipient at mailbox stores; 0: off
   bool operator==(const ShadowOptions&) const = default;
 };
 
@@ -113,6 +115,9 @@ class Shadow : public queue::Redundancy {
   // Whether `node` is in the fleet's membership (the control plane's list).
   // Without it a takeover waits on silence alone. Set before Start.
   void SetMembership(std::function<bool(const std::string& node)> is_member) { is_member_ = std::move(is_member); }
+  // The dedup window at local delivery: a resubmit makes it forget what it
+  // queues again. Set before Start; outlives this.
+  void SetDedup(delivery::DedupWindow* dedup) { dedup_ = dedup; }
 
   void Copy(const std::string& id, std::shared_ptr<const Envelope> envelope, std::shared_ptr<const std::string> content,
             std::function<void(Status, std::string)> done) override;
@@ -177,6 +182,7 @@ class Shadow : public queue::Redundancy {
   spool::Spool& spool_;
   queue::Queue& queue_;
   std::function<bool(const std::string&)> is_member_;
+  delivery::DedupWindow* dedup_ = nullptr;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   std::vector<std::unique_ptr<Peer>> peers_;  // the loop's own

@@ -263,6 +263,11 @@ Result<size_t> Shadow::Resubmit(const std::string& destination, int64_t since, i
     if (e.routes.empty()) continue;
     auto content = store_.ReadContent(m.id);
     if (!content.ok()) return content.status();
+    if (dedup_) {  // delivered again on purpose: the window must not stop it
+      std::vector<std::string> keys;
+      for (const auto& r : e.routes) keys.push_back(delivery::DedupKey(*content.value(), r.address));
+      dedup_->Forget(keys);
+    }
     const std::string id = spool::NewQueueId();
     auto envelope = std::make_shared<const Envelope>(std::move(e));
     if (Status s = spool_.WriteAndWait(spool::Change::Commit(id, envelope, content.value())); !s.ok()) return s;

@@ -35,12 +35,18 @@ def metric(node, name, labels=""):
 
 class Shadow(unittest.TestCase):
     def nodes(self, relay_port, modes=("best-effort",) * 3, secrets=(SECRET,) * 3, start=(True, True, True),
-              shadow_extra="", etcd=None):
+              shadow_extra="", etcd=None, redis=None, lmtp_port=None):
         ports = [harness.free_port() for _ in range(3)]
         out = []
         for i in range(3):
             peers = ", ".join('"127.0.0.1:%d"' % p for k, p in enumerate(ports) if k != i)
             cluster = ""
+            if redis:
+                cluster = """
+[cluster]
+node = "n%d"
+redis = "%s"
+""" % (i + 1, redis.address)
             if etcd:
                 cluster = """
 [cluster]
@@ -57,14 +63,15 @@ peers = [%s]
 deadline = "500ms"
 mode = "%s"
 %s
-""" % ("" if etcd else 'node = "n%d"' % (i + 1), ports[i], secrets[i], peers, modes[i], shadow_extra))
+""" % ("" if etcd or redis else 'node = "n%d"' % (i + 1), ports[i], secrets[i], peers, modes[i], shadow_extra),
+                               lmtp_port=lmtp_port)
             self.addCleanup(s.cleanup)
             if start[i]:
                 s.start()
             out.append(s)
         return out
 
-    def send(self, node, n):
+    def send(self, node, n, to="gavin@hooli.example"):
         """Sends message n to the relay tenant; returns (code, reply)."""
         c = smtplib.SMTP("127.0.0.1", node.port, timeout=30)
         try:
@@ -72,8 +79,8 @@ mode = "%s"
             code, msg = c.mail("s@outside.example")
             if code != 250:
                 return code, msg
-            c.rcpt("gavin@hooli.example")
-            return c.data(harness.message(n, "gavin@hooli.example"))
+            c.rcpt(to)
+            return c.data(harness.message(n, to))
         finally:
             c.close()
 
@@ -297,6 +304,36 @@ mode = "%s"
         self.assertEqual(a.api("GET", "/api/v1/health/ready", token=False)[0], 200)
         code, msg = self.send(a, 5000)
         self.assertEqual(code, 250, msg)
+
+    def test_a_copy_delivered_again_is_not_shown_twice_by_the_mailbox_store(self):
+        # A delivers to a real Dovecot and dies before its discards reach
+        # the peers (the heartbeat is an hour); its disk is lost, so the
+        # peers deliver their copies: the fleet's dedup window in Redis
+        # knows A delivered them.
+        redis = harness.Redis()
+        self.addCleanup(redis.cleanup)
+        dovecot = harness.Dovecot({"ann@umbrella.example": ""})
+        self.addCleanup(dovecot.cleanup)
+        a, b, c = self.nodes(harness.free_port(), redis=redis, lmtp_port=dovecot.port,
+                             shadow_extra='heartbeat = "1h"\nresubmit_after = "3h"\ndedup_window = "4h"')
+        count = 8
+        for n in range(count):
+            code, msg = self.send(a, n, to="ann@umbrella.example")
+            self.assertEqual(code, 250, msg)
+        harness.wait_for(lambda: len(dovecot.messages("ann@umbrella.example")) == count, timeout=30, what="delivery to the store")
+        self.assertEqual(self.shadow(b)["held"] + self.shadow(c)["held"], count)  # no discard has reached them
+        self.assertEqual(len(redis.cli("--scan", "--pattern", "sluice:{dedup}:*").split()), count)
+        a.kill9()
+        shutil.rmtree(os.path.join(a.dir, "spool"))
+        a.start()
+        harness.wait_for(lambda: self.shadow(b)["promoted"] + self.shadow(c)["promoted"] == count, timeout=30,
+                         what="the copies promoted")
+        suppressed = lambda: sum(metric(n, "sluice_duplicates_suppressed_total") or 0 for n in (b, c))
+        harness.wait_for(lambda: suppressed() == count, timeout=30, what="the duplicates suppressed")
+        time.sleep(1)
+        self.assertEqual(len(dovecot.messages("ann@umbrella.example")), count)
+        for n in (b, c):
+            self.assertEqual(n.api("GET", "/api/v1/status")[1]["queue"]["messages"], 0)
 
 
 if __name__ == "__main__":
