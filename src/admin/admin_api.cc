@@ -190,7 +190,8 @@ json FleetJson(AdminStages st) {
     json members = json::array();
     for (const auto& m : c.members) {
       members.push_back({{"node", m.node}, {"smtp", m.smtp}, {"admin", m.admin}, {"version", m.version},
-                         {"config_version", m.config_version}, {"seen_unix", m.seen_unix}});
+                         {"config_version", m.config_version}, {"seen_unix", m.seen_unix}, {"shadow", m.shadow},
+                         {"failure_domain", m.failure_domain}});
     }
     out["control"] = {{"state", c.state}, {"endpoint", c.endpoint}, {"reason", c.reason}, {"revision", c.revision}, {"change_revision", c.change_revision},
                       {"state_since_unix", c.state_since_unix}, {"members", members}};

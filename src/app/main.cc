@@ -168,18 +168,18 @@ int Serve(const std::string& path) {
                            config.server.listeners.empty() ? "" : fmt::format("{}:{}", config.server.listeners[0].address,
                                                                               config.server.listeners[0].port),
                            config.admin.enabled ? fmt::format("{}:{}", config.admin.address, config.admin.port) : "",
-                           SLUICE_VERSION_STRING, std::to_string(info.version)};
+                           SLUICE_VERSION_STRING, std::to_string(info.version),
+                           config.shadow.enabled ? config.shadow.advertise : "", config.cluster.failure_domain};
     control = std::make_unique<cluster::ControlPlane>(config.cluster.control, me, *dir, *queue);
   }
   if (shadow) {
     if (control) {
       // A takeover waits for the primary to be gone from the membership
       // too, not only silent to this node.
-      shadow->SetMembership([c = control.get()](const std::string& node) {
-        for (const auto& m : c->View().members) {
-          if (m.node == node) return true;
-        }
-        return false;
+      shadow->SetMembers([c = control.get()] {
+        std::vector<cluster::Shadow::Member> out;
+        for (const auto& m : c->View().members) out.push_back({m.node, m.shadow, m.failure_domain});
+        return out;
       });
     }
     if (Status s = shadow->Start(); !s.ok()) {

@@ -81,6 +81,8 @@ void ControlPlane::KeepMember() {
   }
   json me = {{"node", self_.node}, {"smtp", self_.smtp}, {"admin", self_.admin}, {"version", self_.version},
              {"config_version", self_.config_version}, {"seen_unix", Now()}};
+  if (!self_.shadow.empty()) me["shadow"] = self_.shadow;
+  if (!self_.failure_domain.empty()) me["failure_domain"] = self_.failure_domain;
   {
     std::lock_guard lock(mu_);
     if (!member_extra_.empty()) me["extra"] = json::parse(member_extra_, nullptr, false);
@@ -123,9 +125,10 @@ void ControlPlane::Poll() {
   for (const auto& kv : members.value().kvs) {
     try {
       json j = json::parse(kv.value);
-      list.push_back(Member{j.value("node", ""), j.value("smtp", ""), j.value("admin", ""), j.value("version", ""),
-                            j.value("config_version", ""), j.value("seen_unix", int64_t{0}),
-                            j.contains("extra") ? j["extra"].dump() : ""});
+      Member m{j.value("node", ""), j.value("smtp", ""), j.value("admin", ""), j.value("version", ""),
+               j.value("config_version", ""), j.value("seen_unix", int64_t{0}),
+               j.contains("extra") ? j["extra"].dump() : "", j.value("shadow", ""), j.value("failure_domain", "")};
+      list.push_back(std::move(m));
     } catch (const std::exception&) {
       // a member that wrote nonsense is left out of the list
     }

@@ -38,12 +38,15 @@ struct ControlOptions {
 // What this node says about itself under sluice/members/<node>.
 struct MemberInfo {
   std::string node, smtp, admin, version, config_version;
+  std::string shadow;          // its shadow listener as peers reach it ([shadow] advertise); "" without
+  std::string failure_domain;  // [cluster] failure_domain; "" when not given
 };
 
 struct Member {
   std::string node, smtp, admin, version, config_version;
   int64_t seen_unix = 0;
   std::string extra;  // what the node's upper layers publish (SetMemberExtra), JSON
+  std::string shadow, failure_domain;
 };
 
 struct ControlStatus {

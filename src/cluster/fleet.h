@@ -28,6 +28,7 @@ namespace sluice::cluster {
 struct ClusterOptions {
   bool enabled = false;
   std::string node;  // this node's id; default: the host name
+  std::string failure_domain;  // a rack, zone or site: shadow copies prefer a peer in another
   RedisOptions redis;
   std::chrono::milliseconds renew_interval{100};  // how often blocks are renewed and rebalanced
   std::chrono::milliseconds lease_ttl{2000};      // a silent node's blocks return after this

@@ -62,6 +62,7 @@ Shadow::Shadow(ShadowOptions o, std::string node, std::string epoch, spool::Spoo
     peers_.push_back(std::move(p));
   }
   stats_.peers = peers_.size();
+  peer_count_ = peers_.size();
   Sweep(/*initial=*/true);  // the figures, and who has copies here: their silence is timed from now
 }
 
@@ -201,7 +202,7 @@ asio::awaitable<std::string> Shadow::Answer(ShadowFrame f) {
 
 void Shadow::Copy(const std::string& id, std::shared_ptr<const Envelope> envelope,
                   std::shared_ptr<const std::string> content, std::function<void(Status, std::string)> done) {
-  if (peers_.empty() || stopped_) return done(Status::Unavailable("no shadow peer configured"), "");
+  if (peer_count_ == 0 || stopped_) return done(Status::Unavailable("no shadow peer known"), "");
   asio::co_spawn(io_, Send(id, std::move(envelope), std::move(content), std::move(done)), asio::detached);
 }
 

@@ -56,7 +56,9 @@ struct ShadowOptions {
   std::string address = "127.0.0.1";  // the shadow listener: the fleet's internal network only
   uint16_t port = 0;
   std::string secret;                  // shared by the fleet, at least 16 characters
-  std::vector<std::string> peers;      // "host:port" of the other nodes' shadow listeners
+  std::vector<std::string> peers;      // "host:port" of the other nodes' shadow listeners (more from the membership)
+  std::string advertise;               // this listener as peers reach it, published in the membership
+  std::string failure_domain;          // [cluster] failure_domain: a copy prefers a peer outside it
   std::chrono::milliseconds deadline{1000};  // how long a 250 waits for the copy
   std::string node;                    // this node's id among its peers: [cluster] node, else the host name
   std::chrono::milliseconds heartbeat{30'000};       // discards and the sign of life go out this often
@@ -112,9 +114,14 @@ class Shadow : public queue::Redundancy {
   Status Start();  // binds the listener (an error names it), starts the heartbeat
   void Stop();
 
-  // Whether `node` is in the fleet's membership (the control plane's list).
-  // Without it a takeover waits on silence alone. Set before Start.
-  void SetMembership(std::function<bool(const std::string& node)> is_member) { is_member_ = std::move(is_member); }
+  // The fleet's membership (the control plane's list): its shadow
+  // listeners become peers beside the configured ones, and a takeover
+  // waits for the primary to be gone from it. Without it a takeover waits
+  // on silence alone. Set before Start; called on the shadow's thread.
+  struct Member {
+    std::string node, address, failure_domain;
+  };
+  void SetMembers(std::function<std::vector<Member>()> members) { members_ = std::move(members); }
   // The dedup window at local delivery: a resubmit makes it forget what it
   // queues again. Set before Start; outlives this.
   void SetDedup(delivery::DedupWindow* dedup) { dedup_ = dedup; }
@@ -173,7 +180,8 @@ class Shadow : public queue::Redundancy {
   boost::asio::awaitable<void> BeatTo(Peer& p);
   boost::asio::awaitable<void> DrainLoop();
   boost::asio::awaitable<bool> HandOver(std::string id);
-  std::vector<Peer*> Order(const std::string& id);  // rendezvous order, live peers first
+  std::vector<Peer*> Order(const std::string& id);  // rendezvous order, other failure domains first
+  void RefreshPeers();  // the membership's shadow listeners as peers; on the loop
   void DropTaken(const std::vector<std::string>& ids);
 
   ShadowOptions o_;
@@ -181,11 +189,12 @@ class Shadow : public queue::Redundancy {
   spool::Spool& store_;
   spool::Spool& spool_;
   queue::Queue& queue_;
-  std::function<bool(const std::string&)> is_member_;
+  std::function<std::vector<Member>()> members_;
   delivery::DedupWindow* dedup_ = nullptr;
   boost::asio::io_context io_;
   boost::asio::ip::tcp::acceptor acceptor_{io_};
   std::vector<std::unique_ptr<Peer>> peers_;  // the loop's own
+  std::atomic<size_t> peer_count_{0};
   boost::asio::thread_pool work_{2};           // spool reads and synced writes
   std::atomic<bool> started_queue_{false};     // Reconcile ran: taken mail now goes through the queue
   std::atomic<bool> draining_{false};

@@ -42,7 +42,55 @@ std::vector<Shadow::Peer*> Shadow::Order(const std::string& id) {
   for (auto& p : peers_) order.push_back(p.get());
   std::sort(order.begin(), order.end(),
             [&](Peer* a, Peer* b) { return Weight(a->address, id) > Weight(b->address, id); });
+  // A copy in the same rack as its primary dies with the rack: peers in
+  // another failure domain first, in the same rendezvous order.
+  if (!o_.failure_domain.empty()) {
+    std::stable_partition(order.begin(), order.end(),
+                          [&](Peer* p) { return !p->domain.empty() && p->domain != o_.failure_domain; });
+  }
   return order;
+}
+
+void Shadow::RefreshPeers() {
+  if (!members_) return;
+  const auto now = ShadowClock::now();
+  const std::vector<Member> members = members_();
+  for (auto& p : peers_) {
+    const bool listed = std::any_of(members.begin(), members.end(), [&](const Member& m) { return m.address == p->address; });
+    if (listed) p->absent_since = {};
+    if (!listed && p->absent_since == ShadowClock::time_point{}) p->absent_since = now;
+  }
+  for (const auto& m : members) {
+    if (m.node == node_ || m.address.empty()) continue;
+    auto it = std::find_if(peers_.begin(), peers_.end(), [&](const auto& p) { return p->address == m.address; });
+    if (it != peers_.end()) {
+      (*it)->domain = m.failure_domain;
+      continue;
+    }
+    const size_t colon = m.address.rfind(':');
+    if (colon == std::string::npos) continue;
+    auto p = std::make_unique<Peer>();
+    p->address = m.address;
+    p->host = m.address.substr(0, colon);
+    p->port = static_cast<uint16_t>(std::atoi(m.address.c_str() + colon + 1));
+    p->domain = m.failure_domain;
+    p->learned = true;
+    log::Event("shadow peer learned from the membership").With("node", m.node).With("peer", m.address)
+        .With("failure_domain", m.failure_domain).Info();
+    peers_.push_back(std::move(p));
+  }
+  // A learned peer gone from the membership for longer than a takeover
+  // takes is gone: its copies of this node's mail were promoted or lost
+  // with it, and its discard cursor must not hold the journal.
+  std::erase_if(peers_, [&](const auto& p) {
+    return p->learned && p->absent_since != ShadowClock::time_point{} && now - p->absent_since > o_.resubmit_after;
+  });
+  peer_count_ = peers_.size();
+  std::lock_guard lock(mu_);
+  stats_.peers = peers_.size();
+  std::vector<ShadowStats::Peer> list;
+  for (const auto& p : peers_) list.push_back({p->address, p->state, p->last_ok_unix});
+  stats_.peer_list = std::move(list);
 }
 
 // Connects, proves the secret both ways and says HELLO. What the peer
@@ -215,6 +263,7 @@ asio::awaitable<void> Shadow::Beat() {
   asio::steady_timer timer(io_);
   auto next_beat = ShadowClock::now();
   while (!stopped_) {
+    RefreshPeers();
     Takeovers();
     if (ShadowClock::now() >= next_beat) {
       next_beat = ShadowClock::now() + o_.heartbeat;
@@ -228,9 +277,9 @@ asio::awaitable<void> Shadow::Beat() {
         if (!p->cursor_loaded || p->cursor.empty()) all = false;
         if (all && (lowest.empty() || p->cursor < lowest)) lowest = p->cursor;
       }
-      auto tidy = Offload(work_, [this, all, lowest] {
+      auto tidy = Offload(work_, [this, all, lowest, none = peers_.empty() && !members_] {
         if (all) (void)spool_.ForgetDiscards(lowest);
-        if (peers_.empty()) (void)spool_.ForgetDiscards(std::string(16, 'f'));  // nobody to tell
+        if (none) (void)spool_.ForgetDiscards(std::string(16, 'f'));  // nobody to tell, ever
         auto pending = spool_.Discards(all ? lowest : "", 1'000'000);
         {
           std::lock_guard lock(mu_);

@@ -119,6 +119,9 @@ asio::awaitable<bool> Shadow::HandOver(std::string id) {
     e.routes.clear();
     e.dsn.clear();
     for (size_t i = 0; i < m.value().recipients.size(); ++i) {
+      // A hold asked for during an attempt applies when it ends: until
+      // then a recipient is still pending here, and the message stays.
+      if (m.value().recipients[i].state == RecipientState::kPending) return Status::Unavailable("not held yet");
       if (m.value().recipients[i].state != RecipientState::kHeld) continue;
       const Envelope& o = m.value().envelope;
       e.rcpt_to.push_back(i < o.rcpt_to.size() ? o.rcpt_to[i] : o.routes[i].address);

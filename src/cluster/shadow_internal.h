@@ -41,6 +41,9 @@ struct Shadow::Peer {
   int64_t last_ok_unix = 0;
   bool cursor_loaded = false;
   std::string cursor;  // the last discard this peer acknowledged
+  std::string domain;  // its failure domain, as the membership says
+  bool learned = false;  // from the membership, not the config
+  ShadowClock::time_point absent_since{};  // learned and gone from the membership since
 };
 
 boost::asio::awaitable<std::optional<ShadowFrame>> ReadShadowFrame(Shadow::Conn& c, TimedStream::Duration timeout,

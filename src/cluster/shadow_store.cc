@@ -181,8 +181,10 @@ void Shadow::Takeovers() {
       it->second = now;  // one takeover per silence
     }
   }
+  std::vector<Member> members;
+  if (members_ && !due.empty()) members = members_();
   for (const auto& node : due) {
-    if (is_member_ && is_member_(node)) {
+    if (std::any_of(members.begin(), members.end(), [&](const Member& m) { return m.node == node; })) {
       log::Event("shadow primary silent but still a member; no takeover").With("node", node).Info();
       continue;
     }

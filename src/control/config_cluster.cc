@@ -17,6 +17,7 @@ void ReadCluster(TomlTable& s, Config& c) {
   if (o.node.empty() || o.node.find_first_of(" \t\r\n") != std::string::npos) {
     s.Error("node", "must be a name without spaces");
   }
+  s.String("failure_domain", &o.failure_domain);
   s.String("redis", &o.redis.address);
   s.StringList("redis_sentinels", &o.redis.sentinels);
   s.String("redis_master", &o.redis.master);
@@ -74,7 +75,18 @@ void ReadShadow(TomlTable& s, Config& c) {
   for (const auto& p : o.peers) {
     if (!ParseHostPort(p, s, "peers", &at)) break;
   }
-  if (o.peers.empty()) s.Error("peers", "name at least one other node's shadow listener (host:port)");
+  if (o.peers.empty() && c.cluster.control.etcd.empty()) {
+    s.Error("peers", "name at least one other node's shadow listener (host:port), or give [cluster] etcd to learn them");
+  }
+  s.String("advertise", &o.advertise);
+  if (!o.advertise.empty()) {
+    ParseHostPort(o.advertise, s, "advertise", &at);
+  } else if (!listen.empty() && (o.address == "0.0.0.0" || o.address == "::")) {
+    if (!c.cluster.control.etcd.empty()) s.Error("advertise", "listen is a wildcard: say which host:port peers reach");
+  } else {
+    o.advertise = listen;
+  }
+  o.failure_domain = c.cluster.failure_domain;
   s.Duration("deadline", &o.deadline);
   s.String("node", &o.node);
   if (!o.node.empty() && !cluster::ShadowName(o.node)) s.Error("node", "must be 1-128 of A-Z a-z 0-9 . _ -");

@@ -35,11 +35,11 @@ def metric(node, name, labels=""):
 
 class Shadow(unittest.TestCase):
     def nodes(self, relay_port, modes=("best-effort",) * 3, secrets=(SECRET,) * 3, start=(True, True, True),
-              shadow_extra="", etcd=None, redis=None, lmtp_port=None):
+              shadow_extra="", etcd=None, redis=None, lmtp_port=None, static_peers=True, domains=None):
         ports = [harness.free_port() for _ in range(3)]
         out = []
         for i in range(3):
-            peers = ", ".join('"127.0.0.1:%d"' % p for k, p in enumerate(ports) if k != i)
+            peers = ", ".join('"127.0.0.1:%d"' % p for k, p in enumerate(ports) if k != i) if static_peers else ""
             cluster = ""
             if redis:
                 cluster = """
@@ -53,7 +53,9 @@ redis = "%s"
 node = "n%d"
 etcd = [%s]
 member_ttl = "2s"
-""" % (i + 1, ", ".join('"%s"' % e for e in etcd.endpoints))
+%s
+""" % (i + 1, ", ".join('"%s"' % e for e in etcd.endpoints),
+       'failure_domain = "%s"' % domains[i] if domains else "")
             s = harness.Sluice(relay_port=relay_port, extra=cluster + """
 [shadow]
 %s
@@ -334,6 +336,25 @@ mode = "%s"
         self.assertEqual(len(dovecot.messages("ann@umbrella.example")), count)
         for n in (b, c):
             self.assertEqual(n.api("GET", "/api/v1/status")[1]["queue"]["messages"], 0)
+
+    def test_peers_come_from_the_membership_and_prefer_another_failure_domain(self):
+        etcd = harness.Etcd(members=1)
+        self.addCleanup(etcd.cleanup)
+        sink = harness.SmtpSink()
+        self.addCleanup(sink.cleanup)
+        # No peers in any config: each node learns the others' shadow
+        # listeners from etcd. A and B share a rack; C is in another.
+        a, b, c = self.nodes(sink.port, etcd=etcd, static_peers=False, domains=("rack-a", "rack-a", "rack-b"),
+                             modes=("required", "best-effort", "best-effort"))
+        harness.wait_for(lambda: len(self.shadow(a)["peers"]) == 2, timeout=20, what="A learns its two peers")
+        members = a.api("GET", "/api/v1/fleet")[1]["control"]["members"]
+        self.assertEqual(sorted(m["failure_domain"] for m in members), ["rack-a", "rack-a", "rack-b"])
+        count = 20
+        self.send_all(a, range(count))
+        harness.wait_for(lambda: len(sink.subjects()) >= count, timeout=30, what="delivery")
+        # Every copy went to C, the peer outside A's rack; none to B.
+        self.assertEqual(self.shadow(c)["received"], count)
+        self.assertEqual(self.shadow(b)["received"], 0)
 
 
 if __name__ == "__main__":
