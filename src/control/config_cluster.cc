@@ -101,15 +101,15 @@ void ReadShadow(TomlTable& s, Config& c) {
   s.Duration("resubmit_after", &o.resubmit_after);
   s.Duration("safety_net_hold", &o.safety_net_hold);
   s.Duration("dedup_window", &o.dedup_window);
-  if (o.dedup_window.count() < 0) s.Error("dedup_window", "must not be negative (0 turns it off)");
-  if (o.dedup_window.count() > 0 && o.dedup_window < o.resubmit_after) {
-    s.Error("dedup_window", "must cover resubmit_after, or a takeover's duplicates pass it");
-  }
   if (o.heartbeat.count() < 100) s.Error("heartbeat", "must be at least 100ms");
   // A takeover sooner than a few heartbeats would take mail from a node
   // that is only slow to say it lives.
   if (o.resubmit_after < 3 * o.heartbeat) s.Error("resubmit_after", "must be at least 3 × heartbeat");
   if (o.safety_net_hold.count() < 0) s.Error("safety_net_hold", "must not be negative");
+  if (o.dedup_window.count() < 0) s.Error("dedup_window", "must not be negative (0 turns it off)");
+  if (o.dedup_window.count() > 0 && o.dedup_window < o.resubmit_after) {
+    s.Error("dedup_window", "must cover resubmit_after, or a takeover's duplicates pass it");
+  }
 }
 
 }  // namespace sluice::control

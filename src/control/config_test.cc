@@ -355,5 +355,59 @@ lease_ttl = "100ms"
   EXPECT_NE(got[3].find("cluster.lease_ttl: must be at least 5 × renew_interval"), std::string::npos) << got[3];
 }
 
+TEST(Config, ShadowSettingsAreCheckedAndJournalTheSpool) {
+  testing::TempDir dir;
+  auto good = LoadConfig(Write(dir, "s.toml", std::string(kMinimal) + R"(
+[cluster]
+node = "edge-1"
+failure_domain = "rack-b"
+etcd = ["http://127.0.0.1:2379"]
+[shadow]
+listen = "10.0.0.1:2626"
+secret = "sixteen chars at least"
+heartbeat = "5s"
+resubmit_after = "2m"
+safety_net_hold = "1d"
+dedup_window = "30m"
+)"));
+  ASSERT_TRUE(good.ok()) << good.errors[0].ToString();
+  const auto& o = good.config.shadow;
+  EXPECT_TRUE(o.peers.empty());  // learned from etcd
+  EXPECT_EQ(o.advertise, "10.0.0.1:2626");
+  EXPECT_EQ(o.failure_domain, "rack-b");
+  EXPECT_EQ(o.heartbeat, std::chrono::seconds(5));
+  EXPECT_EQ(o.resubmit_after, std::chrono::minutes(2));
+  EXPECT_EQ(o.safety_net_hold, std::chrono::hours(24));
+  EXPECT_EQ(o.dedup_window, std::chrono::minutes(30));
+  EXPECT_TRUE(good.config.spool.journal_discards);
+  EXPECT_FALSE(LoadConfig(Write(dir, "n.toml", kMinimal)).config.spool.journal_discards);
+
+  std::string path = Write(dir, "b.toml", std::string(kMinimal) + R"(
+[shadow]
+listen = "0.0.0.0:2626"
+secret = "sixteen chars at least"
+heartbeat = "50ms"
+dedup_window = "1m"
+)");
+  auto bad = LoadConfig(path);
+  std::vector<std::string> got;
+  for (const auto& e : bad.errors) got.push_back(e.ToString());
+  ASSERT_EQ(got.size(), 3u) << ::testing::PrintToString(got);
+  EXPECT_NE(got[0].find("shadow.peers: name at least one other node's shadow listener"), std::string::npos) << got[0];
+  EXPECT_NE(got[1].find("shadow.heartbeat: must be at least 100ms"), std::string::npos) << got[1];
+  EXPECT_NE(got[2].find("shadow.dedup_window: must cover resubmit_after"), std::string::npos) << got[2];
+  auto hasty = LoadConfig(Write(dir, "h.toml", std::string(kMinimal) + R"(
+[shadow]
+listen = "127.0.0.1:2626"
+secret = "sixteen chars at least"
+peers = ["127.0.0.1:2627"]
+heartbeat = "1s"
+resubmit_after = "2s"
+)"));
+  ASSERT_EQ(hasty.errors.size(), 1u);
+  EXPECT_NE(hasty.errors[0].ToString().find("shadow.resubmit_after: must be at least 3 × heartbeat"), std::string::npos)
+      << hasty.errors[0].ToString();
+}
+
 }  // namespace
 }  // namespace sluice::control
