@@ -150,6 +150,34 @@ TEST(AlertMeasure, DestinationBreakerAndVanishedInstancesResolve) {
   EXPECT_FALSE(n[0].firing);
 }
 
+TEST(AlertMeasure, TheShadowRulesFireOnNoPeerAndOnABacklog) {
+  const auto defaults = DefaultAlertRules();
+  auto rule = [&](const char* name) {
+    for (const auto& r : defaults) {
+      if (r.name == name) return r;
+    }
+    ADD_FAILURE() << name;
+    return AlertRule{};
+  };
+  AlertEngine engine({rule("no-shadow-peer"), rule("shadow-backlog")});
+  Window w;
+  std::vector<Notice> fired;
+  for (int64_t t = 0; t <= 130'000; t += 1000) {
+    Sample s;
+    s.at_ms = t;
+    s.shadow_no_peer = t >= 100'000 ? 1 : 0;      // the peers go at 100 s
+    s.shadow_discards_pending = 60'000;          // a backlog from the start
+    w.Add(s);
+    auto n = engine.Evaluate(w, t);
+    fired.insert(fired.end(), n.begin(), n.end());
+  }
+  ASSERT_EQ(fired.size(), 2u) << fired.size();
+  EXPECT_EQ(fired[0].alert.rule, "no-shadow-peer");  // after its 10 s
+  EXPECT_EQ(fired[0].alert.fired_ms, 110'000);
+  EXPECT_EQ(fired[1].alert.rule, "shadow-backlog");  // after two minutes above 50,000
+  EXPECT_EQ(fired[1].alert.fired_ms, 120'000);
+}
+
 TEST(Webhook, BodiesForEachFormat) {
   Notice n{true,
            {"forest-saturated", AlertKind::kForestSaturation, "na-1", Severity::kWarning, "firing", 1.5, 0.8, 1000, 2000, 0},

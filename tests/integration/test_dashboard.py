@@ -2,7 +2,8 @@
 playwright-core from npm (tests/integration/browser). The page loads with no
 console error or failed request, shows every forest, turns na-1 red while
 a stopped slapd saturates it, shows a running flight with its gates, the
-spool's state and space, and the fleet panel of a one-node fleet on Redis. The screenshot is kept as an artifact
+spool's state and space, the fleet panel of a one-node fleet on Redis, and
+the shadow panel with its peer (a second node). The screenshot is kept as an artifact
 in tests/artifacts/."""
 import json
 import os
@@ -26,7 +27,13 @@ class Dashboard(unittest.TestCase):
         self.redis = harness.Redis()
         self.addCleanup(self.redis.cleanup)
         cluster = '\n[cluster]\nnode = "dash-1"\nredis = "%s"\n' % self.redis.address
-        self.sluice = harness.Sluice(extra=FORESTS % self.slapd.url + cluster).start()
+        # A second node as the shadow peer, so the shadow panel has a peer that answers.
+        mine, theirs = harness.free_port(), harness.free_port()
+        shadow = '\n[shadow]\nnode = "%s"\nlisten = "127.0.0.1:%d"\nsecret = "the dashboard test\'s secret"\npeers = ["127.0.0.1:%d"]\n'
+        self.peer_address = "127.0.0.1:%d" % theirs
+        self.peer = harness.Sluice(extra=shadow % ("dash-2", theirs, mine)).start()
+        self.addCleanup(self.peer.cleanup)
+        self.sluice = harness.Sluice(extra=FORESTS % self.slapd.url + cluster + shadow % ("dash-1", mine, theirs)).start()
         self.addCleanup(self.sluice.cleanup)
 
     def start_flight(self):
@@ -77,6 +84,9 @@ class Dashboard(unittest.TestCase):
         self.assertIn("rate limits shared", seen["fleet_summary"])
         # The destinations with a throttle have their max_concurrency as a fleet budget; Maildir has none.
         self.assertEqual(sorted(seen["fleet_destinations"]), ["relay", "relay2", "store"])
+        self.assertEqual(seen["shadow"], "off")  # the shadow panel: no drain, and the peer answering
+        self.assertEqual(seen["shadow_peers"], [[self.peer_address, "up"]])
+        self.assertIn("held for others 0", seen["shadow_summary"])
         self.assertTrue(os.path.getsize(shot) > 10000)
 
     def test_assets_are_served_from_the_binary(self):

@@ -266,6 +266,28 @@ function renderFleet(f) {
   document.getElementById("fleet-members-title").hidden = !f.control;
 }
 
+// Shadow copies ([shadow]): what this node holds for others, what its
+// peers hold for it (discards they have not heard yet), each peer, a drain.
+function renderShadow(s) {
+  const panel = document.getElementById("shadow");
+  panel.hidden = !s;
+  if (!s) return;
+  panel.dataset.drain = s.drain.state;
+  const parts = [
+    "held for others " + s.held, "safety net " + s.safety_net, "copies sent " + s.sent + " (failed " + s.failed + ")",
+    "discards pending " + s.discards_pending, "promoted " + s.promoted + " (takeovers " + s.takeovers + ")",
+    "drain " + s.drain.state + (s.drain.state !== "off" ? ": " + s.drain.handed + " handed, " + s.drain.left + " left" : ""),
+  ];
+  document.getElementById("shadow-summary").textContent = parts.join(" · ");
+  const now = Date.now() / 1000;
+  document.querySelector("#shadow-peers tbody").replaceChildren(...s.peers.map((p) => {
+    const tr = el("tr", { "data-peer": p.address, "data-state": p.state });
+    const last = p.last_ok_unix ? age(Math.max(0, Math.round(now - p.last_ok_unix))) + " ago" : "never";
+    for (const c of [p.address, p.state, last]) tr.append(el("td", {}, c));
+    return tr;
+  }));
+}
+
 let history = null;
 let lastHistory = 0;
 
@@ -287,6 +309,7 @@ async function poll() {
     renderAlerts(alerts);
     renderFlight(flight);
     renderFleet(status.fleet);
+    renderShadow(status.shadow);
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) {
     if (e instanceof NeedsToken) askForToken(String(e.message));

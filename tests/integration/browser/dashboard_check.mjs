@@ -44,6 +44,9 @@ try {
   seen.fleet_budgets = await page.$$eval("#fleet-budgets tbody tr", (rs) => rs.map((r) => r.dataset.forest));
   seen.fleet_summary = await page.$eval("#fleet-summary", (s) => s.textContent);
   seen.fleet_destinations = await page.$$eval("#fleet-destinations tbody tr", (rs) => rs.map((r) => r.dataset.destination));
+  seen.shadow = await page.$eval("#shadow", (s) => (s.hidden ? "hidden" : s.dataset.drain));
+  seen.shadow_summary = await page.$eval("#shadow-summary", (s) => s.textContent);
+  seen.shadow_peers = await page.$$eval("#shadow-peers tbody tr", (rs) => rs.map((r) => [r.dataset.peer, r.dataset.state]));
   await page.screenshot({ path: screenshot, fullPage: true });
 } catch (e) {
   problems.push(String(e && e.message ? e.message : e));
