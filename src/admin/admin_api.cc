@@ -3,6 +3,7 @@
 #include "cluster/control_plane.h"
 #include "cluster/fleet.h"
 #include "cluster/shadow.h"
+#include "server/edge_metrics.h"
 #include "admin/admin_api.h"
 
 #include <fmt/format.h>
@@ -303,7 +304,12 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
     if (t == "/api/v1/status") {
       json out = StatusJson(st);
       if (st.fleet || st.control) out["fleet"] = FleetJson(st);
-      if (st.shadow) out["shadow"] = ShadowJson(*st.shadow);
+      if (st.shadow) {
+        out["shadow"] = ShadowJson(*st.shadow);
+        const auto edge = st.edge.snapshot();  // what the edge accepted with and without a copy
+        out["shadow"]["shadowed"] = edge.shadowed;
+        out["shadow"]["unshadowed"] = {{"accepted", edge.unshadowed}, {"refused", edge.shadow_refused}};
+      }
       if (st.config) out["config"] = ConfigJson(st.config->Current());
       return Json(200, out);
     }

@@ -275,6 +275,7 @@ function renderShadow(s) {
   panel.dataset.drain = s.drain.state;
   const parts = [
     "held for others " + s.held, "safety net " + s.safety_net, "copies sent " + s.sent + " (failed " + s.failed + ")",
+    "accepted without a copy " + (s.unshadowed ? s.unshadowed.accepted : 0) + ", refused for want of one " + (s.unshadowed ? s.unshadowed.refused : 0),
     "discards pending " + s.discards_pending, "promoted " + s.promoted + " (takeovers " + s.takeovers + ")",
     "drain " + s.drain.state + (s.drain.state !== "off" ? ": " + s.drain.handed + " handed, " + s.drain.left + " left" : ""),
   ];
