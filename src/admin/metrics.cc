@@ -177,10 +177,20 @@ std::string RenderMetrics(AdminStages st) {
     f.Sample("", static_cast<double>(edge.buffer_refusals));
   }
   {
+    using R = server::EdgeMetrics::Refusal;
+    auto n = [&](R r) { return static_cast<double>(edge.refused[static_cast<size_t>(r)]); };
     Family f(&out, "sluice_rate_limited_total", "counter",
-             "Messages refused with 451 4.7.1 by a rate limit, per client address or per tenant.");
-    f.Sample("scope=\"client\"", static_cast<double>(edge.rate_limited_client));
-    f.Sample("scope=\"tenant\"", static_cast<double>(edge.rate_limited_tenant));
+             "Refused by a rate limit: messages per client address or per tenant (451 4.7.1), connections per "
+             "client address (421 4.7.0), recipients per client address (451 4.7.1).");
+    f.Sample("scope=\"client\"", n(R::kClientRate));
+    f.Sample("scope=\"tenant\"", n(R::kTenantRate));
+    f.Sample("scope=\"client_connections\"", n(R::kConnectionRate));
+    f.Sample("scope=\"client_recipients\"", n(R::kRecipientRate));
+    Family b(&out, "sluice_blocked_total", "counter",
+             "Refused by the connection filter: connections from the global block list (554 5.7.1 greeting), "
+             "recipients of a tenant that blocks the client (550 5.7.1).");
+    b.Sample("scope=\"global\"", n(R::kBlocked));
+    b.Sample("scope=\"tenant\"", n(R::kTenantBlocked));
   }
   {
     Family f(&out, "sluice_shadowed_total", "counter", "Messages a peer synced a shadow copy of before the 250.");
@@ -291,6 +301,13 @@ std::string RenderMetrics(AdminStages st) {
       f.Sample("kind=\"used\"", static_cast<double>(h.used_bytes));
       f.Sample("kind=\"min_free\"", static_cast<double>(h.min_free));
       f.Sample("kind=\"reserve\"", static_cast<double>(h.reserve_bytes));
+    }
+    {
+      Family f(&out, "sluice_spool_writes_total", "counter",
+               "The spool writer's work: changes (commits, updates, removals), the batches they went in, the synced ones.");
+      f.Sample("kind=\"changes\"", static_cast<double>(h.changes));
+      f.Sample("kind=\"batches\"", static_cast<double>(h.batches));
+      f.Sample("kind=\"syncs\"", static_cast<double>(h.syncs));
     }
     {
       Family f(&out, "sluice_spool_state", "gauge", "1 for the spool's state: ok, low (under min_free), full or error.");

@@ -38,6 +38,8 @@ struct RateLimit {
 // tenant at its first recipient of a transaction.
 struct RateLimits {
   RateLimit client;                         // messages per client IP address
+  RateLimit client_connections;             // connections per client IP address (421 4.7.0)
+  RateLimit client_recipients;              // RCPT commands per client IP address
   RateLimit tenant;                         // inbound messages per tenant, for every tenant …
   std::map<std::string, RateLimit> tenants;  // … unless it has its own
   const RateLimit& ForTenant(const std::string& name) const {

@@ -97,12 +97,34 @@ static void ReadRate(TomlTable& s, const std::string& prefix, RateLimit* out) {
 void ReadRateLimits(TomlTable& s, Config& c) {
   RateLimits& r = c.server.rate_limits;
   ReadRate(s, "client_", &r.client);
+  ReadRate(s, "client_connections_", &r.client_connections);
+  ReadRate(s, "client_recipients_", &r.client_recipients);
   ReadRate(s, "tenant_", &r.tenant);
   s.NamedTables("tenants", [&](const std::string& name, TomlTable& t) {
     RateLimit own;
     ReadRate(t, "", &own);
     r.tenants[name] = own;  // 0: this tenant has no limit, whatever the default
   });
+}
+
+// An allow and a block list of address ranges.
+static void ReadLists(TomlTable& s, server::AddressLists* out) {
+  for (const char* key : {"allow", "block"}) {
+    std::vector<std::string> entries;
+    s.StringList(key, &entries);
+    auto parsed = CidrList::Parse(entries);
+    if (!parsed.ok()) {
+      s.Error(key, parsed.status().message());
+      continue;
+    }
+    (std::string_view(key) == "allow" ? out->allow : out->block) = std::move(parsed).value();
+  }
+}
+
+void ReadProtection(TomlTable& s, Config& c) {
+  server::ProtectionOptions& p = c.server.protection;
+  ReadLists(s, &p.global);
+  s.NamedTables("tenants", [&](const std::string& name, TomlTable& t) { ReadLists(t, &p.tenants[name]); });
 }
 
 void ReadSmtp(TomlTable& s, Config& c) {

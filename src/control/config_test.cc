@@ -409,5 +409,42 @@ resubmit_after = "2s"
       << hasty.errors[0].ToString();
 }
 
+TEST(Config, ProtectionListsAndClientRates) {
+  testing::TempDir dir;
+  auto good = LoadConfig(Write(dir, "p.toml", std::string(kMinimal) + R"(
+[protection]
+block = ["192.0.2.0/24", "2001:db8::/32"]
+allow = ["192.0.2.7"]
+[protection.tenants.acme]
+block = ["198.51.100.0/24"]
+[rate_limits]
+client_connections_per_minute = 30
+client_connections_burst = 10
+client_recipients_per_minute = 600
+)"));
+  ASSERT_TRUE(good.ok()) << good.errors[0].ToString();
+  const auto& p = good.config.server.protection;
+  EXPECT_TRUE(p.global.Blocks("192.0.2.1"));
+  EXPECT_FALSE(p.global.Blocks("192.0.2.7"));  // the allow list wins
+  EXPECT_TRUE(p.global.Blocks("2001:db8::5"));
+  EXPECT_TRUE(p.BlocksTenant("acme", "198.51.100.9"));
+  EXPECT_FALSE(p.BlocksTenant("globex", "198.51.100.9"));
+  EXPECT_EQ(good.config.server.rate_limits.client_connections.per_minute, 30u);
+  EXPECT_EQ(good.config.server.rate_limits.client_connections.burst, 10u);
+  EXPECT_EQ(good.config.server.rate_limits.client_recipients.per_minute, 600u);
+
+  std::string path = Write(dir, "b.toml", std::string(kMinimal) + R"(
+[protection]
+block = ["192.0.2.1/24"]
+[protection.tenants.acme]
+allow = ["mail.example"]
+)");
+  auto bad = LoadConfig(path);
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_EQ(bad.errors[0].ToString(), path + ":7: protection.block: \"192.0.2.1/24\" has host bits set past its prefix");
+  EXPECT_NE(bad.errors[1].ToString().find("protection.tenants.acme.allow: \"mail.example\" is not an IPv4 or IPv6"),
+            std::string::npos) << bad.errors[1].ToString();
+}
+
 }  // namespace
 }  // namespace sluice::control

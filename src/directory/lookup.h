@@ -20,6 +20,8 @@ enum class Reason {
   kTimedOut,       // the lookup outlived its deadline: 451 4.4.3
   kBackendError,   // the forest's back end failed: 451 4.4.3
   kRateLimited,    // found, but its tenant is over its inbound rate: 451 4.7.1
+  kBlocked,        // found, but its tenant blocks the client's address: 550 5.7.1
+  kClientRateLimited,  // not looked up: the client is over its recipient rate: 451 4.7.1
 };
 
 struct LookupResult {

@@ -173,7 +173,28 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
     co_return;
   }
 
+  // The connection filter, then the client's connection rate: a refused
+  // client costs no lookup, no buffer and no spool write.
+  const bool blocked = options.protection.global.Blocks(client);
+  if (!blocked && options.rate_limits.client_connections.on()) {
+    auto take_rate = stages.rates.Take("connections:" + client, options.rate_limits.client_connections);
+    RateVerdict rate = co_await std::move(take_rate);
+    if (!rate.allowed) {
+      stages.metrics.OnRefused(EdgeMetrics::Refusal::kConnectionRate);
+      RateLog(client, "client_connections", client, rate);
+      const smtp::Reply refusal = smtp::replies::ConnectionRateLimited();
+      stages.metrics.OnReply(refusal.code, refusal.enhanced);
+      co_await stream.WriteAll(refusal.text, std::chrono::seconds(5), ec);
+      stream.Close();
+      co_return;
+    }
+  }
   smtp::Session session(listener.session, smtp::ClientInfo{client});
+  if (blocked) {
+    stages.metrics.OnRefused(EdgeMetrics::Refusal::kBlocked);
+    log::Event("connection blocked").With("client", client).Info();
+    session.RefuseService(smtp::replies::Blocked());
+  }
   DeadlineOptions limits{options.command_timeout, options.data_timeout, options.min_data_rate,
                          options.max_session_time, options.stress_timeout};
   Deadlines deadlines(limits, std::chrono::steady_clock::now());
@@ -217,8 +238,27 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
               .With("reply", reply->text.substr(0, reply->text.size() - 2)).Info();
         }
       } else if (auto* lookup = std::get_if<smtp::LookupRecipient>(&action)) {
-        auto op = stages.directory.Resolve(lookup->address);  // see Offload on temporaries
-        directory::LookupResult r = co_await std::move(op);
+        // The client's recipient rate counts every RCPT, before the lookup
+        // it would cost.
+        RateVerdict per_client;
+        if (options.rate_limits.client_recipients.on()) {
+          auto take_rate = stages.rates.Take("recipients:" + client, options.rate_limits.client_recipients);
+          per_client = co_await std::move(take_rate);
+        }
+        directory::LookupResult r;
+        if (!per_client.allowed) {
+          stages.metrics.OnRefused(EdgeMetrics::Refusal::kRecipientRate);
+          RateLog(client, "client_recipients", client, per_client);
+          r = directory::LookupResult::TryLater(directory::Reason::kClientRateLimited, "");
+        } else {
+          auto op = stages.directory.Resolve(lookup->address);  // see Offload on temporaries
+          r = co_await std::move(op);
+        }
+        if (r.found == directory::Found::kYes && options.protection.BlocksTenant(r.route.tenant, client)) {
+          stages.metrics.OnRefused(EdgeMetrics::Refusal::kTenantBlocked);
+          log::Event("recipient blocked for this client").With("client", client).With("tenant", r.route.tenant).Info();
+          r = directory::LookupResult::No(directory::Reason::kBlocked, r.forest);
+        }
         // A tenant's rate counts messages, not recipients: its first
         // recipient of a transaction takes one, the others ride along.
         if (r.found == directory::Found::kYes) {
@@ -229,7 +269,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             if (verdict.allowed) {
               AddOnce(charged_tenants, r.route.tenant);
             } else {
-              stages.metrics.OnRateLimited(/*client=*/false);
+              stages.metrics.OnRefused(EdgeMetrics::Refusal::kTenantRate);
               RateLog(client, "tenant", r.route.tenant, verdict);
               r = directory::LookupResult::TryLater(directory::Reason::kRateLimited, r.forest);
             }
@@ -251,7 +291,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           RateVerdict rate = co_await std::move(take_rate);
           if (!rate.allowed) {
             verdict.refusal = smtp::replies::ClientRateLimited();
-            stages.metrics.OnRateLimited(/*client=*/true);
+            stages.metrics.OnRefused(EdgeMetrics::Refusal::kClientRate);
             RateLog(client, "client", client, rate);
           }
         }

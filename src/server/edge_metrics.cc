@@ -37,8 +37,7 @@ EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   s.failed = failed_.load();
   s.buffer_waits = buffer_waits_.load();
   s.buffer_refusals = buffer_refusals_.load();
-  s.rate_limited_client = rate_limited_client_.load();
-  s.rate_limited_tenant = rate_limited_tenant_.load();
+  for (size_t i = 0; i < kRefusals; ++i) s.refused[i] = refused_[i].load();
   s.shadowed = shadowed_.load();
   s.unshadowed = unshadowed_.load();
   s.shadow_refused = shadow_refused_.load();

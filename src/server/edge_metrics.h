@@ -2,6 +2,7 @@
 // cheap enough for every reply (one short lock or one atomic add).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -28,8 +29,13 @@ class EdgeMetrics {
   void OnTimeout(const char* kind, bool stressed);
   void OnBufferWait() { buffer_waits_.fetch_add(1, std::memory_order_relaxed); }
   void OnBufferRefused() { buffer_refusals_.fetch_add(1, std::memory_order_relaxed); }
-  // A message refused by a rate limit: per client address, or per tenant.
-  void OnRateLimited(bool client) { (client ? rate_limited_client_ : rate_limited_tenant_).fetch_add(1, std::memory_order_relaxed); }
+  // What a limit or the connection filter refused: a message (per client
+  // address, or per tenant), a connection or a recipient (per client
+  // address), a connection (the global block list) or a recipient (its
+  // tenant's block list).
+  enum class Refusal : uint8_t { kClientRate, kTenantRate, kConnectionRate, kRecipientRate, kBlocked, kTenantBlocked };
+  static constexpr size_t kRefusals = 6;
+  void OnRefused(Refusal r) { refused_[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
   // A message with a shadow copy asked for: made on a peer, or not (and
   // then accepted anyway, or refused with 451 4.4.0).
   void OnShadow(bool shadowed, bool refused) {
@@ -53,7 +59,7 @@ class EdgeMetrics {
     double commit_sum_ms = 0;
     std::map<std::pair<std::string, bool>, uint64_t> timeouts;  // (kind, stressed) → count
     uint64_t buffer_waits = 0, buffer_refusals = 0, accept_errors = 0, stress_entries = 0;
-    uint64_t rate_limited_client = 0, rate_limited_tenant = 0;
+    std::array<uint64_t, kRefusals> refused{};  // by Refusal
     uint64_t shadowed = 0, unshadowed = 0, shadow_refused = 0;
     bool stressed = false;
     int64_t open_sessions = 0;
@@ -64,7 +70,7 @@ class EdgeMetrics {
  private:
   std::atomic<uint64_t> connections_{0}, queued_{0}, failed_{0};
   std::atomic<uint64_t> buffer_waits_{0}, buffer_refusals_{0}, accept_errors_{0}, stress_entries_{0};
-  std::atomic<uint64_t> rate_limited_client_{0}, rate_limited_tenant_{0};
+  std::array<std::atomic<uint64_t>, kRefusals> refused_{};
   std::atomic<uint64_t> shadowed_{0}, unshadowed_{0}, shadow_refused_{0};
   std::atomic<bool> stressed_{false};
   std::map<std::pair<std::string, bool>, uint64_t> timeouts_;  // GUARDED_BY(mu_)

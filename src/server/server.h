@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "common/tls_policy.h"
 #include "queue/intake.h"
+#include "server/protection.h"
 #include "smtp/session.h"
 
 namespace sluice::directory {
@@ -67,6 +68,7 @@ struct ServerOptions {
   TlsPolicy tls_policy;                       // [tls] ciphers, min_tls_version
   int64_t config_version = 0;                 // logged with each transaction of a session
   RateLimits rate_limits;                     // [rate_limits]: 451 4.7.1 above them
+  ProtectionOptions protection;               // [protection]: allow and block lists of client ranges
   bool operator==(const ServerOptions&) const = default;  // a reload applies what changed
 };
 

@@ -119,6 +119,14 @@ Reply NoDescriptors() {
 Reply StorageError() { return MakeReply(451, "4.3.0", "Temporary storage failure; try again later"); }
 Reply Draining() { return MakeReply(451, "4.3.2", "This node is being drained; try again later"); }
 Reply NotRedundant() { return MakeReply(451, "4.4.0", "Message could not be made redundant; try again later"); }
+Reply Blocked() { return MakeReply(554, "5.7.1", "Access denied: your address is blocked by policy"); }
+Reply NoService() { return MakeReply(503, "5.7.1", "No SMTP service for your address; only QUIT is accepted"); }
+Reply ConnectionRateLimited() {
+  return MakeReply(421, "4.7.0", "Too many connections from your address; try again later, closing transmission channel");
+}
+Reply RecipientRateLimited() {
+  return MakeReply(451, "4.7.1", "Recipient rate limit exceeded for your address; try again later");
+}
 Reply ClientRateLimited() {
   return MakeReply(451, "4.7.1", "Message rate limit exceeded for your address; try again later");
 }
@@ -144,6 +152,10 @@ Reply ForLookup(std::string_view address, const directory::LookupResult& r) {
       return MakeReply(451, "4.7.1",
                        fmt::format("<{}>: Recipient domain is over its message rate limit; try again later",
                                    address));
+    case Reason::kBlocked:
+      return MakeReply(550, "5.7.1", fmt::format("<{}>: Refused by the recipient's policy for your address", address));
+    case Reason::kClientRateLimited:
+      return RecipientRateLimited();
     case Reason::kBackendError:
       return MakeReply(451, "4.4.3",
                        fmt::format("Directory forest {} is unavailable; try again later",

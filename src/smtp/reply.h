@@ -75,6 +75,10 @@ Reply SessionTimeLimit();         // 421 4.4.2: the whole session took too long
 Reply NoDescriptors();            // 421 4.3.2: out of file descriptors
 Reply StorageError();             // 451 4.3.0
 Reply NotRedundant();             // 451 4.4.0: shadow "required" and no peer took a copy
+Reply Blocked();                  // 554 5.7.1: the greeting to a client on the global block list
+Reply NoService();                // 503 5.7.1: after that greeting, to everything but QUIT
+Reply ConnectionRateLimited();    // 421 4.7.0: the greeting over [rate_limits] client_connections_*
+Reply RecipientRateLimited();     // 451 4.7.1: a RCPT over [rate_limits] client_recipients_*
 Reply Draining();                 // 451 4.3.2: `sluicectl node drain`; the retry finds another node
 Reply ClientRateLimited();        // 451 4.7.1: this client address is over its message rate
 Reply TlsRequired();              // 530 5.7.0

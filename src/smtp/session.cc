@@ -13,7 +13,7 @@ Session::Session(std::shared_ptr<const SessionOptions> options, ClientInfo clien
     : options_(std::move(options)), client_(std::move(client)), line_check_(options_->max_text_line) {}
 
 std::vector<Action> Session::Start() {
-  Emit(replies::Greeting(options_->hostname));
+  Emit(refusal_.code ? refusal_ : replies::Greeting(options_->hostname));
   return std::move(out_);
 }
 

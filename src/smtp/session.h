@@ -80,6 +80,10 @@ class Session {
  public:
   Session(std::shared_ptr<const SessionOptions> options, ClientInfo client);
 
+  // Before Start: the client is refused (RFC 5321 §3.1): `greeting` (a
+  // 554) instead of the 220, then 503 to everything but QUIT, and the
+  // session closes after max_errors of them.
+  void RefuseService(Reply greeting) { refusal_ = std::move(greeting); }
   // The greeting. Call once, first.
   std::vector<Action> Start();
   // Bytes from the client. Never blocks; buffers what it cannot use yet.
@@ -167,6 +171,7 @@ class Session {
 
   std::shared_ptr<const SessionOptions> options_;
   ClientInfo client_;
+  Reply refusal_;  // code 0: service offered
   State state_ = State::kConnected;
   Waiting waiting_ = Waiting::kNothing;
   bool closed_ = false;

@@ -91,6 +91,10 @@ void Session::Dispatch(std::string_view line) {
   size_t space = line.find(' ');
   std::string_view verb = line.substr(0, space);
   std::string_view arg = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+  if (refusal_.code) {  // no service: only QUIT is answered as asked
+    if (EqualsNoCase(verb, "QUIT")) return OnQuit(arg);
+    return Error(replies::NoService());
+  }
   for (const Command& c : kCommands) {
     if (!EqualsNoCase(verb, c.verb)) continue;
     const bool utf8_args = c.flags & kUtf8Args;

@@ -269,5 +269,30 @@ TEST(Session, InputWaitsWhileLookupOutstanding) {
   EXPECT_EQ(std::get<Reply>(actions[2]).code, 250);
 }
 
+// A client on the global block list (RFC 5321 §3.1): a 554 greeting, 503
+// to everything but QUIT, and a close after max_errors of them.
+TEST(Session, ARefusedClientGetsOnlyQuit) {
+  auto opts = std::make_shared<SessionOptions>();
+  opts->max_errors = 3;
+  Session s(opts, ClientInfo{"192.0.2.1"});
+  s.RefuseService(replies::Blocked());
+  auto greeting = s.Start();
+  ASSERT_EQ(greeting.size(), 1u);
+  EXPECT_EQ(std::get<Reply>(greeting[0]).text, "554 5.7.1 Access denied: your address is blocked by policy\r\n");
+  std::string_view in = "EHLO c\r\nMAIL FROM:<a@b.example>\r\nQUIT\r\n";
+  auto actions = s.Feed(std::span<const char>(in.data(), in.size()));
+  ASSERT_EQ(actions.size(), 4u);  // no lookup, no admission: nothing but replies
+  EXPECT_EQ(std::get<Reply>(actions[0]).text.substr(0, 9), "503 5.7.1");
+  EXPECT_EQ(std::get<Reply>(actions[1]).text.substr(0, 9), "503 5.7.1");
+  EXPECT_EQ(std::get<Reply>(actions[2]).code, 221);
+  EXPECT_TRUE(s.closed());
+  Session t(opts, ClientInfo{"192.0.2.1"});
+  t.RefuseService(replies::Blocked());
+  t.Start();
+  std::string_view noise = "HELO a\r\nHELO b\r\nHELO c\r\nHELO d\r\n";
+  t.Feed(std::span<const char>(noise.data(), noise.size()));
+  EXPECT_TRUE(t.closed());  // max_errors of them, then closed
+}
+
 }  // namespace
 }  // namespace sluice::smtp
