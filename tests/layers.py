@@ -12,7 +12,7 @@ import sys
 LAYERS = {
     "mail": 0,
     "common": 1,
-    "directory": 2, "spool": 2, "delivery": 2,
+    "directory": 2, "spool": 2, "delivery": 2, "filter": 2,
     "smtp": 3,
     "queue": 4,
     "server": 5, "cluster": 5,
