@@ -61,7 +61,6 @@ Shadow::Shadow(ShadowOptions o, std::string node, std::string epoch, spool::Spoo
     stats_.peer_list.push_back({a, p->state, 0});
     peers_.push_back(std::move(p));
   }
-  stats_.peers = peers_.size();
   peer_count_ = peers_.size();
   Sweep(/*initial=*/true);  // the figures, and who has copies here: their silence is timed from now
 }
@@ -97,6 +96,9 @@ void Shadow::Stop() {
 ShadowStats Shadow::Stats() {
   std::lock_guard lock(mu_);
   ShadowStats s = stats_;
+  s.held = 0;
+  for (const auto& [node, count] : held_by_) s.held += count;
+  s.peers = s.peer_list.size();
   s.peers_up = static_cast<size_t>(std::count_if(s.peer_list.begin(), s.peer_list.end(),
                                                  [](const ShadowStats::Peer& p) { return p.state == "up"; }));
   return s;
@@ -167,7 +169,6 @@ asio::awaitable<std::string> Shadow::Answer(ShadowFrame f) {
     Status s = co_await std::move(write);
     if (!s.ok()) co_return ShadowLine("NO", {s.ToString()});
     std::lock_guard lock(mu_);
-    ++stats_.held;
     ++stats_.received;
     ++held_by_[f.args[0]];
     co_return ShadowLine("OK");

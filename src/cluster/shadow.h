@@ -157,8 +157,7 @@ class Shadow : public queue::Redundancy {
   boost::asio::awaitable<void> Accept();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<std::string> Answer(ShadowFrame f);  // one frame's reply
-  std::string Hold(const ShadowFrame& f);                      // COPY: on the work pool
-  std::string Take(const ShadowFrame& f);                      // TAKE: the same
+  std::string Take(const ShadowFrame& f);                      // TAKE: on the work pool
   void Discard(const std::string& node, const std::string& epoch, const std::vector<std::string>& ids);
   std::vector<std::string> TakenFrom(const std::string& node, const std::string& epoch);
   size_t Promote(const std::string& node, const std::string& epoch, bool takeover);
@@ -199,10 +198,10 @@ class Shadow : public queue::Redundancy {
   std::atomic<bool> started_queue_{false};     // Reconcile ran: taken mail now goes through the queue
   std::atomic<bool> draining_{false};
   std::mutex mu_;
-  ShadowStats stats_;                          // GUARDED_BY(mu_)
+  ShadowStats stats_;                          // GUARDED_BY(mu_); held, peers and peers_up are derived in Stats()
   DrainStatus drain_;                          // GUARDED_BY(mu_)
   std::map<std::string, std::chrono::steady_clock::time_point> heard_;  // GUARDED_BY(mu_) node → last word
-  std::map<std::string, size_t> held_by_;      // GUARDED_BY(mu_) node → copies held
+  std::map<std::string, size_t> held_by_;      // GUARDED_BY(mu_) node → copies held (their sum is stats' held)
   std::mutex sweep_mu_;                        // one sweep or promotion at a time
   std::thread thread_;
   std::atomic<bool> stopped_{false};

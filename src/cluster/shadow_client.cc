@@ -87,7 +87,6 @@ void Shadow::RefreshPeers() {
   });
   peer_count_ = peers_.size();
   std::lock_guard lock(mu_);
-  stats_.peers = peers_.size();
   std::vector<ShadowStats::Peer> list;
   for (const auto& p : peers_) list.push_back({p->address, p->state, p->last_ok_unix});
   stats_.peer_list = std::move(list);

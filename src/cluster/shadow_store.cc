@@ -82,7 +82,6 @@ void Shadow::Discard(const std::string& node, const std::string& epoch, const st
     return;  // the copies stay held; the primary's next heartbeat does not repeat them, a sweep finds them
   }
   std::lock_guard lock(mu_);
-  stats_.held -= std::min<uint64_t>(stats_.held, moved);
   stats_.net += moved;
   stats_.discarded += moved;
   auto& mine = held_by_[node];
@@ -140,7 +139,6 @@ size_t Shadow::Promote(const std::string& node, const std::string& epoch, bool t
     std::lock_guard lock(mu_);
     stats_.promoted += promoted;
     if (takeover) stats_.takeovers += promoted;
-    stats_.held -= std::min<uint64_t>(stats_.held, promoted);
     auto& mine = held_by_[node];
     mine -= std::min(mine, promoted);
   }
@@ -198,11 +196,9 @@ void Shadow::Sweep(bool initial) {
   const int64_t hold = o_.safety_net_hold.count();
   std::vector<std::pair<int64_t, std::string>> net;  // discarded at, id
   std::map<std::string, size_t> held_by;
-  size_t held = 0;
   std::vector<spool::Change> expired;
   (void)store_.Recover([&](std::string id, std::vector<RecipientStatus> states) {
     if (!InNet(states)) {
-      ++held;
       ++held_by[ShadowStoreNode(id)];
     } else if (now - DiscardedAt(states) >= hold) {
       expired.push_back(spool::Change::Remove(id));
@@ -232,10 +228,7 @@ void Shadow::Sweep(bool initial) {
   // Held copies arrive beside a sweep (COPY does not wait for it), so they
   // are counted from the store only once, at the start; then by each
   // change.
-  if (initial) {
-    stats_.held = held;
-    held_by_ = std::move(held_by);
-  }
+  if (initial) held_by_ = std::move(held_by);
 }
 
 Result<size_t> Shadow::Resubmit(const std::string& destination, int64_t since, int64_t until) {
@@ -266,9 +259,9 @@ Result<size_t> Shadow::Resubmit(const std::string& destination, int64_t since, i
     auto content = store_.ReadContent(m.id);
     if (!content.ok()) return content.status();
     if (dedup_) {  // delivered again on purpose: the window must not stop it
-      std::vector<std::string> keys;
-      for (const auto& r : e.routes) keys.push_back(delivery::DedupKey(*content.value(), r.address));
-      dedup_->Forget(keys);
+      std::vector<std::string> addresses;
+      for (const auto& r : e.routes) addresses.push_back(r.address);
+      dedup_->Forget(delivery::DedupKeys(*content.value(), addresses));
     }
     const std::string id = spool::NewQueueId();
     auto envelope = std::make_shared<const Envelope>(std::move(e));
