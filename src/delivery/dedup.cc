@@ -41,20 +41,20 @@ std::string MessageId(std::string_view content) {
 
 }  // namespace
 
-std::string DedupKey(std::string_view content, std::string_view address) {
+std::vector<std::string> DedupKeys(std::string_view content, const std::vector<std::string>& addresses) {
   const std::string id = MessageId(content);
-  if (id.empty()) return "";
-  std::string in = id;
-  in += '\n';
-  in += mail::Lowered(address);
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(in.data(), in.size(), md, &n, EVP_sha256(), nullptr);
+  std::vector<std::string> out(addresses.size());
+  if (id.empty()) return out;
   static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < 16 && i < n; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
+  for (size_t k = 0; k < addresses.size(); ++k) {
+    const std::string in = id + '\n' + mail::Lowered(addresses[k]);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(in.data(), in.size(), md, &n, EVP_sha256(), nullptr);
+    for (unsigned int i = 0; i < 16 && i < n; ++i) {
+      out[k] += kHex[md[i] >> 4];
+      out[k] += kHex[md[i] & 15];
+    }
   }
   return out;
 }
@@ -120,8 +120,9 @@ class DedupDelivery final : public Delivery {
       auto pass = inner_.Deliver(job);
       co_return co_await std::move(pass);
     }
-    std::vector<std::string> keys;
-    for (size_t i : job.recipients) keys.push_back(DedupKey(*job.content, e.routes[i].address));
+    std::vector<std::string> addresses;
+    for (size_t i : job.recipients) addresses.push_back(e.routes[i].address);
+    const std::vector<std::string> keys = DedupKeys(*job.content, addresses);
     auto ask = window_.Seen(keys);
     std::vector<bool> seen = co_await std::move(ask);
     Job rest = job;

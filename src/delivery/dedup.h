@@ -56,10 +56,13 @@ class LocalDedup : public DedupWindow {
   std::unique_ptr<State> s_;
 };
 
-// The key of one recipient of one message: a hash of its Message-ID and
-// the address; "" when the message has no Message-ID (never deduplicated).
-// Reads only the header section of `content`.
-std::string DedupKey(std::string_view content, std::string_view address);
+// The keys of a message's recipients, one per address: a hash of its
+// Message-ID and the address; "" when the message has no Message-ID (never
+// deduplicated). Reads the header section of `content` once.
+std::vector<std::string> DedupKeys(std::string_view content, const std::vector<std::string>& addresses);
+inline std::string DedupKey(std::string_view content, std::string_view address) {
+  return DedupKeys(content, {std::string(address)}).front();
+}
 
 // `inner` with the window in front of the destinations named in `local`:
 // a recipient seen is answered as delivered without being sent; one
