@@ -2,6 +2,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include "common/batch.h"
 #include "common/log.h"
 
 namespace sluice::cluster {
@@ -71,16 +72,8 @@ void SharedDedup::Forget(const std::vector<std::string>& keys) {
 void SharedDedup::Run() {
   bool was_failing = false;
   for (;;) {
-    std::vector<Request> batch;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopped_ || !waiting_.empty(); });
-      if (stopped_) return;
-      while (!waiting_.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(std::move(waiting_.front()));
-        waiting_.pop_front();
-      }
-    }
+    std::vector<Request> batch = TakeBatch(mu_, cv_, waiting_, stopped_, kMaxBatch);
+    if (batch.empty()) return;  // stopped
     std::vector<Redis::Command> cmds;
     const std::string ttl = std::to_string(window_.count());
     for (const auto& r : batch) {

@@ -4,6 +4,7 @@
 
 #include <boost/asio/this_coro.hpp>
 
+#include "common/batch.h"
 #include "common/log.h"
 
 namespace sluice::cluster {
@@ -90,16 +91,8 @@ boost::asio::awaitable<RateVerdict> SharedRates::Take(std::string key, RateLimit
 // Contract: the only thread that touches redis_.
 void SharedRates::Run() {
   for (;;) {
-    std::vector<Request> batch;
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopped_ || !waiting_.empty(); });
-      if (stopped_) return;
-      while (!waiting_.empty() && batch.size() < kMaxBatch) {
-        batch.push_back(std::move(waiting_.front()));
-        waiting_.pop_front();
-      }
-    }
+    std::vector<Request> batch = TakeBatch(mu_, cv_, waiting_, stopped_, kMaxBatch);
+    if (batch.empty()) return;  // stopped
     std::vector<Redis::Command> cmds;
     cmds.reserve(batch.size());
     for (const auto& r : batch) {
