@@ -93,5 +93,49 @@ TEST(Shadow, ATakeoverWaitsForThePrimaryToLeaveTheMembership) {
   shadow.Stop();
 }
 
+// The safety net keeps a delivered copy for safety_net_hold and no
+// longer; while the disk is short its oldest copies go first, and a held
+// copy never does.
+TEST(Shadow, TheSafetyNetExpiresAndGivesWayWhenTheDiskIsShort) {
+  testing::TempDir dir;
+  std::atomic<uint64_t> free{uint64_t{8} << 30};
+  auto probe = [&] { return spool::FsSpace{free.load(), uint64_t{16} << 30, true}; };
+  auto store = spool::OpenSpool({dir / "store", true}, probe);
+  auto spool = spool::OpenSpool({dir / "spool", true});
+  ASSERT_TRUE(store.ok() && spool.ok());
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  auto net = [&](const std::string& id, int64_t discarded) {
+    ASSERT_TRUE(store.value()->Commit(id, Sample(), "Subject: x\r\n\r\nhi\r\n").ok());
+    RecipientStatus done;
+    done.state = RecipientState::kDelivered;
+    done.next_attempt_unix = discarded;
+    ASSERT_TRUE(store.value()->WriteAndWait(spool::Change::Update(id, {done})).ok());
+  };
+  net("n1/e1/OLD", now - 100);  // past the hold
+  for (int i = 0; i < 10; ++i) net("n1/e1/N" + std::to_string(i), now - 20 + i);  // N0 the oldest
+  ASSERT_TRUE(store.value()->Commit("n1/e1/HELD", Sample(), "Subject: y\r\n\r\nhi\r\n").ok());
+  RecordingQueue queue;
+  ShadowOptions o;
+  o.enabled = true;
+  o.secret = "a secret of sixteen+";
+  o.heartbeat = std::chrono::milliseconds(200);
+  o.safety_net_hold = std::chrono::seconds(50);
+  Shadow shadow(o, "n2", "e2", *store.value(), *spool.value(), queue);
+  EXPECT_EQ(store.value()->Load("n1/e1/OLD").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(shadow.Stats().net, 10u);
+  EXPECT_EQ(shadow.Stats().expired, 1u);
+  EXPECT_EQ(shadow.Stats().held, 1u);
+  // The disk runs short (under min_free): a tenth of the net, the oldest, per sweep.
+  free = uint64_t{40} << 20;
+  ASSERT_TRUE(shadow.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return shadow.Stats().net <= 8; }, std::chrono::seconds(10)));
+  EXPECT_EQ(store.value()->Load("n1/e1/N0").status().code(), Status::Code::kNotFound);
+  EXPECT_EQ(store.value()->Load("n1/e1/N1").status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(store.value()->Load("n1/e1/HELD").ok());
+  EXPECT_EQ(shadow.Stats().held, 1u);
+  shadow.Stop();
+}
+
 }  // namespace
 }  // namespace sluice::cluster
