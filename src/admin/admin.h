@@ -24,6 +24,9 @@ class DedupWindow;
 namespace sluice::server {
 class EdgeMetrics;
 }
+namespace sluice::filter {
+class FilterSet;
+}
 namespace sluice::spool {
 class Spool;
 }
@@ -132,6 +135,7 @@ struct AdminStages {
   cluster::Fleet* fleet = nullptr;   // the fleet's budgets; null when alone
   cluster::ControlPlane* control = nullptr;  // placement, limits, holds in etcd; null when alone
   cluster::Shadow* shadow = nullptr;          // shadow copies; null without [shadow]
+  const filter::FilterSet* filters = nullptr; // content filters; null in tests
   delivery::DedupWindow* dedup = nullptr;     // the dedup window at local delivery; null when off
 };
 

@@ -43,7 +43,7 @@ class FakeDirectory final : public directory::Directory {
 class FakeQueue final : public queue::Queue {
  public:
   Status Start() override { return Status::Ok(); }
-  void Submit(std::string, std::shared_ptr<const Envelope>, spool::Content) override {}
+  void Submit(std::string, std::shared_ptr<const Envelope>, spool::Content, bool) override {}
   void Stop(std::chrono::seconds) override {}
   queue::QueueStats Stats() override { return {}; }
   std::vector<queue::MessageInfo> List(const queue::Filter&) override {

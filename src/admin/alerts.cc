@@ -88,6 +88,9 @@ const std::vector<AlertKindInfo>& AlertKinds() {
        "1 while this fleet node cannot read the control plane (etcd without quorum or away) and runs on its snapshot"},
       {AlertKind::kShadowNoPeer, "shadow_no_peer",
        "1 while [shadow] is on and no shadow peer answered: best-effort listeners accept without a copy, required ones refuse"},
+      {AlertKind::kFilterBreaker, "filter_breaker",
+       "1 while a content filter's circuit breaker is open or half-open (its transactions get on_error), per filter"},
+      {AlertKind::kFilterLatency, "filter_latency", "mean scan time over the last minute in ms, per content filter"},
       {AlertKind::kShadowBacklog, "shadow_backlog",
        "this node's discards some shadow peer has not heard yet (copies it holds in vain)"},
   };
@@ -122,6 +125,8 @@ std::vector<AlertRule> DefaultAlertRules() {
   r.push_back({"fleet-control-lost", AlertKind::kClusterControl, "", 0, 0s, 10s, Severity::kCritical});
   r.push_back({"no-shadow-peer", AlertKind::kShadowNoPeer, "", 0, 10s, 10s, Severity::kCritical});
   r.push_back({"shadow-backlog", AlertKind::kShadowBacklog, "", 50'000, 120s, 60s, Severity::kWarning});
+  r.push_back({"filter-down", AlertKind::kFilterBreaker, "", 0, 0s, 10s, Severity::kCritical});
+  r.push_back({"filter-slow", AlertKind::kFilterLatency, "", 2000, 60s, 60s, Severity::kWarning});
   return r;
 }
 
@@ -169,6 +174,19 @@ std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
           double sum = f.latency_sum_ms - (old && old->latency_count <= f.latency_count ? old->latency_sum_ms : 0);
           out[f.name] = n ? sum / n : 0;
         }
+      }
+      break;
+    case AlertKind::kFilterBreaker:
+    case AlertKind::kFilterLatency:
+      for (const auto& f : now.filters) {
+        if (rule.kind == AlertKind::kFilterBreaker) {
+          out[f.name] = f.breaker == "closed" ? 0 : 1;
+          continue;
+        }
+        const FilterSample* old = Named(then.filters, f.name);
+        const bool same = old && old->scans <= f.scans;
+        const uint64_t n = f.scans - (same ? old->scans : 0);
+        out[f.name] = n ? (f.latency_sum_ms - (same ? old->latency_sum_ms : 0)) / static_cast<double>(n) : 0;
       }
       break;
     case AlertKind::kDestinationBreaker:

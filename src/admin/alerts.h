@@ -20,7 +20,7 @@ namespace sluice::admin {
 enum class AlertKind {
   kReplyRate, kForestSaturation, kForestDeferralRate, kForestLatency, kQueueOldestAge, kQueueDepth,
   kDestinationBreaker, kDestinationFailureRate, kSpoolCommitLatency, kSpoolState, kClusterLocal,
-  kClusterControl, kShadowNoPeer, kShadowBacklog,
+  kClusterControl, kShadowNoPeer, kShadowBacklog, kFilterBreaker, kFilterLatency,
 };
 enum class Severity { kInfo, kWarning, kCritical };
 
@@ -60,11 +60,17 @@ struct DestinationSample {
   double in_flight = 0, limit = 0;
   uint64_t delivered = 0, deferred = 0, failed = 0;
 };
+struct FilterSample {
+  std::string name, breaker;
+  uint64_t scans = 0;  // with a latency (every scan but those the open breaker refused)
+  double latency_sum_ms = 0;
+};
 struct Sample {
   int64_t at_ms = 0;  // wall clock
   std::map<std::pair<std::string, std::string>, uint64_t> replies;  // (code, enhanced) → count
   std::vector<ForestSample> forests;
   std::vector<DestinationSample> destinations;
+  std::vector<FilterSample> filters;
   uint64_t queue_messages = 0, queue_deferred = 0;
   int64_t oldest_age_s = 0;
   std::vector<uint64_t> commit_buckets;  // commits per bucket of kCommitBucketsMs, then +Inf, since start

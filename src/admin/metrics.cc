@@ -7,6 +7,7 @@
 #include "delivery/dedup.h"
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "filter/filter.h"
 #include "server/edge_metrics.h"
 #include "admin/monitor.h"
 #include "queue/queue.h"
@@ -36,6 +37,59 @@ class Family {
 };
 
 std::string Forest(const std::string& name) { return fmt::format("forest=\"{}\"", name); }
+
+// Per content filter: verdicts, errors by kind, latency, slots, breaker.
+void RenderFilters(std::string& out, const filter::FilterSet& set, const server::EdgeMetrics::Snapshot& edge) {
+  {
+    Family f(&out, "sluice_content_scans_total", "counter",
+             "Transactions through the content filters, by outcome (accept, reject, tempfail, discard, quarantine).");
+    for (const auto& [outcome, n] : edge.scans) f.Sample(fmt::format("outcome=\"{}\"", outcome), static_cast<double>(n));
+  }
+  const std::vector<filter::FilterStats> all = set.Stats();
+  auto label = [](const filter::FilterStats& s) { return fmt::format("filter=\"{}\"", s.name); };
+  {
+    Family f(&out, "sluice_filter_verdicts_total", "counter", "Verdicts per content filter.");
+    for (const auto& s : all) {
+      for (size_t a = 0; a < s.verdicts.size(); ++a) {
+        f.Sample(fmt::format("{},verdict=\"{}\"", label(s), filter::ToString(static_cast<filter::Verdict::Action>(a))),
+                 static_cast<double>(s.verdicts[a]));
+      }
+    }
+  }
+  {
+    Family f(&out, "sluice_filter_errors_total", "counter",
+             "Scans without a verdict per content filter, by kind (busy, breaker_open, connect, timeout, protocol, closed).");
+    for (const auto& s : all) {
+      for (size_t e = 1; e < s.errors.size(); ++e) {
+        f.Sample(fmt::format("{},error=\"{}\"", label(s), filter::ToString(static_cast<filter::FilterError>(e))),
+                 static_cast<double>(s.errors[e]));
+      }
+    }
+  }
+  {
+    Family f(&out, "sluice_filter_duration_seconds", "histogram", "Time per scan, slot wait included, per content filter.");
+    for (const auto& s : all) {
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < s.latency.size(); ++i) {
+        cumulative += s.latency[i];
+        std::string le = i < filter::kFilterBuckets.size() ? fmt::format("{}", filter::kFilterBuckets[i] / 1000.0) : "+Inf";
+        f.Sample(fmt::format("{},le=\"{}\"", label(s), le), static_cast<double>(cumulative), "_bucket");
+      }
+      f.Sample(label(s), s.latency_sum_ms / 1000.0, "_sum");
+      f.Sample(label(s), static_cast<double>(cumulative), "_count");
+    }
+  }
+  {
+    Family f(&out, "sluice_filter_in_flight", "gauge", "Scans in flight per content filter.");
+    for (const auto& s : all) f.Sample(label(s), static_cast<double>(s.in_flight));
+    Family l(&out, "sluice_filter_limit", "gauge", "The concurrency limit per content filter (max_concurrency).");
+    for (const auto& s : all) l.Sample(label(s), static_cast<double>(s.limit));
+    Family q(&out, "sluice_filter_queue_length", "gauge", "Scans waiting for a slot per content filter.");
+    for (const auto& s : all) q.Sample(label(s), static_cast<double>(s.queued));
+    Family b(&out, "sluice_filter_breaker_open", "gauge", "1 while a content filter's circuit breaker is open or half-open.");
+    for (const auto& s : all) b.Sample(label(s), s.breaker == "closed" ? 0 : 1);
+  }
+}
 
 }  // namespace
 
@@ -388,6 +442,7 @@ std::string RenderMetrics(AdminStages st) {
       w.Sample(fmt::format("webhook=\"{}\",result=\"dropped\"", s.name), static_cast<double>(s.dropped));
     }
   }
+  if (st.filters) RenderFilters(out, *st.filters, edge);
   if (st.flight) {
     const FlightView v = st.flight->View();
     Family share(&out, "sluice_flight_share", "gauge", "Percent of tenants in a running flight (0: none).");

@@ -8,6 +8,7 @@
 
 #include "delivery/delivery.h"
 #include "directory/directory.h"
+#include "filter/filter.h"
 #include "server/edge_metrics.h"
 #include "spool/spool.h"
 #include "common/log.h"
@@ -63,6 +64,13 @@ Sample TakeSample(AdminStages st, int64_t now_ms) {
   for (const auto& d : st.delivery.Stats()) {
     s.destinations.push_back({d.name, d.breaker, d.last_trouble, static_cast<double>(d.in_flight),
                               static_cast<double>(d.concurrency_limit), d.delivered, d.deferred, d.failed});
+  }
+  if (st.filters) {
+    for (const auto& f : st.filters->Stats()) {
+      uint64_t scans = 0;
+      for (auto c : f.latency) scans += c;
+      s.filters.push_back({f.name, f.breaker, scans, f.latency_sum_ms});
+    }
   }
   auto q = st.queue.Stats();
   s.queue_messages = q.messages;

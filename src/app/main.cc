@@ -190,13 +190,14 @@ int Serve(const std::string& path) {
   }
   auto session = std::make_shared<const smtp::SessionOptions>(config.session);
   server::EdgeMetrics edge_metrics;
+  filter::FilterSet filters;  // configured by the server, from [filters]
   server::ServerOptions edge = config.server;
   edge.session_cap = plan.sessions;  // a fact of this process, not of the config
   auto intake = queue::MakeIntake(*spool.value(), *queue, config.hostname, shadow.get());
   // Rate limits: the fleet's table in Redis, or this node's own.
   LocalRateLimiter local_rates;
   RateLimiter& rates = fleet ? fleet->rates() : static_cast<RateLimiter&>(local_rates);
-  auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics, rates});
+  auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics, rates, filters});
   if (Status s = server->Start(); !s.ok()) {
     queue->Stop(std::chrono::seconds(0));
     delivery->Stop();
@@ -218,6 +219,7 @@ int Serve(const std::string& path) {
     admin::AdminStages stages{*dir, *queue, *delivery, edge_metrics};
     stages.config = &reloader;
     stages.spool = spool.value().get();
+    stages.filters = &filters;
     stages.flight = flight.get();
     stages.fleet = fleet.get();
     stages.control = control.get();

@@ -121,7 +121,7 @@ size_t Shadow::Promote(const std::string& node, const std::string& epoch, bool t
     const std::string id = spool::NewQueueId();
     auto envelope = std::make_shared<const Envelope>(std::move(m.envelope));
     if (!spool_.WriteAndWait(spool::Change::Commit(id, envelope, content.value())).ok()) continue;
-    queue_.Submit(id, envelope, content.value());
+    queue_.Submit(id, envelope, content.value(), !envelope->quarantine.empty());
     (void)store_.WriteAndWait(spool::Change::Remove(m.id));
     ++promoted;
     if (takeover) {
@@ -160,7 +160,7 @@ std::string Shadow::Take(const ShadowFrame& f) {
   if (Status s = spool_.WriteAndWait(spool::Change::Commit(id, envelope, content)); !s.ok()) {
     return ShadowLine("NO", {s.ToString()});
   }
-  queue_.Submit(id, envelope, content);
+  queue_.Submit(id, envelope, content, !envelope->quarantine.empty());
   log::Event("message taken from a draining node").With("node", f.args[0]).With("their_id", f.args[2])
       .With("queue_id", id).Info();
   return ShadowLine("OK");
@@ -266,7 +266,7 @@ Result<size_t> Shadow::Resubmit(const std::string& destination, int64_t since, i
     const std::string id = spool::NewQueueId();
     auto envelope = std::make_shared<const Envelope>(std::move(e));
     if (Status s = spool_.WriteAndWait(spool::Change::Commit(id, envelope, content.value())); !s.ok()) return s;
-    queue_.Submit(id, envelope, content.value());
+    queue_.Submit(id, envelope, content.value(), !envelope->quarantine.empty());
     log::Event("safety net resubmitted").With("copy", m.id).With("queue_id", id).With("destination", destination).Info();
     ++queued;
   }

@@ -15,7 +15,7 @@ namespace {
 class RecordingQueue final : public queue::Queue {
  public:
   Status Start() override { return Status::Ok(); }
-  void Submit(std::string id, std::shared_ptr<const Envelope>, spool::Content) override {
+  void Submit(std::string id, std::shared_ptr<const Envelope>, spool::Content, bool) override {
     std::lock_guard lock(mu);
     submitted.push_back(std::move(id));
   }

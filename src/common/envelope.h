@@ -38,6 +38,10 @@ struct Envelope {
   std::string dsn_ret;                    // RET=FULL or HDRS (RFC 3461), or empty
   std::string dsn_envid;                  // ENVID xtext, or empty
   int64_t received_unix = 0;              // seconds since the epoch
+  // Why the content filters kept it in quarantine ("malware: ..."), or
+  // empty. Its recipients were committed held; `sluicectl quarantine
+  // release` lets them go (doc/protection.md, "Quarantine").
+  std::string quarantine;
 };
 
 // Per-recipient delivery state, kept in the spool beside the envelope.

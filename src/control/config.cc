@@ -110,6 +110,7 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
     t.Table("tls", [&](TomlTable& s) { ReadTls(s, c); });
     t.Table("limits", [&](TomlTable& s) { ReadLimits(s, c); });
     t.Table("rate_limits", [&](TomlTable& s) { ReadRateLimits(s, c); });
+    t.NamedTables("filters", [&](const std::string& name, TomlTable& s) { ReadFilterTable(name, s, c); });
     t.Table("protection", [&](TomlTable& s) { ReadProtection(s, c); });
     t.Table("smtp", [&](TomlTable& s) { ReadSmtp(s, c); });
     t.Table("spool", [&](TomlTable& s) { ReadSpool(s, c, &min_free_set); });

@@ -2,6 +2,7 @@
 // [limits], [smtp], [admin], [log].
 #include <boost/asio/ssl/context.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 #include "control/config_parts.h"
@@ -121,10 +122,74 @@ static void ReadLists(TomlTable& s, server::AddressLists* out) {
   }
 }
 
+// [filters.NAME]: one content filter and its bulkhead.
+void ReadFilterTable(const std::string& name, TomlTable& s, Config& c) {
+  filter::FilterOptions f;
+  f.name = name;
+  std::string type = "milter";
+  s.String("type", &type);
+  if (type != "milter") s.Error("type", "\"" + type + "\" is not one of milter");
+  std::string address;
+  s.String("address", &address);
+  server::ListenerOptions at;
+  if (address.empty()) {
+    s.Error("address", "a filter needs an address (\"host:port\")");
+  } else if (ParseHostPort(address, s, "address", &at)) {
+    f.host = at.address;
+    f.port = at.port;
+  }
+  s.Enum("kind", &f.kind, {{"spam", filter::FilterKind::kSpam}, {"malware", filter::FilterKind::kMalware}});
+  s.Int("max_concurrency", &f.max_concurrency, 1, 10'000);
+  s.Int("max_queue", &f.max_queue, 0, 100'000);
+  s.Duration("queue_wait", &f.queue_wait);
+  s.Duration("connect_timeout", &f.timeouts.connect);
+  s.Duration("command_timeout", &f.timeouts.command);
+  s.Duration("content_timeout", &f.timeouts.content);
+  s.Int("breaker_failures", &f.breaker.failures, 1, 1000);
+  s.Duration("breaker_cooldown", &f.breaker.cooldown);
+  s.Enum("on_error", &f.on_error, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
+                                   {"hold", filter::OnError::kHold}});
+  if (f.timeouts.content.count() <= 0 || f.timeouts.command.count() <= 0 || f.timeouts.connect.count() <= 0) {
+    s.Error("content_timeout", "the filter's timeouts must be above zero");
+  } else if (f.timeouts.content > std::chrono::minutes(5)) {
+    // The sender waits for the scan after its final dot; RFC 5321
+    // §4.5.3.2.6 gives it 10 minutes, and far less is kind.
+    s.Error("content_timeout", "must be at most 5 minutes: the sender waits for it");
+  }
+  c.server.protection.definitions.push_back(std::move(f));
+}
+
+// A chain of filter names, each one defined under [filters].
+static void CheckChain(TomlTable& s, const Config& c, const std::vector<std::string>& chain) {
+  for (const auto& name : chain) {
+    const auto& defs = c.server.protection.definitions;
+    if (std::none_of(defs.begin(), defs.end(), [&](const filter::FilterOptions& f) { return f.name == name; })) {
+      s.Error("filters", "\"" + name + "\" is not a filter defined under [filters]");
+    }
+  }
+}
+
 void ReadProtection(TomlTable& s, Config& c) {
   server::ProtectionOptions& p = c.server.protection;
   ReadLists(s, &p.global);
-  s.NamedTables("tenants", [&](const std::string& name, TomlTable& t) { ReadLists(t, &p.tenants[name]); });
+  s.StringList("filters", &p.filters);
+  CheckChain(s, c, p.filters);
+  s.NamedTables("tenants", [&](const std::string& name, TomlTable& t) {
+    server::TenantProtection& tenant = p.tenants[name];
+    ReadLists(t, &tenant.lists);
+    if (t.Has("filters")) {
+      tenant.filters.emplace();
+      t.StringList("filters", &*tenant.filters);
+      CheckChain(t, c, *tenant.filters);
+    }
+    if (t.Has("on_error")) {
+      filter::OnError e = filter::OnError::kTempFail;
+      if (t.Enum("on_error", &e, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
+                                  {"hold", filter::OnError::kHold}})) {
+        tenant.on_error = e;
+      }
+    }
+  });
 }
 
 void ReadSmtp(TomlTable& s, Config& c) {

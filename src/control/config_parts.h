@@ -25,7 +25,8 @@ void ReadListenerTable(const std::string& name, TomlTable& s, Config& c, bool fi
 void ReadTls(TomlTable& s, Config& c);
 void ReadLimits(TomlTable& s, Config& c);
 void ReadRateLimits(TomlTable& s, Config& c);
-void ReadProtection(TomlTable& s, Config& c);
+void ReadFilterTable(const std::string& name, TomlTable& s, Config& c);
+void ReadProtection(TomlTable& s, Config& c);  // after [filters]
 void ReadSmtp(TomlTable& s, Config& c);
 void ReadAdmin(TomlTable& s, Config& c);
 void ReadLog(TomlTable& s, Config& c);

@@ -446,5 +446,56 @@ allow = ["mail.example"]
             std::string::npos) << bad.errors[1].ToString();
 }
 
+TEST(Config, ContentFiltersAndTheirChains) {
+  testing::TempDir dir;
+  auto good = LoadConfig(Write(dir, "f.toml", std::string(kMinimal) + R"(
+[filters.rspamd]
+type = "milter"
+address = "127.0.0.1:11332"
+max_concurrency = 8
+content_timeout = "4s"
+on_error = "accept"
+[filters.clamav]
+type = "milter"
+address = "[::1]:7357"
+kind = "malware"
+[protection]
+filters = ["clamav"]
+[protection.tenants.acme]
+filters = ["rspamd", "clamav"]
+on_error = "tempfail"
+)"));
+  ASSERT_TRUE(good.ok()) << good.errors[0].ToString();
+  const auto& p = good.config.server.protection;
+  ASSERT_EQ(p.definitions.size(), 2u);
+  const auto& rspamd = p.definitions[0].name == "rspamd" ? p.definitions[0] : p.definitions[1];
+  const auto& clamav = p.definitions[0].name == "rspamd" ? p.definitions[1] : p.definitions[0];
+  EXPECT_EQ(rspamd.port, 11332);
+  EXPECT_EQ(rspamd.max_concurrency, 8u);
+  EXPECT_EQ(rspamd.timeouts.content, std::chrono::seconds(4));
+  EXPECT_EQ(rspamd.on_error, filter::OnError::kAccept);
+  EXPECT_EQ(clamav.host, "::1");
+  EXPECT_EQ(clamav.kind, filter::FilterKind::kMalware);
+  EXPECT_EQ(p.ChainOf("acme"), (std::vector<std::string>{"rspamd", "clamav"}));
+  EXPECT_EQ(p.ChainOf("globex"), (std::vector<std::string>{"clamav"}));
+  EXPECT_EQ(p.tenants.at("acme").on_error, filter::OnError::kTempFail);
+
+  std::string path = Write(dir, "b.toml", std::string(kMinimal) + R"(
+[filters.x]
+type = "spamc"
+content_timeout = "10m"
+[protection]
+filters = ["x", "nosuch"]
+)");
+  auto bad = LoadConfig(path);
+  ASSERT_EQ(bad.errors.size(), 4u);
+  EXPECT_EQ(bad.errors[0].ToString(), path + ":7: filters.x.type: \"spamc\" is not one of milter");
+  EXPECT_NE(bad.errors[1].ToString().find("filters.x.address: a filter needs an address"), std::string::npos);
+  EXPECT_NE(bad.errors[2].ToString().find("filters.x.content_timeout: must be at most 5 minutes"), std::string::npos)
+      << bad.errors[2].ToString();
+  EXPECT_NE(bad.errors[3].ToString().find("protection.filters: \"nosuch\" is not a filter defined under [filters]"),
+            std::string::npos) << bad.errors[3].ToString();
+}
+
 }  // namespace
 }  // namespace sluice::control

@@ -15,7 +15,7 @@
 
 #include "common/bulkhead.h"
 #include "directory/adaptive_limit.h"
-#include "directory/breaker.h"
+#include "common/breaker.h"
 #include "directory/cache.h"
 #include "directory/lookup.h"
 

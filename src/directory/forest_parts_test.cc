@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "directory/adaptive_limit.h"
-#include "directory/breaker.h"
+#include "common/breaker.h"
 #include "common/bulkhead.h"
 #include "directory/cache.h"
 

@@ -65,13 +65,16 @@ class Fields {
   std::string_view rest_;
 };
 
-bool Printable(std::string_view s, bool allow_crlf) {
+// `allow_breaks`: CRLF or LF line breaks too (folded header values, multi-
+// line reply codes); the header edits refold them (filter/message.h).
+bool Printable(std::string_view s, bool allow_breaks) {
   for (size_t i = 0; i < s.size(); ++i) {
     const unsigned char c = s[i];
-    if (allow_crlf && c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
+    if (allow_breaks && c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') {
       ++i;
       continue;
     }
+    if (allow_breaks && c == '\n') continue;
     if (c < 0x20 && c != '\t') return false;
     if (c == 0x7f) return false;
   }
@@ -91,6 +94,9 @@ bool HeaderName(std::string_view s) {
 // with the same code.
 bool ReplyText(std::string_view s) {
   if (s.size() < 4 || s.size() > 4096 || !Printable(s, true)) return false;
+  for (size_t i = 0; i < s.size(); ++i) {  // it goes to the sender as it is: CRLF only
+    if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return false;
+  }
   if ((s[0] != '4' && s[0] != '5') || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9') return false;
   const std::string_view code = s.substr(0, 3);
   size_t pos = 0;

@@ -22,12 +22,17 @@ class SpoolIntake final : public Intake {
     return spool_.CheckRoom(bytes);
   }
 
-  boost::asio::awaitable<Accepted> Accept(Envelope envelope, std::string body, ShadowMode mode) override {
+  boost::asio::awaitable<Accepted> Accept(Envelope envelope, std::string body, ShadowMode mode,
+                                          Disposition d) override {
     Accepted a;
     a.id = spool::NewQueueId();
     envelope.received_unix = mail::Clock::System().NowUnix();
+    envelope.quarantine = std::move(d.quarantine);
+    const bool held = !envelope.quarantine.empty();
     auto content = std::make_shared<std::string>(
         smtp::ReceivedHeader(envelope, hostname_, a.id, envelope.received_unix));
+    content->reserve(content->size() + d.fields.size() + body.size());
+    content->append(d.fields);
     content->append(body);
     body = std::string();  // the session's copy goes now, not after the sync
     auto shared = std::make_shared<const Envelope>(std::move(envelope));
@@ -38,7 +43,9 @@ class SpoolIntake final : public Intake {
       copy = std::make_shared<Awaited<std::pair<Status, std::string>>>(co_await boost::asio::this_coro::executor);
       redundancy_->Copy(a.id, shared, stored, [copy](Status s, std::string peer) { copy->Deliver({std::move(s), std::move(peer)}); });
     }
-    auto write = spool::AsyncWrite(spool_, spool::Change::Commit(a.id, shared, stored));
+    std::vector<RecipientStatus> first;
+    if (held) first.assign(shared->routes.size(), RecipientStatus{RecipientState::kHeld, 0, 0, "", false});
+    auto write = spool::AsyncWrite(spool_, spool::Change::Commit(a.id, shared, stored, std::move(first)));
     a.status = co_await std::move(write);
     if (copy) {
       auto wait = copy->Wait(redundancy_->deadline());
@@ -57,7 +64,7 @@ class SpoolIntake final : public Intake {
         co_return a;
       }
     }
-    if (a.status.ok()) queue_.Submit(a.id, std::move(shared), std::move(stored));
+    if (a.status.ok()) queue_.Submit(a.id, std::move(shared), std::move(stored), held);
     co_return a;
   }
 

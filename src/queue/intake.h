@@ -52,6 +52,14 @@ class Redundancy {
   virtual bool draining() const { return false; }
 };
 
+// What the content filters decided, for the intake to record.
+struct Disposition {
+  std::string fields;  // trace fields placed after Received: (the verdict header), CRLF-terminated
+  // Non-empty: the message goes into quarantine for this reason — committed
+  // with every recipient held, delivered only once an operator releases it.
+  std::string quarantine;
+};
+
 class Intake {
  public:
   virtual ~Intake() = default;
@@ -65,7 +73,7 @@ class Intake {
   // the local commit; "required" without a copy removes the local one and
   // queues nothing.
   virtual boost::asio::awaitable<Accepted> Accept(Envelope envelope, std::string body,
-                                                  ShadowMode shadow = ShadowMode::kOff) = 0;
+                                                  ShadowMode shadow = ShadowMode::kOff, Disposition d = {}) = 0;
 };
 
 // `hostname` names this node in the Received: header. `redundancy`: the

@@ -81,9 +81,13 @@ Status SpoolQueue::Start() {
   return Status::Ok();
 }
 
-void SpoolQueue::Submit(std::string id, std::shared_ptr<const Envelope> envelope, spool::Content content) {
-  asio::post(io_, [this, id = std::move(id), envelope = std::move(envelope), content = std::move(content)]() mutable {
+void SpoolQueue::Submit(std::string id, std::shared_ptr<const Envelope> envelope, spool::Content content, bool held) {
+  asio::post(io_, [this, id = std::move(id), envelope = std::move(envelope), content = std::move(content), held]() mutable {
     std::vector<RecipientStatus> pending(envelope->routes.size());
+    if (held) {
+      for (auto& st : pending) st.state = RecipientState::kHeld;
+      content = nullptr;  // not delivered until released: not worth memory
+    }
     Admit(std::move(id), std::move(envelope), std::move(pending), std::move(content), false);
     Pump();
   });

@@ -143,9 +143,10 @@ class Queue {
   // spool and starts delivering.
   virtual Status Start() = 0;
   // Hands over a message that was just committed (every recipient
-  // pending), with its content (kept for the first attempt while memory
-  // allows). Thread-safe, cheap.
-  virtual void Submit(std::string id, std::shared_ptr<const Envelope> envelope, spool::Content content) = 0;
+  // pending, or held when `held`: a quarantine), with its content (kept
+  // for the first attempt while memory allows). Thread-safe, cheap.
+  virtual void Submit(std::string id, std::shared_ptr<const Envelope> envelope, spool::Content content,
+                      bool held = false) = 0;
   // Stops starting attempts, waits up to `grace` for those in flight, stops.
   virtual void Stop(std::chrono::seconds grace) = 0;
 

@@ -62,7 +62,7 @@ struct Rig {
   std::string Accept(const Envelope& e, const std::string& content = "m") {
     const std::string id = spool::NewQueueId();
     spool.Put(id, e, content);
-    q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>(content));
+    q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>(content), false);
     return id;
   }
   // The process dies: nothing more is written, nothing more completes.
@@ -304,7 +304,7 @@ TEST(Queue, FreshContentGoesOutWithoutASpoolRead) {
   const std::string id = spool::NewQueueId();
   Envelope e = Message({{"a@t.example", "store"}});
   r.spool.Put(id, e, "what the spool has");
-  r.q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>("what the edge took"));
+  r.q->Submit(id, std::make_shared<const Envelope>(e), std::make_shared<const std::string>("what the edge took"), false);
   ASSERT_TRUE(Eventually([&] { return r.delivery.calls().size() == 1; }));
   EXPECT_EQ(r.delivery.calls()[0].content, "what the edge took");
 }

@@ -51,7 +51,7 @@ class SpoolQueue final : public Queue {
   ~SpoolQueue() override;
 
   Status Start() override;
-  void Submit(std::string id, std::shared_ptr<const Envelope> envelope, spool::Content content) override;
+  void Submit(std::string id, std::shared_ptr<const Envelope> envelope, spool::Content content, bool held) override;
   void Stop(std::chrono::seconds grace) override;
   QueueStats Stats() override;
   std::vector<MessageInfo> List(const Filter& filter) override;

@@ -10,9 +10,11 @@
 #include "common/offload.h"
 #include "common/timed_stream.h"
 #include "directory/directory.h"
+#include "server/content_scan.h"
 #include "server/deadlines.h"
 #include "server/edge_metrics.h"
 #include "queue/intake.h"
+#include "spool/spool.h"
 #include "mail/clock.h"
 
 namespace sluice::server {
@@ -149,6 +151,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
   boost::system::error_code ec;
   auto peer = socket.remote_endpoint(ec);
   const std::string client = ec ? "unknown" : peer.address().to_string();
+  const uint16_t client_port = ec ? 0 : peer.port();
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   TimedStream stream(std::move(socket));
   Registered registered(worker, &stream);
@@ -323,7 +326,56 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             .With("tenants", tenants)
             .With("size", static_cast<int64_t>(store->body.size()))
             .With("tls", stream.TlsDescription());
-        auto accept = stages.intake.Accept(std::move(store->envelope), std::move(store->body), listener.shadow);
+        // The content filters, while the sender waits for its reply: a
+        // reject or a tempfail is the reply, and nothing is stored.
+        queue::Disposition disposition;
+        std::vector<filter::ChainLink> chain = ChainFor(options.protection, stages.filters, envelope);
+        if (!chain.empty()) {
+          auto input = std::make_shared<filter::ScanInput>();
+          input->hostname = listener.session->hostname;
+          input->client_address = client;
+          input->client_port = client_port;
+          input->helo = envelope.helo;
+          input->sender = envelope.sender;
+          input->recipients = envelope.rcpt_to;
+          input->scan_id = spool::NewQueueId();
+          input->tls = stream.TlsDescription();
+          auto content = std::make_shared<std::string>(std::move(store->body));
+          input->content = content;
+          auto scan = filter::ScanChain(std::move(chain), input, AllAllow(options.protection, envelope));
+          filter::ScanOutcome outcome = co_await std::move(scan);
+          const std::string scan_id = input->scan_id;
+          input.reset();  // the filters are done with the content: it can move on
+          store->body = outcome.content ? *outcome.content : std::move(*content);
+          content.reset();
+          event.With("scan_id", scan_id).With("scan", ToString(outcome.action));
+          if (!outcome.filter.empty()) event.With("filter", outcome.filter);
+          smtp::Reply verdict;
+          using A = filter::ScanOutcome::Action;
+          switch (outcome.action) {
+            case A::kReject: verdict = smtp::replies::FromFilter(outcome.reply, true); break;
+            case A::kTempFail: verdict = smtp::replies::FromFilter(outcome.reply, false); break;
+            case A::kHold: verdict = smtp::replies::ContentNotScanned(); break;  // not built yet: deferred
+            case A::kDiscard: verdict = smtp::replies::Queued(scan_id); break;  // as Postfix: the sender is not told
+            case A::kQuarantine:
+              disposition.quarantine = (outcome.category.empty() ? "" : outcome.category + ": ") +
+                                       outcome.filter + ": " + outcome.reason;
+              break;
+            case A::kAccept: break;
+          }
+          stages.metrics.OnScan(ToString(outcome.action));
+          if (verdict.code != 0) {
+            stages.metrics.OnCommit(MsSince(t0));
+            event.With("result", verdict.text.substr(0, verdict.text.size() - 2)).With("scan_ms", MsSince(t0)).Info();
+            take(session.Resume(smtp::StoreResult{Status::Ok(), "", false, verdict}));
+            continue;
+          }
+          disposition.fields = VerdictField(client, "", outcome);
+          if (!disposition.quarantine.empty()) event.With("quarantine", disposition.quarantine);
+          event.With("scan_ms", MsSince(t0));
+        }
+        auto accept = stages.intake.Accept(std::move(store->envelope), std::move(store->body), listener.shadow,
+                                           std::move(disposition));
         queue::Accepted accepted = co_await std::move(accept);
         const Status& s = accepted.status;
         stages.metrics.OnCommit(MsSince(t0));
@@ -336,7 +388,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             .With("result", s.ok() ? "queued" : s.ToString())
             .With("commit_ms", MsSince(t0))
             .Info();
-        take(session.Resume(smtp::StoreResult{s, accepted.id, accepted.not_redundant}));
+        take(session.Resume(smtp::StoreResult{s, accepted.id, accepted.not_redundant, {}}));
       } else if (std::holds_alternative<smtp::StartTls>(action)) {
         bool ok = listener.tls != nullptr;
         if (ok) ok = co_await flush();

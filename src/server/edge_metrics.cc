@@ -25,6 +25,11 @@ void EdgeMetrics::OnTimeout(const char* kind, bool stressed) {
   ++timeouts_[{kind, stressed}];
 }
 
+void EdgeMetrics::OnScan(const char* outcome) {
+  std::lock_guard lock(mu_);
+  ++scans_[outcome];
+}
+
 void EdgeMetrics::OnReply(int code, const std::string& enhanced) {
   std::lock_guard lock(mu_);
   ++replies_[{std::to_string(code), enhanced}];
@@ -53,6 +58,7 @@ EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   s.commit_buckets = commit_buckets_;
   s.commit_sum_ms = commit_sum_ms_;
   s.timeouts = timeouts_;
+  s.scans = scans_;
   return s;
 }
 

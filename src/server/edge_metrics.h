@@ -41,6 +41,9 @@ class EdgeMetrics {
   void OnShadow(bool shadowed, bool refused) {
     (shadowed ? shadowed_ : refused ? shadow_refused_ : unshadowed_).fetch_add(1, std::memory_order_relaxed);
   }
+  // A transaction's content scan ended: accept, reject, tempfail, discard,
+  // quarantine or hold.
+  void OnScan(const char* outcome);
   void OnAcceptError() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
   void OnStress(bool on) {
     stressed_.store(on, std::memory_order_relaxed);
@@ -58,6 +61,7 @@ class EdgeMetrics {
     std::vector<uint64_t> commit_buckets;                            // per bound, then +Inf
     double commit_sum_ms = 0;
     std::map<std::pair<std::string, bool>, uint64_t> timeouts;  // (kind, stressed) → count
+    std::map<std::string, uint64_t> scans;                      // by outcome
     uint64_t buffer_waits = 0, buffer_refusals = 0, accept_errors = 0, stress_entries = 0;
     std::array<uint64_t, kRefusals> refused{};  // by Refusal
     uint64_t shadowed = 0, unshadowed = 0, shadow_refused = 0;
@@ -74,6 +78,7 @@ class EdgeMetrics {
   std::atomic<uint64_t> shadowed_{0}, unshadowed_{0}, shadow_refused_{0};
   std::atomic<bool> stressed_{false};
   std::map<std::pair<std::string, bool>, uint64_t> timeouts_;  // GUARDED_BY(mu_)
+  std::map<std::string, uint64_t> scans_;                      // GUARDED_BY(mu_)
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> replies_;
   std::vector<uint64_t> commit_buckets_ = std::vector<uint64_t>(std::size(kCommitBucketsMs) + 1);

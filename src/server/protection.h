@@ -7,10 +7,13 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/cidr.h"
+#include "filter/filter.h"
 
 namespace sluice::server {
 
@@ -20,12 +23,33 @@ struct AddressLists {
   bool operator==(const AddressLists&) const = default;
 };
 
+// One tenant's own settings ([protection.tenants.NAME]).
+struct TenantProtection {
+  AddressLists lists;
+  std::optional<std::vector<std::string>> filters;  // its chain; unset: [protection] filters
+  std::optional<filter::OnError> on_error;          // over each filter's own
+  bool operator==(const TenantProtection&) const = default;
+};
+
 struct ProtectionOptions {
+  std::vector<filter::FilterOptions> definitions;  // [filters.NAME], as configured
   AddressLists global;
-  std::map<std::string, AddressLists> tenants;  // by tenant name
+  std::vector<std::string> filters;  // every tenant's chain, in order, unless it has its own
+  std::map<std::string, TenantProtection> tenants;  // by tenant name
   bool BlocksTenant(const std::string& tenant, std::string_view client) const {
     auto t = tenants.find(tenant);
-    return t != tenants.end() && t->second.Blocks(client);
+    return t != tenants.end() && t->second.lists.Blocks(client);
+  }
+  // The client is on the global allow list or `tenant`'s: its mail skips
+  // spam scoring, never malware scanning.
+  bool Allows(const std::string& tenant, std::string_view client) const {
+    if (global.allow.Contains(client)) return true;
+    auto t = tenants.find(tenant);
+    return t != tenants.end() && t->second.lists.allow.Contains(client);
+  }
+  const std::vector<std::string>& ChainOf(const std::string& tenant) const {
+    auto t = tenants.find(tenant);
+    return t != tenants.end() && t->second.filters ? *t->second.filters : filters;
   }
   bool operator==(const ProtectionOptions&) const = default;
 };

@@ -91,6 +91,7 @@ class EdgeServer final : public Server {
       : o_(std::make_shared<const ServerOptions>(std::move(o))), session_(std::move(session)), stages_(stages),
         state_(o_->max_buffered_bytes > 0 ? o_->max_buffered_bytes : DefaultBodyBudget()) {
     SetSessionLimit(*o_);
+    stages_.filters.Reconfigure(o_->protection.definitions);
     stages_.metrics.buffered_limit = state_.budget.limit();
     state_.wake_reads = [this] {
       for (auto& w : workers_) {
@@ -176,6 +177,7 @@ class EdgeServer final : public Server {
     listeners_ = std::move(next);
     o_ = o;
     SetSessionLimit(*o_);
+    stages_.filters.Reconfigure(o_->protection.definitions);
     session_ = session;
     return Status::Ok();
   }

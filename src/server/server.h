@@ -81,6 +81,9 @@ struct Stages {
   queue::Intake& intake;  // where accepted mail goes (stamped, synced, queued)
   EdgeMetrics& metrics;
   RateLimiter& rates;  // this node's table, or the fleet's (cluster/rates.h)
+  // The content filters; the server configures them from
+  // options.protection.definitions at start and on every reload.
+  filter::FilterSet& filters;
 };
 
 class Server {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "mail/reply_line.h"
+
 namespace sluice::smtp {
 
 Reply MakeReply(int code, std::string_view enhanced, std::string_view text) {
@@ -103,6 +105,21 @@ Reply ForestSaturatedClose() {
                    "a limit, closing transmission channel");
 }
 Reply TlsRequired() { return MakeReply(530, "5.7.0", "Must issue a STARTTLS command first"); }
+Reply ContentRejected() { return MakeReply(554, "5.7.1", "Message rejected by the content filter"); }
+Reply ContentNotScanned() {
+  return MakeReply(451, "4.7.1", "Message could not be scanned now; try again later");
+}
+Reply FromFilter(std::string_view text, bool reject) {
+  const Reply fallback = reject ? ContentRejected() : ContentNotScanned();
+  const mail::ReplyLine first = mail::ParseReplyLine(text.substr(0, text.find("\r\n")));
+  if (first.code / 100 != fallback.code / 100) return fallback;
+  Reply r;
+  r.code = first.code;
+  r.enhanced = std::string(first.enhanced);
+  r.text = std::string(text);
+  r.text += "\r\n";
+  return r;
+}
 Reply NeedsSmtpUtf8() {
   return MakeReply(553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter");
 }

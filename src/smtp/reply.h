@@ -82,6 +82,12 @@ Reply RecipientRateLimited();     // 451 4.7.1: a RCPT over [rate_limits] client
 Reply Draining();                 // 451 4.3.2: `sluicectl node drain`; the retry finds another node
 Reply ClientRateLimited();        // 451 4.7.1: this client address is over its message rate
 Reply TlsRequired();              // 530 5.7.0
+Reply ContentRejected();          // 554 5.7.1: a content filter refused the message
+Reply ContentNotScanned();        // 451 4.7.1: a content filter could not scan it now
+// A content filter's own reply ("554 5.7.1 Spam", multi-line with CRLF):
+// kept if it is a reply of the class expected (5 for a reject, 4 for a
+// tempfail), else the default above.
+Reply FromFilter(std::string_view text, bool reject);
 Reply ForestSaturatedClose();     // 421 4.3.2, as the hosted service said it
 Reply NeedsSmtpUtf8();            // 553 5.6.7
 // The answer to a recipient lookup that did not say yes.

@@ -63,7 +63,9 @@ std::vector<Action> Session::Resume(const directory::LookupResult& r) {
 std::vector<Action> Session::Resume(const StoreResult& r) {
   if (waiting_ != Waiting::kStore) return {};
   waiting_ = Waiting::kNothing;
-  if (r.status.ok()) {
+  if (r.reply.code != 0) {
+    Emit(r.reply);
+  } else if (r.status.ok()) {
     Emit(replies::Queued(r.queue_id));
   } else if (r.status.code() == Status::Code::kNoSpace) {
     Emit(replies::StorageFull());

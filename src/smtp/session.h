@@ -66,6 +66,7 @@ struct StoreResult {
   Status status;
   std::string queue_id;        // set when status is OK
   bool not_redundant = false;  // no peer took the shadow copy "required": 451 4.4.0
+  Reply reply;                 // code != 0: said instead (a content filter's verdict)
 };
 
 struct TlsResult {

@@ -68,7 +68,7 @@ class Driver {
         Run(session_.Resume(AdmitResult{admit_refusal}));
       } else if (auto* s = std::get_if<StoreMessage>(&a)) {
         stored.push_back(std::move(*s));
-        Run(session_.Resume(StoreResult{store_status, store_status.ok() ? "QID1" : ""}));
+        Run(session_.Resume(StoreResult{store_status, store_status.ok() ? "QID1" : "", false, {}}));
       } else {
         closed = true;
       }

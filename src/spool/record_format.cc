@@ -85,6 +85,8 @@ std::string EncodeEnvelope(const Envelope& e, std::string_view header) {
     PutString(&out, d.orcpt);
   }
   PutString(&out, header);
+  // Added with the quarantine: absent in older records, read as empty.
+  if (!e.quarantine.empty()) PutString(&out, e.quarantine);
   return out;
 }
 
@@ -113,7 +115,9 @@ bool DecodeEnvelope(std::string_view in, Envelope* e, std::string* header) {
       return false;
     }
   }
-  return r.String(header) && r.Done();
+  if (!r.String(header)) return false;
+  if (!r.Done() && !r.String(&e->quarantine)) return false;
+  return r.Done();
 }
 
 std::string EncodeRecipients(const std::vector<RecipientStatus>& rs) {

@@ -194,7 +194,8 @@ class RocksSpool final : public Spool {
         // The trace header travels in the content; the envelope record's
         // header field stays empty (doc/spool_format.md).
         item.envelope_record = EncodeEnvelope(*c.envelope, "");
-        item.states_record = EncodeRecipients(std::vector<RecipientStatus>(c.envelope->routes.size()));
+        item.states_record = EncodeRecipients(c.recipients.empty() ? std::vector<RecipientStatus>(c.envelope->routes.size())
+                                                                   : c.recipients);
         break;
       case Change::Kind::kUpdate:
         item.states_record = EncodeRecipients(c.recipients);

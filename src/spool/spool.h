@@ -51,7 +51,7 @@ struct StoredMessage {
 // One change to one message.
 struct Change {
   enum class Kind : uint8_t {
-    kCommit,  // a new message: envelope, content, every recipient pending (synced)
+    kCommit,  // a new message: envelope, content, every recipient pending or as given (synced)
     kUpdate,  // its recipient states replaced (synced)
     kRemove,  // gone, all its recipients done (not synced; see doc/spool_format.md)
   };
@@ -59,10 +59,11 @@ struct Change {
   std::string id;
   std::shared_ptr<const Envelope> envelope;  // kCommit
   Content content;                           // kCommit
-  std::vector<RecipientStatus> recipients;   // kUpdate
+  std::vector<RecipientStatus> recipients;   // kUpdate; kCommit: the first states, or empty for pending
 
-  static Change Commit(std::string id, std::shared_ptr<const Envelope> e, Content c) {
-    return {Kind::kCommit, std::move(id), std::move(e), std::move(c), {}};
+  static Change Commit(std::string id, std::shared_ptr<const Envelope> e, Content c,
+                       std::vector<RecipientStatus> first = {}) {
+    return {Kind::kCommit, std::move(id), std::move(e), std::move(c), std::move(first)};
   }
   static Change Update(std::string id, std::vector<RecipientStatus> r) {
     return {Kind::kUpdate, std::move(id), nullptr, nullptr, std::move(r)};

@@ -1,5 +1,5 @@
-// A circuit breaker for one replica of a forest: after `failures` failures
-// in a row it opens and the replica gets no lookups for `cooldown`; then one
+// A circuit breaker for one replica of a forest or one content filter: after `failures` failures
+// in a row it opens and the replica (or filter) gets no work for `cooldown`; then one
 // probe is let through (half-open), and its outcome closes or reopens it.
 // Pure, with the clock passed in; not thread-safe (the forest locks).
 #pragma once
@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstddef>
 
-namespace sluice::directory {
+namespace sluice {
 
 struct BreakerOptions {
   size_t failures = 5;
@@ -38,4 +38,4 @@ class Breaker {
 
 const char* ToString(Breaker::State s);
 
-}  // namespace sluice::directory
+}  // namespace sluice

@@ -1,6 +1,6 @@
-#include "directory/breaker.h"
+#include "common/breaker.h"
 
-namespace sluice::directory {
+namespace sluice {
 
 bool Breaker::Allow(Clock::time_point now) {
   if (!open_) return true;
@@ -37,4 +37,4 @@ const char* ToString(Breaker::State s) {
   return "?";
 }
 
-}  // namespace sluice::directory
+}  // namespace sluice

@@ -1,0 +1,56 @@
+#include "server/content_scan.h"
+
+#include <algorithm>
+
+namespace sluice::server {
+namespace {
+
+int Strictness(filter::OnError e) {
+  switch (e) {
+    case filter::OnError::kAccept: return 0;
+    case filter::OnError::kHold: return 1;
+    case filter::OnError::kTempFail: return 2;
+  }
+  return 2;
+}
+
+}  // namespace
+
+std::vector<filter::ChainLink> ChainFor(const ProtectionOptions& p, const filter::FilterSet& set, const Envelope& e) {
+  std::vector<filter::ChainLink> chain;
+  std::vector<std::string> seen_tenants;
+  for (const auto& route : e.routes) {
+    if (std::find(seen_tenants.begin(), seen_tenants.end(), route.tenant) != seen_tenants.end()) continue;
+    seen_tenants.push_back(route.tenant);
+    auto t = p.tenants.find(route.tenant);
+    const std::optional<filter::OnError> own = t != p.tenants.end() ? t->second.on_error : std::nullopt;
+    for (const auto& name : p.ChainOf(route.tenant)) {
+      std::shared_ptr<filter::Filter> f = set.Get(name);
+      if (!f) continue;
+      const filter::OnError on_error = own.value_or(f->options().on_error);
+      auto it = std::find_if(chain.begin(), chain.end(), [&](const filter::ChainLink& l) { return l.filter == f; });
+      if (it == chain.end()) {
+        chain.push_back({f, on_error});
+      } else if (Strictness(on_error) > Strictness(it->on_error)) {
+        it->on_error = on_error;
+      }
+    }
+  }
+  return chain;
+}
+
+bool AllAllow(const ProtectionOptions& p, const Envelope& e) {
+  if (e.routes.empty()) return false;
+  return std::all_of(e.routes.begin(), e.routes.end(),
+                     [&](const RecipientRoute& r) { return p.Allows(r.tenant, e.client_address); });
+}
+
+std::string VerdictField(const std::string& client, const std::string& connector, const filter::ScanOutcome& o) {
+  std::string f = "X-Sluice-Report: cip=" + client + "; connector=" + (connector.empty() ? "none" : connector);
+  if (!o.report.empty()) f += "; " + o.report;
+  f += o.not_scanned ? "; scan=incomplete" : "; scan=complete";
+  f += "\r\n";
+  return f;
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,33 @@
+// The content filters at the edge (doc/protection.md, "Content filters"):
+// which filters a transaction goes through, and the verdict header that
+// records what they said. The scan itself runs in the session after the
+// final dot, before the commit (server/connection.cc).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/envelope.h"
+#include "filter/filter.h"
+#include "server/protection.h"
+
+namespace sluice::server {
+
+// The union of the chains of the message's tenants, in the order each
+// chain names them. A tenant's on_error applies to its filters; where two
+// tenants of one message differ, the stricter wins (tempfail over hold over
+// accept), so no tenant's mail is let through unscanned against its wish.
+// Unknown names (a reload in between) are left out.
+std::vector<filter::ChainLink> ChainFor(const ProtectionOptions& p, const filter::FilterSet& set,
+                                        const Envelope& e);
+
+// Whether every tenant of the message allows the client: spam scoring is
+// skipped only then.
+bool AllAllow(const ProtectionOptions& p, const Envelope& e);
+
+// The verdict header, one field ending in CRLF:
+//   X-Sluice-Report: cip=192.0.2.1; connector=none; rspamd=accept; scan=complete
+// `scan` is "incomplete" when a filter erred and on_error was accept.
+std::string VerdictField(const std::string& client, const std::string& connector, const filter::ScanOutcome& o);
+
+}  // namespace sluice::server
