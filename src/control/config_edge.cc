@@ -149,6 +149,9 @@ void ReadFilterTable(const std::string& name, TomlTable& s, Config& c) {
   s.Duration("breaker_cooldown", &f.breaker.cooldown);
   s.Enum("on_error", &f.on_error, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
                                    {"hold", filter::OnError::kHold}});
+  // The pending-scan state (`hold`) is not built yet: refused here rather
+  // than silently treated as a tempfail (doc/protection.md).
+  if (f.on_error == filter::OnError::kHold) s.Error("on_error", "\"hold\" is not built yet; use tempfail or accept");
   if (f.timeouts.content.count() <= 0 || f.timeouts.command.count() <= 0 || f.timeouts.connect.count() <= 0) {
     s.Error("content_timeout", "the filter's timeouts must be above zero");
   } else if (f.timeouts.content > std::chrono::minutes(5)) {
@@ -187,6 +190,7 @@ void ReadProtection(TomlTable& s, Config& c) {
       if (t.Enum("on_error", &e, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
                                   {"hold", filter::OnError::kHold}})) {
         tenant.on_error = e;
+        if (e == filter::OnError::kHold) t.Error("on_error", "\"hold\" is not built yet; use tempfail or accept");
       }
     }
   });

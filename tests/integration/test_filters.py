@@ -193,6 +193,24 @@ filters = ["fault"]
         self.assertEqual(s.maildir_files(), [])
         self.assertEqual(metric(s, "sluice_content_scans_total", 'outcome="discard"'), 1)
 
+    def test_a_quarantined_message_is_kept_held_and_delivered_once_when_released(self):
+        s, milter = self.node("quarantine")
+        code, text = send(s, "alice@acme.example", mail("alice@acme.example", "suspicious", "x"))
+        self.assertEqual(code, 250, text)  # committed, held: not refused, not delivered
+        listed = s.ctl("queue", "list", "--state", "hold", "--json")
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        self.assertIn("alice@acme.example", listed.stdout)
+        time.sleep(2)
+        self.assertEqual(s.maildir_files(), [])
+        self.assertIn("held by the fault milter", s.log())
+        r = s.ctl("queue", "release", "--all")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = delivered(s, "alice@acme.example", 1)
+        self.assertIn(b"fault=quarantine", got)
+        time.sleep(2)
+        self.assertEqual(len(s.maildir_files()), 1)  # once
+        self.assertEqual(metric(s, "sluice_content_scans_total", 'outcome="quarantine"'), 1)
+
     def test_on_error_accept_delivers_marked_not_scanned(self):
         s, milter = self.node("drop", 'on_error = "accept"')
         self.assertEqual(send(s, "alice@acme.example", mail("alice@acme.example", "a", "x"))[0], 250)
