@@ -65,6 +65,16 @@ def wait_port(port, timeout=30, proc=None, host="127.0.0.1"):
     raise RuntimeError("nothing listens on port %d" % port)
 
 
+def metric(node, name, labels=""):
+    """One sample of the daemon's /metrics, or None when it is not there."""
+    text = node.api("GET", "/metrics")[1]
+    want = name + ("{%s}" % labels if labels else "")
+    for line in text.splitlines():
+        if line.startswith(want + " "):
+            return float(line.split()[-1])
+    return None
+
+
 def wait_for(predicate, timeout=60, what="condition"):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -18,12 +18,7 @@ import harness  # noqa: E402
 import filters  # noqa: E402
 
 
-def metric(node, name, labels):
-    text = node.api("GET", "/metrics")[1]
-    for line in text.splitlines():
-        if line.startswith("%s{%s} " % (name, labels)):
-            return float(line.split()[-1])
-    return None
+metric = harness.metric
 
 
 def mail(to, subject, body, sender="s@outside.example"):

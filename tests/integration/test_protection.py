@@ -16,12 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 
-def metric(node, name, labels):
-    text = node.api("GET", "/metrics")[1]
-    for line in text.splitlines():
-        if line.startswith("%s{%s} " % (name, labels)):
-            return float(line.split()[-1])
-    return None
+metric = harness.metric
 
 
 def smtp_from(node, source):

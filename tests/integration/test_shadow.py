@@ -24,13 +24,7 @@ import harness  # noqa: E402
 SECRET = "the fleet's shadow secret"
 
 
-def metric(node, name, labels=""):
-    text = node.api("GET", "/metrics")[1]
-    want = name + ("{%s}" % labels if labels else "")
-    for line in text.splitlines():
-        if line.startswith(want + " "):
-            return float(line.split()[-1])
-    return None
+metric = harness.metric
 
 
 class Shadow(unittest.TestCase):
