@@ -225,3 +225,76 @@ class FaultMilter:
         self.stop_event.set()
         self.sock.close()
         self.thread.join(timeout=5)
+
+
+def _clamd_pongs(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+            c.sendall(b"zPING\0")
+            return c.recv(16).startswith(b"PONG")
+    except OSError:
+        return False
+
+
+# A signature for the tests: the string anywhere in a scanned part.
+CLAMAV_TEST_STRING = "SLUICE-TEST-MALWARE-7f3a"
+
+
+class Clamav:
+    """clamd with a one-signature database written here (no freshclam, no
+    network), and clamav-milter in front of it quarantining what it finds."""
+
+    def __init__(self, on_infected="Quarantine"):
+        self.dir = tempfile.mkdtemp(prefix="sluice-clamav-")
+        self.clamd_port = harness.free_port()
+        self.port = harness.free_port()
+        db = os.path.join(self.dir, "db")
+        os.makedirs(db)
+        os.makedirs(os.path.join(self.dir, "tmp"))
+        with open(os.path.join(db, "sluice.ndb"), "w", encoding="ascii") as f:
+            f.write("Sluice.Test.Malware-7f3a:0:*:%s\n" % CLAMAV_TEST_STRING.encode().hex())
+        with open(os.path.join(self.dir, "clamd.conf"), "w", encoding="ascii") as f:
+            f.write("Foreground yes\nTCPSocket %d\nTCPAddr 127.0.0.1\nDatabaseDirectory %s\nTemporaryDirectory %s/tmp\n"
+                    "LogFile %s/clamd.log\nPidFile %s/clamd.pid\nSelfCheck 0\nBytecode no\nScanMail yes\n"
+                    % (self.clamd_port, db, self.dir, self.dir, self.dir))
+        with open(os.path.join(self.dir, "milter.conf"), "w", encoding="ascii") as f:
+            f.write("MilterSocket inet:%d@127.0.0.1\nForeground yes\nPidFile %s/milter.pid\nTemporaryDirectory %s/tmp\n"
+                    "ClamdSocket tcp:127.0.0.1:%d\nOnClean Accept\nOnInfected %s\nOnFail Defer\nAddHeader Replace\n"
+                    "LogFile %s/milter.log\nLogVerbose yes\nLogInfected Full\n"
+                    % (self.port, self.dir, self.dir, self.clamd_port, on_infected, self.dir))
+        self.procs = []
+
+    def start(self):
+        clamd = subprocess.Popen(["/usr/sbin/clamd", "-c", os.path.join(self.dir, "clamd.conf")],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        harness._started.append(clamd)
+        self.procs.append(clamd)
+        harness.wait_for(lambda: clamd.poll() is not None or _clamd_pongs(self.clamd_port), timeout=60, what="clamd")
+        if clamd.poll() is not None:
+            raise RuntimeError("clamd exited with %s" % clamd.returncode)
+        # The milter checks clamd once at start: clamd answers first.
+        milter = subprocess.Popen(["/usr/sbin/clamav-milter", "-c", os.path.join(self.dir, "milter.conf")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        harness._started.append(milter)
+        self.procs.append(milter)
+
+        def probed():
+            try:
+                with open(os.path.join(self.dir, "milter.log"), errors="replace") as f:
+                    return "returned: success" in f.read()
+            except OSError:
+                return False
+        harness.wait_for(lambda: milter.poll() is not None or probed(), timeout=60, what="clamav-milter")
+        if milter.poll() is not None:
+            raise RuntimeError("clamav-milter exited with %s" % milter.returncode)
+
+    def cleanup(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -119,6 +119,37 @@ filters = ["rspamd"]
         self.assertEqual(metric(s, "sluice_content_scans_total", 'outcome="reject"'), 1)
 
 
+class Clamav(unittest.TestCase):
+    def test_the_test_signature_is_quarantined_released_and_delivered_once(self):
+        clam = filters.Clamav()
+        self.addCleanup(clam.cleanup)
+        clam.start()
+        s = harness.Sluice(extra=filter_config("clamav", clam.port, 'kind = "malware"') + """
+[protection]
+filters = ["clamav"]
+""")
+        self.addCleanup(s.cleanup)
+        s.start()
+        code, text = send(s, "alice@acme.example", mail("alice@acme.example", "clean", "nothing to see"))
+        self.assertEqual(code, 250, text)
+        clean = delivered(s, "alice@acme.example", 1)
+        self.assertIn(b"X-Virus-Status: Clean", clean)
+        code, text = send(s, "bob@acme.example", mail("bob@acme.example", "bad", "a " + filters.CLAMAV_TEST_STRING))
+        self.assertEqual(code, 250, text)  # kept, not refused
+        time.sleep(2)
+        self.assertEqual(s.maildir_files("bob@acme.example"), [])
+        self.assertIn("quarantine", s.log())
+        held = s.ctl("queue", "list", "--state", "hold")
+        self.assertIn("bob@acme.example", held.stdout)
+        r = s.ctl("queue", "release", "--all")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = delivered(s, "bob@acme.example", 1)
+        self.assertIn(b"Sluice.Test.Malware-7f3a", got)  # X-Virus-Status: Infected (...)
+        self.assertIn(b"clamav=quarantine", got)
+        time.sleep(2)
+        self.assertEqual(len(s.maildir_files("bob@acme.example")), 1)
+
+
 class FaultMilter(unittest.TestCase):
     def node(self, mode, extra=""):
         milter = filters.FaultMilter(mode)
