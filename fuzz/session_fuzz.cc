@@ -80,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               if (m->body[i] == '\n') Check(i > 0 && m->body[i - 1] == '\r');
             }
           }
-          next = s.Resume(StoreResult{Status::Ok(), "ID"});
+          next = s.Resume(StoreResult{Status::Ok(), "ID", false, {}});
         } else if (auto* m = std::get_if<AdmitMail>(&a)) {
           Check(m->declared_size <= opts->max_message_size);
           // Refuse some transactions as a full spool would.
