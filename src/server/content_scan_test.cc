@@ -1,0 +1,70 @@
+#include "server/content_scan.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice::server {
+namespace {
+
+filter::FilterOptions Named(const char* name, filter::OnError e) {
+  filter::FilterOptions o;
+  o.name = name;
+  o.port = 1;
+  o.on_error = e;
+  return o;
+}
+
+Envelope For(std::vector<std::string> tenants) {
+  Envelope e;
+  e.client_address = "192.0.2.1";
+  for (auto& t : tenants) {
+    RecipientRoute r;
+    r.tenant = t;
+    e.routes.push_back(r);
+    e.rcpt_to.push_back("x@" + t);
+  }
+  return e;
+}
+
+TEST(ContentScan, TheChainIsTheUnionOfTheTenantsChainsWithTheStricterOnError) {
+  filter::FilterSet set;
+  set.Reconfigure({Named("spam", filter::OnError::kAccept), Named("virus", filter::OnError::kTempFail)});
+  ProtectionOptions p;
+  p.filters = {"virus"};
+  p.tenants["acme"].filters = std::vector<std::string>{"spam", "virus"};
+  p.tenants["lax"].filters = std::vector<std::string>{"virus"};
+  p.tenants["lax"].on_error = filter::OnError::kAccept;
+  p.tenants["none"].filters = std::vector<std::string>{};
+
+  auto chain = ChainFor(p, set, For({"acme", "lax", "acme"}));
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(chain[0].filter->options().name, "spam");
+  EXPECT_EQ(chain[0].on_error, filter::OnError::kAccept);
+  EXPECT_EQ(chain[1].filter->options().name, "virus");
+  EXPECT_EQ(chain[1].on_error, filter::OnError::kTempFail);  // acme's (the filter's) beats lax's accept
+
+  auto lax = ChainFor(p, set, For({"lax"}));
+  ASSERT_EQ(lax.size(), 1u);
+  EXPECT_EQ(lax[0].on_error, filter::OnError::kAccept);
+  EXPECT_EQ(ChainFor(p, set, For({"globex"})).size(), 1u);  // the global chain
+  EXPECT_TRUE(ChainFor(p, set, For({"none"})).empty());     // its own, empty chain: never waits
+}
+
+TEST(ContentScan, SpamScoringIsSkippedOnlyWhenEveryTenantAllowsTheClient) {
+  ProtectionOptions p;
+  p.tenants["acme"].lists.allow = CidrList::Parse({"192.0.2.0/24"}).value();
+  EXPECT_TRUE(AllAllow(p, For({"acme"})));
+  EXPECT_FALSE(AllAllow(p, For({"acme", "globex"})));
+  p.global.allow = CidrList::Parse({"192.0.2.1"}).value();
+  EXPECT_TRUE(AllAllow(p, For({"acme", "globex"})));
+}
+
+TEST(ContentScan, TheVerdictFieldSaysWhatRanAndWhetherItWasComplete) {
+  filter::ScanOutcome o;
+  o.report = "rspamd=accept; clamav=not scanned (timeout)";
+  o.not_scanned = true;
+  EXPECT_EQ(VerdictField("192.0.2.1", "", o),
+            "X-Sluice-Report: cip=192.0.2.1; connector=none; rspamd=accept; clamav=not scanned (timeout); scan=incomplete\r\n");
+}
+
+}  // namespace
+}  // namespace sluice::server
