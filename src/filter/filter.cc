@@ -31,13 +31,6 @@ const char* ToString(OnError e) {
   return "?";
 }
 
-std::optional<OnError> ParseOnError(std::string_view name) {
-  if (name == "tempfail") return OnError::kTempFail;
-  if (name == "accept") return OnError::kAccept;
-  if (name == "hold") return OnError::kHold;
-  return std::nullopt;
-}
-
 const char* ToString(FilterError e) {
   switch (e) {
     case FilterError::kNone: return "none";
@@ -147,11 +140,6 @@ FilterStats Filter::Stats() {
   s.limit = slots.limit;
   s.breaker = ToString(breaker_.state(Clock::now()));
   return s;
-}
-
-bool Filter::Healthy() {
-  std::lock_guard lock(mu_);
-  return breaker_.state(Clock::now()) != Breaker::State::kOpen;
 }
 
 void FilterSet::Reconfigure(const std::vector<FilterOptions>& filters) {

@@ -35,7 +35,6 @@ enum class OnError : uint8_t {
   kHold,      // 250 after the commit; held until the filter gives a verdict
 };
 const char* ToString(OnError e);
-std::optional<OnError> ParseOnError(std::string_view name);
 
 // Spam filters are skipped for a client on an allow list; malware filters
 // never are.
@@ -87,7 +86,6 @@ class Filter {
   // One scan. Never throws, never waits past queue_wait + content timeout.
   boost::asio::awaitable<FilterResult> Scan(std::shared_ptr<const ScanInput> input);
   FilterStats Stats();
-  bool Healthy();  // breaker closed: a held message may be scanned again
 
  private:
   void Count(const FilterResult& r);

@@ -106,7 +106,6 @@ std::vector<std::pair<std::string, std::string>> ConnectMacros(const ScanInput& 
       {"j", in.hostname}, {"{daemon_name}", "sluice"}, {"{client_addr}", in.client_address},
       {"{client_port}", std::to_string(in.client_port)}, {"{client_name}", "unknown"},
       {"_", fmt::format("unknown [{}]", in.client_address)}};
-  if (!in.connector.empty()) m.emplace_back("{connector}", in.connector);
   return m;
 }
 
@@ -174,7 +173,6 @@ boost::asio::awaitable<MilterResult> RunMilter(std::string host, uint16_t port, 
     // will not answer are honoured, since waiting for an answer that never
     // comes would cost the whole deadline; a bit nobody defined is an error.
     if (neg->steps & ~0x1fffffu) co_return fail(fmt::format("the filter asks for unknown protocol steps {:#x}", neg->steps));
-    result.verdict.action = Verdict::Action::kAccept;
     const uint32_t steps = neg->steps;
     const uint32_t granted = neg->actions & kOfferedActions;
 

@@ -32,7 +32,6 @@ struct ScanInput {
   std::vector<std::string> recipients;  // as given in RCPT TO
   std::string scan_id;                  // macro `i`: names the scan in both logs
   std::string tls;                      // {tls_version} {cipher}, or "" in the clear
-  std::string connector;                // the connector that matched, or ""
   std::shared_ptr<const std::string> content;  // CRLF lines, dot-stuffing undone
 };
 

@@ -82,6 +82,7 @@ TEST(MilterProtocol, HostileRepliesAreRefusedWithAReason) {
   EXPECT_EQ(error_of(Reply('c', "x")), "malformed 'c' reply");             // data where there is none
   EXPECT_NE(error_of(Reply('y', std::string("250 ok\0", 7))), "");         // not a refusal
   EXPECT_NE(error_of(Reply('y', std::string("554 5.7.1 no", 12))), "");    // no NUL
+  EXPECT_NE(error_of(Reply('y', std::string("550-a\n550 b\0", 12))), "");  // a bare LF would reach the sender
   EXPECT_NE(error_of(Reply('y', std::string("550-a\r\n551 b\0", 13))), "");  // codes differ
   EXPECT_EQ(error_of(Reply('y', std::string("550-a\r\n550 b\0", 13))), "");  // a multi-line reply
   EXPECT_NE(error_of(Reply('h', std::string("Bad Name\0v\0", 11))), "");   // a space in a header name

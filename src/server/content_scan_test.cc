@@ -26,9 +26,10 @@ Envelope For(std::vector<std::string> tenants) {
 }
 
 TEST(ContentScan, TheChainIsTheUnionOfTheTenantsChainsWithTheStricterOnError) {
-  filter::FilterSet set;
-  set.Reconfigure({Named("spam", filter::OnError::kAccept), Named("virus", filter::OnError::kTempFail)});
   ProtectionOptions p;
+  p.definitions = {Named("spam", filter::OnError::kAccept), Named("virus", filter::OnError::kTempFail)};
+  filter::FilterSet set;
+  set.Reconfigure(p.definitions);
   p.filters = {"virus"};
   p.tenants["acme"].filters = std::vector<std::string>{"spam", "virus"};
   p.tenants["lax"].filters = std::vector<std::string>{"virus"};

@@ -41,6 +41,13 @@ TEST(RecordFormat, EnvelopeRoundTrip) {
   EXPECT_EQ(out.rcpt_to, in.rcpt_to);
   EXPECT_EQ(out.routes[1].mailbox, "box");
   EXPECT_EQ(out.routes[1].destination, "relay");
+  EXPECT_EQ(out.quarantine, "");
+  // The quarantine's reason, a later field: kept when set, absent when not.
+  in.quarantine = "malware: clamav: Eicar FOUND";
+  Envelope q;
+  ASSERT_TRUE(DecodeEnvelope(EncodeEnvelope(in, ""), &q, &header));
+  EXPECT_EQ(q.quarantine, "malware: clamav: Eicar FOUND");
+  EXPECT_LT(raw.size(), EncodeEnvelope(in, "Received: x\r\n").size());
 }
 
 TEST(RecordFormat, TruncatedOrCorruptRecordsAreRejected) {
