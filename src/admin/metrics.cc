@@ -245,6 +245,18 @@ std::string RenderMetrics(AdminStages st) {
              "recipients of a tenant that blocks the client (550 5.7.1).");
     b.Sample("scope=\"global\"", n(R::kBlocked));
     b.Sample("scope=\"tenant\"", n(R::kTenantBlocked));
+    Family c(&out, "sluice_connector_refusals_total", "counter",
+             "MAIL refused by the connectors: a require_tls connector's address in the clear (530 5.7.0), a sender "
+             "domain restricted to its tenant's connectors from elsewhere (550 5.7.1).");
+    c.Sample("reason=\"tls_required\"", n(R::kConnectorTls));
+    c.Sample("reason=\"sender_restricted\"", n(R::kConnectorSender));
+  }
+  {
+    Family t(&out, "sluice_connector_transactions_total", "counter", "Transactions accepted from a tenant's connector.");
+    for (const auto& [name, v] : edge.connectors) t.Sample(fmt::format("connector=\"{}\"", name), static_cast<double>(v.first));
+    Family r(&out, "sluice_connector_relayed_total", "counter",
+             "Recipients outside the directory relayed for a connector's tenant.");
+    for (const auto& [name, v] : edge.connectors) r.Sample(fmt::format("connector=\"{}\"", name), static_cast<double>(v.second));
   }
   {
     Family f(&out, "sluice_shadowed_total", "counter", "Messages a peer synced a shadow copy of before the 250.");

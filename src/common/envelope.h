@@ -42,6 +42,9 @@ struct Envelope {
   // empty. Its recipients were committed held; `sluicectl quarantine
   // release` lets them go (doc/protection.md, "Quarantine").
   std::string quarantine;
+  // The connector the client matched ([connectors]), or empty: in the
+  // Received: field, the verdict header and the log; not stored.
+  std::string connector;
 };
 
 // Per-recipient delivery state, kept in the spool beside the envelope.

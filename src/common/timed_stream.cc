@@ -108,6 +108,8 @@ std::string TimedStream::TlsVerifyError() const {
   return r == X509_V_OK ? std::string() : X509_verify_cert_error_string(r);
 }
 
+ssl_st* TimedStream::tls_handle() const { return tls_ ? tls_->native_handle() : nullptr; }
+
 std::string TimedStream::TlsDescription() const {
   if (!tls_) return {};
   SSL* ssl = tls_->native_handle();

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <system_error>
 
+struct ssl_st;
+
 namespace sluice {
 
 class TimedStream {
@@ -53,6 +55,9 @@ class TimedStream {
   // Why the peer's certificate did not verify, e.g. "hostname mismatch";
   // empty when it did or was not checked.
   std::string TlsVerifyError() const;
+  // The OpenSSL session, for what the peer's certificate says; null
+  // without TLS. Owned by the stream.
+  ssl_st* tls_handle() const;
 
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   // Ends the operation in progress with operation_aborted (not a timeout).

@@ -119,6 +119,7 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
     t.NamedTables("forests", [&](const std::string& name, TomlTable& s) { ReadForestTable(name, s, c); });
     t.Table("dns", [&](TomlTable& s) { ReadDns(s, c); });
     t.NamedTables("destinations", [&](const std::string& name, TomlTable& s) { ReadDestinationTable(name, s, c); });
+    t.NamedTables("connectors", [&](const std::string& name, TomlTable& s) { ReadConnectorTable(name, s, c); });
     t.StringMap("placement", [&](const std::string& tenant, const std::string& forest, int line) {
       c.placement.push_back(Placement{tenant, forest, line});
     });

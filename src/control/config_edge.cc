@@ -60,6 +60,7 @@ void ReadTls(TomlTable& s, Config& c) {
   s.String("key", &c.server.tls_key);
   s.String("ciphers", &c.server.tls_policy.ciphers);
   s.String("min_tls_version", &c.server.tls_policy.min_version);
+  s.String("client_ca", &c.server.tls_client_ca);
   boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
   if (Status st = ApplyTlsPolicy(probe, c.server.tls_policy); !st.ok()) {
     s.Error(c.server.tls_policy.min_version == "1.2" || c.server.tls_policy.min_version == "1.3" ? "ciphers"
@@ -172,6 +173,17 @@ static void CheckChain(TomlTable& s, const Config& c, const std::vector<std::str
   }
 }
 
+// A tenant's or connector's on_error, over each filter's own.
+static void ReadOnError(TomlTable& t, std::optional<filter::OnError>* out) {
+  if (!t.Has("on_error")) return;
+  filter::OnError e = filter::OnError::kTempFail;
+  if (t.Enum("on_error", &e, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
+                              {"hold", filter::OnError::kHold}})) {
+    *out = e;
+    if (e == filter::OnError::kHold) t.Error("on_error", "\"hold\" is not built yet; use tempfail or accept");
+  }
+}
+
 void ReadProtection(TomlTable& s, Config& c) {
   server::ProtectionOptions& p = c.server.protection;
   ReadLists(s, &p.global);
@@ -185,15 +197,59 @@ void ReadProtection(TomlTable& s, Config& c) {
       t.StringList("filters", &*tenant.filters);
       CheckChain(t, c, *tenant.filters);
     }
-    if (t.Has("on_error")) {
-      filter::OnError e = filter::OnError::kTempFail;
-      if (t.Enum("on_error", &e, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
-                                  {"hold", filter::OnError::kHold}})) {
-        tenant.on_error = e;
-        if (e == filter::OnError::kHold) t.Error("on_error", "\"hold\" is not built yet; use tempfail or accept");
-      }
-    }
+    ReadOnError(t, &tenant.on_error);
   });
+}
+
+// [connectors.NAME]: a tenant's own servers (after [destinations] and [tls]).
+void ReadConnectorTable(const std::string& name, TomlTable& s, Config& c) {
+  server::ConnectorOptions k;
+  k.name = name;
+  if (name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+      std::string::npos) {
+    s.Error("name", "a connector's name is letters, digits, '.', '_' and '-' (it goes into headers)");
+  }
+  s.String("tenant", &k.tenant);
+  if (k.tenant.empty()) s.Error("tenant", "a connector belongs to a tenant");
+  std::vector<std::string> addresses, fingerprints;
+  s.StringList("addresses", &addresses);
+  if (auto parsed = CidrList::Parse(addresses); parsed.ok()) {
+    k.addresses = std::move(parsed).value();
+  } else {
+    s.Error("addresses", parsed.status().message());
+  }
+  s.StringList("certificate_subjects", &k.subjects);
+  s.StringList("certificate_fingerprints", &fingerprints);
+  for (const auto& f : fingerprints) {
+    std::string hex = server::NormalizeFingerprint(f);
+    if (hex.empty()) s.Error("certificate_fingerprints", "\"" + f + "\" is not a SHA-256 fingerprint (64 hex digits)");
+    k.fingerprints.push_back(std::move(hex));
+  }
+  if (addresses.empty() && k.subjects.empty() && fingerprints.empty()) {
+    s.Error("addresses", "a connector needs addresses, certificate_subjects or certificate_fingerprints");
+  }
+  if (!k.subjects.empty() && c.server.tls_client_ca.empty()) {
+    s.Error("certificate_subjects", "needs [tls] client_ca: an unverified certificate can name anyone");
+  }
+  s.Bool("require_tls", &k.require_tls);
+  if ((k.require_tls || !k.subjects.empty() || !fingerprints.empty()) && c.server.tls_cert.empty()) {
+    s.Error(k.require_tls ? "require_tls" : "certificate_subjects", "needs [tls] cert and key: no STARTTLS without them");
+  }
+  s.Bool("restrict_domains", &k.restrict_domains);
+  s.String("destination", &k.destination);
+  if (k.destination.empty()) {
+    s.Error("destination", "a connector needs a destination for the mail it relays");
+  } else if (std::none_of(c.destinations.begin(), c.destinations.end(),
+                          [&](const delivery::DestinationOptions& d) { return d.name == k.destination; })) {
+    s.Error("destination", "\"" + k.destination + "\" is not a destination defined under [destinations]");
+  }
+  if (s.Has("filters")) {
+    k.filters.emplace();
+    s.StringList("filters", &*k.filters);
+    CheckChain(s, c, *k.filters);
+  }
+  ReadOnError(s, &k.on_error);
+  c.server.protection.connectors.push_back(std::move(k));
 }
 
 void ReadSmtp(TomlTable& s, Config& c) {

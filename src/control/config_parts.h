@@ -27,6 +27,7 @@ void ReadLimits(TomlTable& s, Config& c);
 void ReadRateLimits(TomlTable& s, Config& c);
 void ReadFilterTable(const std::string& name, TomlTable& s, Config& c);
 void ReadProtection(TomlTable& s, Config& c);  // after [filters]
+void ReadConnectorTable(const std::string& name, TomlTable& s, Config& c);  // after [destinations]
 void ReadSmtp(TomlTable& s, Config& c);
 void ReadAdmin(TomlTable& s, Config& c);
 void ReadLog(TomlTable& s, Config& c);

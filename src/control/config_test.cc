@@ -497,5 +497,55 @@ filters = ["x", "nosuch"]
             std::string::npos) << bad.errors[3].ToString();
 }
 
+TEST(Config, ConnectorsAndTheirErrors) {
+  testing::TempDir dir;
+  auto good = LoadConfig(Write(dir, "k.toml", std::string(kMinimal) + R"(
+[connectors.acme-out]
+tenant = "acme"
+addresses = ["192.0.2.0/24", "2001:db8::/32"]
+restrict_domains = true
+destination = "local"
+on_error = "accept"
+)"));
+  ASSERT_TRUE(good.ok()) << good.errors[0].ToString();
+  const auto& k = good.config.server.protection.connectors;
+  ASSERT_EQ(k.size(), 1u);
+  EXPECT_EQ(k[0].name, "acme-out");
+  EXPECT_EQ(k[0].tenant, "acme");
+  EXPECT_TRUE(k[0].addresses.Contains("2001:db8::25"));
+  EXPECT_TRUE(k[0].restrict_domains);
+  EXPECT_FALSE(k[0].require_tls);
+  EXPECT_EQ(k[0].destination, "local");
+  EXPECT_EQ(k[0].on_error, filter::OnError::kAccept);
+  EXPECT_FALSE(k[0].filters.has_value());
+
+  std::string path = Write(dir, "kb.toml", std::string(kMinimal) + R"(
+[connectors."bad name"]
+destination = "nowhere"
+certificate_fingerprints = ["sha256:12"]
+certificate_subjects = ["mx.acme.example"]
+)");
+  auto bad = LoadConfig(path);
+  std::string all;
+  for (const auto& e : bad.errors) all += e.ToString() + "\n";
+  for (const char* want : {"connectors.bad name.name: a connector's name is letters",
+                           "connectors.bad name.tenant: a connector belongs to a tenant",
+                           "certificate_fingerprints: \"sha256:12\" is not a SHA-256 fingerprint",
+                           "certificate_subjects: needs [tls] client_ca",
+                           "certificate_subjects: needs [tls] cert and key",
+                           "destination: \"nowhere\" is not a destination defined under [destinations]"}) {
+    EXPECT_NE(all.find(want), std::string::npos) << want << " in\n" << all;
+  }
+  EXPECT_NE(all.find(path + ":"), std::string::npos) << all;
+  auto empty = LoadConfig(Write(dir, "ke.toml", std::string(kMinimal) + R"(
+[connectors.x]
+tenant = "acme"
+destination = "local"
+)"));
+  ASSERT_EQ(empty.errors.size(), 1u);
+  EXPECT_NE(empty.errors[0].ToString().find("a connector needs addresses, certificate_subjects or"),
+            std::string::npos) << empty.errors[0].ToString();
+}
+
 }  // namespace
 }  // namespace sluice::control

@@ -150,6 +150,12 @@ class Router final : public Directory {
     return catalog_;
   }
 
+  std::string TenantOfDomain(const std::string& domain) override {
+    std::shared_lock lock(mu_);
+    auto d = catalog_.domain_tenant.find(domain);
+    return d == catalog_.domain_tenant.end() ? std::string() : d->second;
+  }
+
  private:
   // What a directory says becomes SMTP commands and file names: an entry
   // of another tenant, or values no mailbox can have, are refused (a

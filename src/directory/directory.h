@@ -103,6 +103,12 @@ class Directory {
   virtual Status SetFleetShare(const std::string& forest, std::optional<size_t> share) = 0;
   virtual std::vector<ForestStats> Stats() = 0;
   virtual Catalog catalog() = 0;
+  // The tenant owning `domain` (lower-case), or empty. No forest is asked.
+  virtual std::string TenantOfDomain(const std::string& domain) {
+    const Catalog c = catalog();
+    auto d = c.domain_tenant.find(domain);
+    return d == c.domain_tenant.end() ? std::string() : d->second;
+  }
 };
 
 // Opens the catalog (seeding it on first start) and one Forest per forest.

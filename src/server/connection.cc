@@ -3,6 +3,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <deque>
 #include <optional>
 
@@ -10,9 +11,12 @@
 #include "common/offload.h"
 #include "common/timed_stream.h"
 #include "directory/directory.h"
+#include "mail/address.h"
+#include "server/connectors.h"
 #include "server/content_scan.h"
 #include "server/deadlines.h"
 #include "server/edge_metrics.h"
+#include "server/tls.h"
 #include "queue/intake.h"
 #include "spool/spool.h"
 #include "mail/clock.h"
@@ -204,6 +208,8 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
   BudgetShare share(state.budget, stages.metrics);
 
   std::string charged_tenants;  // tenants whose rate this transaction already took from
+  PeerIdentity identity{client, false, std::nullopt};  // for the connectors; the certificate after STARTTLS
+  MailDecision mail;                               // the connectors' word on this transaction
   std::deque<smtp::Action> todo;
   auto take = [&todo](std::vector<smtp::Action> actions) {
     for (auto& a : actions) todo.push_back(std::move(a));
@@ -257,14 +263,15 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           auto op = stages.directory.Resolve(lookup->address);  // see Offload on temporaries
           r = co_await std::move(op);
         }
-        if (r.found == directory::Found::kYes && options.protection.BlocksTenant(r.route.tenant, client)) {
+        const bool relayed = RelayOutbound(mail, lookup->address, r);
+        if (r.found == directory::Found::kYes && !relayed && options.protection.BlocksTenant(r.route.tenant, client)) {
           stages.metrics.OnRefused(EdgeMetrics::Refusal::kTenantBlocked);
           log::Event("recipient blocked for this client").With("client", client).With("tenant", r.route.tenant).Info();
           r = directory::LookupResult::No(directory::Reason::kBlocked, r.forest);
         }
         // A tenant's rate counts messages, not recipients: its first
         // recipient of a transaction takes one, the others ride along.
-        if (r.found == directory::Found::kYes) {
+        if (r.found == directory::Found::kYes && !relayed) {
           const RateLimit& limit = options.rate_limits.ForTenant(r.route.tenant);
           if (limit.on() && !Listed(charged_tenants, r.route.tenant)) {
             auto take_rate = stages.rates.Take("tenant:" + r.route.tenant, limit);
@@ -298,6 +305,18 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             RateLog(client, "client", client, rate);
           }
         }
+        // The connectors: who this client is, and what its sender may do.
+        mail = MailDecision{};
+        if (verdict.refusal.code == 0 && !options.protection.connectors.empty()) {
+          const std::string domain = admit->sender.empty() ? std::string() : mail::DomainOf(admit->sender);
+          mail = DecideMail(options.protection.connectors, identity, admit->sender,
+                            domain.empty() ? domain : stages.directory.TenantOfDomain(domain));
+          if (mail.refusal.code != 0) {
+            verdict.refusal = mail.refusal;
+            stages.metrics.OnRefused(mail.refusal.code == 530 ? EdgeMetrics::Refusal::kConnectorTls
+                                                              : EdgeMetrics::Refusal::kConnectorSender);
+          }
+        }
         charged_tenants.clear();  // a new transaction
         take(session.Resume(verdict));
       } else if (auto* store = std::get_if<smtp::StoreMessage>(&action)) {
@@ -307,6 +326,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         // The envelope goes to the intake; the log reads it first. Which
         // forests and tenants the message touched, and which of them ran
         // under a flight: a flight's reach is checked from these lines.
+        if (mail.connector) store->envelope.connector = mail.connector->name;
         const Envelope& envelope = store->envelope;
         std::string forests, tenants, flight;
         for (const auto& route : envelope.routes) {
@@ -326,6 +346,11 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             .With("tenants", tenants)
             .With("size", static_cast<int64_t>(store->body.size()))
             .With("tls", stream.TlsDescription());
+        if (mail.connector) {
+          event.With("connector", mail.connector->name);
+          stages.metrics.OnConnector(mail.connector->name, static_cast<size_t>(std::count_if(
+              envelope.routes.begin(), envelope.routes.end(), [](const RecipientRoute& r) { return r.forest.empty(); })));
+        }
         // The content filters, while the sender waits for its reply: a
         // reject or a tempfail is the reply, and nothing is stored.
         queue::Disposition disposition;
@@ -370,7 +395,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             take(session.Resume(smtp::StoreResult{Status::Ok(), "", false, verdict}));
             continue;
           }
-          disposition.fields = VerdictField(client, "", outcome);
+          disposition.fields = VerdictField(client, envelope.connector, outcome);
           if (!disposition.quarantine.empty()) event.With("quarantine", disposition.quarantine);
           event.With("scan_ms", MsSince(t0));
         }
@@ -399,6 +424,15 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           co_await std::move(handshake);
           ok = !ec;
           if (!ok) log::Event("tls handshake failed").With("client", client).With("error", ec.message()).Info();
+        }
+        if (ok) {
+          identity.tls = true;
+          identity.certificate = ReadPeerCertificate(stream.tls_handle());
+          if (identity.certificate) {
+            log::Event("tls client certificate").With("client", client).With("subject", identity.certificate->subject)
+                .With("sha256", identity.certificate->fingerprint).With("verified", identity.certificate->verified ? "yes" : "no")
+                .Info();
+          }
         }
         take(session.Resume(smtp::TlsResult{ok}));
       } else if (std::holds_alternative<smtp::Close>(action)) {

@@ -19,6 +19,16 @@ int Strictness(filter::OnError e) {
 std::vector<filter::ChainLink> ChainFor(const ProtectionOptions& p, const filter::FilterSet& set, const Envelope& e) {
   std::vector<filter::ChainLink> chain;
   if (p.definitions.empty()) return chain;  // the common case: nothing per message
+  // A connector with its own chain scans all its mail with it: that is the
+  // tenant's own outbound policy, whoever the recipients are.
+  const ConnectorOptions* via = e.connector.empty() ? nullptr : p.Connector(e.connector);
+  if (via && via->filters) {
+    for (const auto& name : *via->filters) {
+      std::shared_ptr<filter::Filter> f = set.Get(name);
+      if (f) chain.push_back({f, via->on_error.value_or(f->options().on_error)});
+    }
+    return chain;
+  }
   std::vector<std::string> seen_tenants;
   for (const auto& route : e.routes) {
     if (std::find(seen_tenants.begin(), seen_tenants.end(), route.tenant) != seen_tenants.end()) continue;

@@ -17,7 +17,8 @@ namespace sluice::server {
 // chain names them. A tenant's on_error applies to its filters; where two
 // tenants of one message differ, the stricter wins (tempfail over hold over
 // accept), so no tenant's mail is let through unscanned against its wish.
-// Unknown names (a reload in between) are left out.
+// Unknown names (a reload in between) are left out. Mail through a
+// connector with its own chain goes through that chain alone.
 std::vector<filter::ChainLink> ChainFor(const ProtectionOptions& p, const filter::FilterSet& set,
                                         const Envelope& e);
 

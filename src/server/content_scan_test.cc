@@ -67,5 +67,27 @@ TEST(ContentScan, TheVerdictFieldSaysWhatRanAndWhetherItWasComplete) {
             "X-Sluice-Report: cip=192.0.2.1; connector=none; rspamd=accept; clamav=not scanned (timeout); scan=incomplete\r\n");
 }
 
+TEST(ContentScan, AConnectorsOwnChainReplacesTheTenantsChains) {
+  ProtectionOptions p;
+  p.definitions = {Named("spam", filter::OnError::kAccept), Named("virus", filter::OnError::kTempFail)};
+  filter::FilterSet set;
+  set.Reconfigure(p.definitions);
+  p.filters = {"spam", "virus"};
+  ConnectorOptions out;
+  out.name = "acme-out";
+  out.filters = std::vector<std::string>{"virus"};
+  out.on_error = filter::OnError::kAccept;
+  p.connectors = {out};
+  Envelope e = For({"acme"});
+  e.connector = "acme-out";
+  auto chain = ChainFor(p, set, e);
+  ASSERT_EQ(chain.size(), 1u);
+  EXPECT_EQ(chain[0].filter->options().name, "virus");
+  EXPECT_EQ(chain[0].on_error, filter::OnError::kAccept);
+  // A connector without its own chain: the tenants' chains, as for anyone.
+  p.connectors[0].filters.reset();
+  EXPECT_EQ(ChainFor(p, set, e).size(), 2u);
+}
+
 }  // namespace
 }  // namespace sluice::server

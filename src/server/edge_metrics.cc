@@ -30,6 +30,13 @@ void EdgeMetrics::OnScan(const char* outcome) {
   ++scans_[outcome];
 }
 
+void EdgeMetrics::OnConnector(const std::string& connector, size_t relayed) {
+  std::lock_guard lock(mu_);
+  auto& [transactions, rcpts] = connectors_[connector];
+  ++transactions;
+  rcpts += relayed;
+}
+
 void EdgeMetrics::OnReply(int code, const std::string& enhanced) {
   std::lock_guard lock(mu_);
   ++replies_[{std::to_string(code), enhanced}];
@@ -59,6 +66,7 @@ EdgeMetrics::Snapshot EdgeMetrics::snapshot() {
   s.commit_sum_ms = commit_sum_ms_;
   s.timeouts = timeouts_;
   s.scans = scans_;
+  s.connectors = connectors_;
   return s;
 }
 

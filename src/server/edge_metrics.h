@@ -33,8 +33,12 @@ class EdgeMetrics {
   // address, or per tenant), a connection or a recipient (per client
   // address), a connection (the global block list) or a recipient (its
   // tenant's block list).
-  enum class Refusal : uint8_t { kClientRate, kTenantRate, kConnectionRate, kRecipientRate, kBlocked, kTenantBlocked };
-  static constexpr size_t kRefusals = 6;
+  enum class Refusal : uint8_t {
+    kClientRate, kTenantRate, kConnectionRate, kRecipientRate, kBlocked, kTenantBlocked,
+    kConnectorTls,     // a require_tls connector's address in the clear: 530 5.7.0
+    kConnectorSender,  // a connector-restricted sender domain from elsewhere: 550 5.7.1
+  };
+  static constexpr size_t kRefusals = 8;
   void OnRefused(Refusal r) { refused_[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed); }
   // A message with a shadow copy asked for: made on a peer, or not (and
   // then accepted anyway, or refused with 451 4.4.0).
@@ -44,6 +48,8 @@ class EdgeMetrics {
   // A transaction's content scan ended: accept, reject, tempfail, discard,
   // quarantine or hold.
   void OnScan(const char* outcome);
+  // A transaction came through `connector`, relaying `relayed` recipients.
+  void OnConnector(const std::string& connector, size_t relayed);
   void OnAcceptError() { accept_errors_.fetch_add(1, std::memory_order_relaxed); }
   void OnStress(bool on) {
     stressed_.store(on, std::memory_order_relaxed);
@@ -62,6 +68,7 @@ class EdgeMetrics {
     double commit_sum_ms = 0;
     std::map<std::pair<std::string, bool>, uint64_t> timeouts;  // (kind, stressed) → count
     std::map<std::string, uint64_t> scans;                      // by outcome
+    std::map<std::string, std::pair<uint64_t, uint64_t>> connectors;  // name → (transactions, relayed)
     uint64_t buffer_waits = 0, buffer_refusals = 0, accept_errors = 0, stress_entries = 0;
     std::array<uint64_t, kRefusals> refused{};  // by Refusal
     uint64_t shadowed = 0, unshadowed = 0, shadow_refused = 0;
@@ -79,6 +86,7 @@ class EdgeMetrics {
   std::atomic<bool> stressed_{false};
   std::map<std::pair<std::string, bool>, uint64_t> timeouts_;  // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> scans_;                      // GUARDED_BY(mu_)
+  std::map<std::string, std::pair<uint64_t, uint64_t>> connectors_;  // GUARDED_BY(mu_)
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, uint64_t> replies_;
   std::vector<uint64_t> commit_buckets_ = std::vector<uint64_t>(std::size(kCommitBucketsMs) + 1);

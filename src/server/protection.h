@@ -14,6 +14,7 @@
 
 #include "common/cidr.h"
 #include "filter/filter.h"
+#include "server/connectors.h"
 
 namespace sluice::server {
 
@@ -36,6 +37,13 @@ struct ProtectionOptions {
   AddressLists global;
   std::vector<std::string> filters;  // every tenant's chain, in order, unless it has its own
   std::map<std::string, TenantProtection> tenants;  // by tenant name
+  std::vector<ConnectorOptions> connectors;         // [connectors.NAME], in file order
+  const ConnectorOptions* Connector(const std::string& name) const {
+    for (const auto& c : connectors) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  }
   bool BlocksTenant(const std::string& tenant, std::string_view client) const {
     auto t = tenants.find(tenant);
     return t != tenants.end() && t->second.lists.Blocks(client);

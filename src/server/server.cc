@@ -283,7 +283,12 @@ class EdgeServer final : public Server {
 
   static Result<std::shared_ptr<asio::ssl::context>> LoadTls(const ServerOptions& o) {
     if (o.tls_cert.empty()) return std::shared_ptr<asio::ssl::context>();
-    return LoadServerTls(o.tls_cert, o.tls_key, o.tls_policy);
+    // A client certificate is asked for only where a connector is known by
+    // one: some clients misbehave when asked (Postfix's smtpd_tls_ask_ccert).
+    const bool ask = std::any_of(o.protection.connectors.begin(), o.protection.connectors.end(),
+                                 [](const ConnectorOptions& c) { return !c.subjects.empty() || !c.fingerprints.empty(); });
+    return LoadServerTls(o.tls_cert, o.tls_key, o.tls_policy, ask ? ClientCertificates{true, o.tls_client_ca}
+                                                                  : ClientCertificates{});
   }
 
   static Status CheckTlsNeed(const ListenerOptions& l, const std::shared_ptr<asio::ssl::context>& tls) {

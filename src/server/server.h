@@ -66,6 +66,7 @@ struct ServerOptions {
   std::string tls_cert;                       // PEM chain; empty: no STARTTLS
   std::string tls_key;                        // PEM private key
   TlsPolicy tls_policy;                       // [tls] ciphers, min_tls_version
+  std::string tls_client_ca;                  // [tls] client_ca: PEM CAs that vouch for connectors' certificates
   int64_t config_version = 0;                 // logged with each transaction of a session
   RateLimits rate_limits;                     // [rate_limits]: 451 4.7.1 above them
   ProtectionOptions protection;               // [protection]: allow and block lists of client ranges

@@ -17,8 +17,11 @@ std::string ReceivedHeader(const Envelope& e, std::string_view by_host, std::str
   // Protocol names from RFC 3848 and RFC 6531 §4.3.
   std::string proto = e.smtputf8 ? "UTF8SMTP" : e.esmtp ? "ESMTP" : "SMTP";
   if (e.tls) proto += "S";
-  return fmt::format("Received: from {} ([{}])\r\n\tby {} (Sluice) with {} id {}{};\r\n\t{}\r\n",
-                     e.helo, e.client_address, by_host, proto, queue_id, for_clause,
+  // The connector goes in a comment after the client (RFC 5321 §4.4
+  // allows CFWS before "by").
+  std::string connector = e.connector.empty() ? std::string() : " (connector " + e.connector + ")";
+  return fmt::format("Received: from {} ([{}]){}\r\n\tby {} (Sluice) with {} id {}{};\r\n\t{}\r\n",
+                     e.helo, e.client_address, connector, by_host, proto, queue_id, for_clause,
                      mail::Rfc5322Date(unix_time));
 }
 

@@ -105,6 +105,9 @@ Reply ForestSaturatedClose() {
                    "a limit, closing transmission channel");
 }
 Reply TlsRequired() { return MakeReply(530, "5.7.0", "Must issue a STARTTLS command first"); }
+Reply SenderNeedsConnector(std::string_view domain) {
+  return MakeReply(550, "5.7.1", fmt::format("Mail from {} is accepted only through its own connector", domain));
+}
 Reply ContentRejected() { return MakeReply(554, "5.7.1", "Message rejected by the content filter"); }
 Reply ContentNotScanned() {
   return MakeReply(451, "4.7.1", "Message could not be scanned now; try again later");

@@ -82,6 +82,8 @@ Reply RecipientRateLimited();     // 451 4.7.1: a RCPT over [rate_limits] client
 Reply Draining();                 // 451 4.3.2: `sluicectl node drain`; the retry finds another node
 Reply ClientRateLimited();        // 451 4.7.1: this client address is over its message rate
 Reply TlsRequired();              // 530 5.7.0
+// 550 5.7.1: `domain` is restricted to its tenant's connectors ([connectors]).
+Reply SenderNeedsConnector(std::string_view domain);
 Reply ContentRejected();          // 554 5.7.1: a content filter refused the message
 Reply ContentNotScanned();        // 451 4.7.1: a content filter could not scan it now
 // A content filter's own reply ("554 5.7.1 Spam", multi-line with CRLF):

@@ -51,6 +51,7 @@ struct StoreMessage {     // answer with Resume(StoreResult)
 };
 struct AdmitMail {        // answer with Resume(AdmitResult): may a transaction start?
   size_t declared_size = 0;  // the SIZE parameter (RFC 1870), 0 when not given
+  std::string sender;        // the reverse-path, empty for <>
 };
 struct StartTls {};       // send pending replies, handshake, then Resume(TlsResult)
 struct Close {};          // send pending replies, then close the connection

@@ -188,7 +188,7 @@ void Session::OnMail(std::string_view arg) {
   // The driver decides whether a transaction may start now (spool space):
   // the reply to MAIL waits for Resume(AdmitResult).
   waiting_ = Waiting::kAdmit;
-  out_.emplace_back(AdmitMail{declared_size});
+  out_.emplace_back(AdmitMail{declared_size, envelope_.sender});
 }
 
 void Session::OnRcpt(std::string_view arg) {
