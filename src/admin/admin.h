@@ -48,6 +48,9 @@ struct AdminOptions {
   // Without either, reads of mail data are refused (403) and so are changes.
   std::string token;
   std::string read_token;
+  // The quarantine desk's: list, show, release and delete quarantined mail
+  // (malware is released with `token` only), and nothing else.
+  std::string quarantine_token;
   // Host header values accepted besides IP literals and localhost (the
   // DNS-rebinding defence): the names operators use for this listener.
   std::vector<std::string> hosts;

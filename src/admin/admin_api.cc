@@ -41,11 +41,12 @@ bool Matches(const std::string& authorization, const std::string& token) {
          CRYPTO_memcmp(authorization.data(), want.data(), want.size()) == 0;
 }
 
-enum class Access { kNone, kRead, kFull };
+enum class Access { kNone, kRead, kQuarantine, kFull };
 
 Access AccessOf(const ApiRequest& r, const AdminOptions& o) {
   if (Matches(r.authorization, o.token)) return Access::kFull;
   if (Matches(r.authorization, o.read_token)) return Access::kRead;
+  if (Matches(r.authorization, o.quarantine_token)) return Access::kQuarantine;
   return Access::kNone;
 }
 
@@ -295,12 +296,20 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
   // changes state: it needs a token.
   const Access access = AccessOf(r, o);
   if (access == Access::kNone) {
-    if (o.token.empty() && o.read_token.empty()) {
+    if (o.token.empty() && o.read_token.empty() && o.quarantine_token.empty()) {
       return Error(403, "no [admin] token is configured: the API tells nothing and changes nothing without one");
     }
     return Error(401, r.authorization.empty() ? "a bearer token is required" : "the bearer token is not valid");
   }
+  // The quarantine desk's token opens the quarantine and nothing else.
+  if (access == Access::kQuarantine) {
+    auto desk = r.method == "GET" ? HandleQuarantineGet(r, st)
+                : r.method == "POST" ? HandleQuarantinePost(r, st, false) : std::nullopt;
+    if (desk) return *desk;
+    return Error(403, "this token may only work the quarantine");
+  }
   if (r.method == "GET") {
+    if (auto quarantine = HandleQuarantineGet(r, st)) return *quarantine;
     if (t == "/api/v1/status") {
       json out = StatusJson(st);
       if (st.fleet || st.control) out["fleet"] = FleetJson(st);
@@ -350,6 +359,7 @@ ApiResponse Route(const ApiRequest& r, const AdminOptions& o, AdminStages st) {
 
   // Everything below changes state.
   if (access != Access::kFull) return Error(403, "this token may only read");
+  if (auto quarantine = HandleQuarantinePost(r, st, true)) return *quarantine;
   json body;
   ApiResponse bad;
   static const std::regex kMove("^/api/v1/tenants/([^/]+)/move$");

@@ -50,6 +50,11 @@ bool ParseBody(const ApiRequest& r, nlohmann::json* out, ApiResponse* error);
 // Returns nullopt for a path that is not theirs.
 std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st);
 std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st);
+// The quarantine's: GET /api/v1/quarantine[/ID] (the list takes the queue's
+// filters), POST /api/v1/quarantine/{release,delete} with "ids". Malware is
+// released only with `operator_token` (the [admin] token).
+std::optional<ApiResponse> HandleQuarantineGet(const ApiRequest& r, AdminStages st);
+std::optional<ApiResponse> HandleQuarantinePost(const ApiRequest& r, AdminStages st, bool operator_token);
 // GET /api/v1/flight; POST /api/v1/flight/{start,promote,rollback}.
 std::optional<ApiResponse> HandleFlightGet(const ApiRequest& r, AdminStages st);
 std::optional<ApiResponse> HandleFlightPost(const ApiRequest& r, AdminStages st);

@@ -57,9 +57,9 @@ Result<queue::Filter> ParseFilter(const json& body, bool* all) {
       if (s.ok() && !(f.state = queue::ParseMessageState(state))) {
         return Bad(fmt::format("state \"{}\" is not one of ready, deferred, hold, active", state));
       }
-    } else if (key == "tenant" || key == "destination" || key == "sender" || key == "rcpt") {
+    } else if (key == "tenant" || key == "destination" || key == "sender" || key == "rcpt" || key == "category") {
       std::string* field = key == "tenant" ? &f.tenant : key == "destination" ? &f.destination
-                           : key == "sender" ? &f.sender : &f.rcpt;
+                           : key == "sender" ? &f.sender : key == "category" ? &f.category : &f.rcpt;
       s = GetString(body, key.c_str(), field);
     } else if (key == "min_age") {
       if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > (int64_t{1} << 40)) {
@@ -75,7 +75,7 @@ Result<queue::Filter> ParseFilter(const json& body, bool* all) {
       if (!value.is_boolean()) return Bad("\"all\" must be true or false");
       *all = value.get<bool>();
     } else {
-      return Bad(fmt::format("unknown filter \"{}\" (ids, state, tenant, destination, sender, rcpt, min_age, limit, all)",
+      return Bad(fmt::format("unknown filter \"{}\" (ids, state, tenant, destination, sender, rcpt, category, min_age, limit, all)",
                              key.substr(0, 64)));
     }
     if (!s.ok()) return s;
@@ -114,7 +114,7 @@ Result<queue::Filter> ParseFilterQuery(std::string_view query) {
     std::string key = UrlDecode(pair.substr(0, eq));
     std::string value = eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1));
     if (key == "min_age" || key == "limit") {
-      int64_t v = 0;
+      uint64_t v = 0;  // unsigned, as ParseFilter wants a limit
       if (value.empty() || value.size() > 12 || !std::all_of(value.begin(), value.end(), mail::IsDigit)) {
         return Bad(key == "limit" ? "limit must be a whole number" : "min_age must be whole seconds");
       }

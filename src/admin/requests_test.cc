@@ -37,6 +37,10 @@ TEST(Requests, FilterFromAQueryString) {
   EXPECT_EQ(f.value().ids.size(), 1u);
   EXPECT_EQ(f.value().min_age.count(), 5);
   EXPECT_FALSE(ParseFilterQuery("min_age=x").ok());
+  auto limited = ParseFilterQuery("limit=500&category=malware");  // as the dashboard's quarantine panel asks
+  ASSERT_TRUE(limited.ok()) << limited.status().ToString();
+  EXPECT_EQ(limited.value().limit, 500u);
+  EXPECT_EQ(limited.value().category, "malware");
   EXPECT_FALSE(ParseFilterQuery("ids=1&id=2").ok());
   EXPECT_FALSE(ParseFilterQuery("all=true").ok());
   EXPECT_EQ(UrlDecode("a+b%2Fc%zz"), "a b/c%zz");

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <iostream>
 #include <stdexcept>
 #include <nlohmann/json.hpp>
@@ -74,6 +75,28 @@ std::optional<long long> ParseAge(const std::string& s) {
   if (unit == "h") return n * 3600;
   if (unit == "d") return n * 86400;
   return std::nullopt;
+}
+
+std::string FormatAge(long long s) {
+  if (s < 120) return fmt::format("{}s", s);
+  if (s < 7200) return fmt::format("{}m", s / 60);
+  if (s < 172800) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
+  return fmt::format("{}d{:02}h", s / 86400, s / 3600 % 24);
+}
+
+std::string QueryString(const nlohmann::json& fields, const std::string& skip) {
+  std::string query;
+  for (const auto& [key, value] : fields.items()) {
+    if (key == skip) continue;
+    std::string v = value.is_string() ? value.get<std::string>() : value.dump();
+    std::string enc;
+    for (unsigned char c : v) {
+      enc += std::isalnum(c) || c == '.' || c == '-' || c == '_' ? std::string(1, static_cast<char>(c))
+                                                               : fmt::format("%{:02X}", c);
+    }
+    query += (query.empty() ? "?" : "&") + key + "=" + enc;
+  }
+  return query;
 }
 
 }  // namespace sluice::app

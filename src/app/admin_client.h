@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 
@@ -32,5 +33,10 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, const 
 
 // "90", "90s", "15m", "4h", "2d" as seconds; nullopt when malformed.
 std::optional<long long> ParseAge(const std::string& s);
+// Seconds as a list shows them: "45s", "12m", "3h05m", "2d04h".
+std::string FormatAge(long long seconds);
+// "?key=value&..." from a flat object of strings and numbers, URL-encoded;
+// `skip` is left out.
+std::string QueryString(const nlohmann::json& fields, const std::string& skip = "");
 
 }  // namespace sluice::app

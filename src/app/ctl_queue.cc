@@ -22,13 +22,6 @@ struct QueueCommands::Args {
 
 namespace {
 
-std::string Age(long long s) {
-  if (s < 120) return fmt::format("{}s", s);
-  if (s < 7200) return fmt::format("{}m", s / 60);
-  if (s < 172800) return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
-  return fmt::format("{}d{:02}h", s / 86400, s / 3600 % 24);
-}
-
 std::string Cut(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 1) + "~"; }
 
 void PrintList(const json& messages, const json& queue) {
@@ -42,7 +35,7 @@ void PrintList(const json& messages, const json& queue) {
       if (!r["last_reply"].get<std::string>().empty()) rcpt += " " + Cut(r["last_reply"].get<std::string>(), 60);
       if (first) {
         std::cout << fmt::format("{:<18}  {:>7}  {:<8}  {:<28}  {}\n", m["id"].get<std::string>(),
-                                 Age(m["age_seconds"].get<long long>()), m["state"].get<std::string>(),
+                                 FormatAge(m["age_seconds"].get<long long>()), m["state"].get<std::string>(),
                                  Cut(sender.empty() ? "<>" : sender, 28), rcpt);
       } else {
         std::cout << fmt::format("{:<18}  {:>7}  {:<8}  {:<28}  {}\n", "", "", "", "", rcpt);
@@ -64,7 +57,7 @@ void PrintList(const json& messages, const json& queue) {
 void PrintMessage(const json& m) {
   std::cout << fmt::format("queue id:  {}\nsender:    <{}>\nage:       {}\nstate:     {}\nsize:      {}\n\n",
                            m["id"].get<std::string>(), m["sender"].get<std::string>(),
-                           Age(m["age_seconds"].get<long long>()), m["state"].get<std::string>(),
+                           FormatAge(m["age_seconds"].get<long long>()), m["state"].get<std::string>(),
                            m.value("size", 0));
   for (const auto& r : m["recipients"]) {
     std::cout << fmt::format("  {}  {}  tenant={} forest={} destination={} attempts={}\n    {}\n",
@@ -153,14 +146,7 @@ int QueueCommands::Run(const Target& t) {
   }
 
   if (a.list->parsed()) {
-    std::string query;
-    for (const auto& [key, value] : filter.items()) {
-      if (key == "ids") continue;
-      std::string v = value.is_string() ? value.get<std::string>() : value.dump();
-      std::string enc;
-      for (unsigned char c : v) enc += std::isalnum(c) || c == '.' || c == '-' || c == '_' ? std::string(1, c) : fmt::format("%{:02X}", c);
-      query += (query.empty() ? "?" : "&") + key + "=" + enc;
-    }
+    const std::string query = QueryString(filter, "ids");
     HttpResponse r = Call(t, false, "/api/v1/queue/messages" + query);
     if (r.status != 200) return Done(r);
     if (a.as_json) {

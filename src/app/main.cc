@@ -24,7 +24,9 @@
 #include "server/edge_metrics.h"
 #include "common/log.h"
 #include "queue/intake.h"
+#include "queue/quarantine.h"
 #include "queue/queue.h"
+#include "common/periodic.h"
 #include "server/server.h"
 #include "spool/spool.h"
 
@@ -235,6 +237,15 @@ int Serve(const std::string& path) {
       return Fail(s);
     }
   }
+  // The quarantine's retention, and its giving way when the spool is short
+  // of space (queue/quarantine.h), once a minute and once at start.
+  Periodic quarantine_sweep;
+  quarantine_sweep.Start(std::chrono::minutes(1), [&reloader, &queue, &intake] {
+    const server::ProtectionOptions protection = reloader.Running().server.protection;
+    const bool short_of_space = intake->CheckRoom(0).code() == Status::Code::kNoSpace;
+    queue::SweepQuarantine(*queue, [&](const std::string& tenant) { return protection.QuarantineRetention(tenant); },
+                           short_of_space);
+  }, true);
   log::Event("sluice started")
       .With("file", path)
       .With("hash", info.hash.substr(0, 12))
@@ -248,6 +259,7 @@ int Serve(const std::string& path) {
   // queue, then drain the pools, and only then free the event loops.
   server->Stop();
   if (admin) admin->Stop();
+  quarantine_sweep.Stop();
   flight.reset();
   if (control) control->Stop();
   fleet_flight.reset();

@@ -5,6 +5,7 @@
 //   sluicectl ... forest fault FOREST [--latency-ms N] [--error-rate R] [--hang]
 //   sluicectl ... fleet [--json]
 //   sluicectl ... queue list|show|hold|release|retry|delete|bounce ... (see ctl_queue.cc)
+//   sluicectl ... quarantine list|show|release|delete ... (see ctl_quarantine.cc)
 //   sluicectl ... flight start FILE --share 10% | promote | rollback | status (see ctl_flight.cc)
 //   sluicectl ... node drain|undrain NODE, node status, shadow, safetynet resubmit (see ctl_shadow.cc)
 // A bad invocation prints one line and exits 2; a refused call exits 1.
@@ -19,6 +20,7 @@
 #include "app/ctl_flight.h"
 #include "app/ctl_shadow.h"
 #include "app/ctl_queue.h"
+#include "app/ctl_quarantine.h"
 #include "control/config.h"
 
 namespace {
@@ -145,6 +147,7 @@ int main(int argc, char** argv) {
   bool fleet_json = false;
   fleet->add_flag("--json", fleet_json, "the admin API's JSON");
   sluice::app::QueueCommands queue(app);
+  sluice::app::QuarantineCommands quarantine(app);
   sluice::app::FlightCommands flight(app);
   sluice::app::ShadowCommands shadow(app);
   if (auto exit = sluice::app::ParseCommandLine(app, argc, argv, "sluicectl")) return *exit;
@@ -184,6 +187,7 @@ int main(int argc, char** argv) {
 
   try {
     if (queue.chosen()) return queue.Run(t);
+    if (quarantine.chosen()) return quarantine.Run(t);
     if (flight.chosen()) return flight.Run(t);
     if (shadow.chosen()) return shadow.Run(t);
     if (*dest_limit) {

@@ -184,6 +184,21 @@ static void ReadOnError(TomlTable& t, std::optional<filter::OnError>* out) {
   }
 }
 
+// quarantine_score and quarantine_retention, where given.
+static void ReadQuarantine(TomlTable& t, std::optional<double>* score, std::optional<std::chrono::seconds>* retention) {
+  if (t.Has("quarantine_score")) {
+    double v = 0;
+    t.Double("quarantine_score", &v, -1000, 1000);
+    *score = v;
+  }
+  if (t.Has("quarantine_retention")) {
+    std::chrono::seconds v{0};
+    t.Duration("quarantine_retention", &v);
+    if (v < std::chrono::hours(1)) t.Error("quarantine_retention", "must be at least 1h");
+    *retention = v;
+  }
+}
+
 void ReadProtection(TomlTable& s, Config& c) {
   server::ProtectionOptions& p = c.server.protection;
   ReadLists(s, &p.global);
@@ -198,7 +213,11 @@ void ReadProtection(TomlTable& s, Config& c) {
       CheckChain(t, c, *tenant.filters);
     }
     ReadOnError(t, &tenant.on_error);
+    ReadQuarantine(t, &tenant.quarantine_score, &tenant.quarantine_retention);
   });
+  std::optional<std::chrono::seconds> retention;
+  ReadQuarantine(s, &p.quarantine_score, &retention);
+  if (retention) p.quarantine_retention = *retention;
 }
 
 // [connectors.NAME]: a tenant's own servers (after [destinations] and [tls]).
@@ -282,6 +301,14 @@ void ReadAdmin(TomlTable& s, Config& c) {
   }
   if (!c.admin.read_token.empty() && c.admin.read_token == c.admin.token) {
     s.Error("read_token", "must differ from token");
+  }
+  s.String("quarantine_token", &c.admin.quarantine_token);
+  if (!c.admin.quarantine_token.empty() && c.admin.quarantine_token.size() < 16) {
+    s.Error("quarantine_token", "must be at least 16 characters");
+  }
+  if (!c.admin.quarantine_token.empty() &&
+      (c.admin.quarantine_token == c.admin.token || c.admin.quarantine_token == c.admin.read_token)) {
+    s.Error("quarantine_token", "must differ from token and read_token");
   }
   s.String("tls_cert", &c.admin.tls_cert);
   s.String("tls_key", &c.admin.tls_key);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "filter/message.h"
 
 namespace sluice::filter {
 namespace {
@@ -212,6 +213,12 @@ boost::asio::awaitable<ScanOutcome> ScanChain(std::vector<ChainLink> chain, std:
       out.content = v.content;
     }
     note(name, ToString(v.action));
+    if (f.options().kind == FilterKind::kSpam) {
+      for (const auto& [field, value] : v.added) {
+        std::optional<double> score = SpamScore(field, value);
+        if (score && (!out.score || *score > *out.score)) out.score = score;
+      }
+    }
     switch (v.action) {
       case Verdict::Action::kAccept: continue;
       case Verdict::Action::kReject: out.action = ScanOutcome::Action::kReject; break;

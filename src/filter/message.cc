@@ -1,5 +1,9 @@
 #include "filter/message.h"
 
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+
 #include "mail/ascii.h"
 
 namespace sluice::filter {
@@ -131,6 +135,49 @@ std::string FieldValue(const Message& m, std::string_view name) {
     return b == std::string::npos ? std::string() : out.substr(b);
   }
   return {};
+}
+
+namespace {
+
+bool SameName(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+// The number at the start of `s` (after blanks), if there is one.
+std::optional<double> LeadingNumber(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  size_t n = 0;
+  if (n < s.size() && (s[n] == '-' || s[n] == '+')) ++n;
+  size_t digits = 0;
+  while (n < s.size() && (std::isdigit(static_cast<unsigned char>(s[n])) || s[n] == '.')) {
+    ++n;
+    ++digits;
+  }
+  if (digits == 0 || digits > 20) return std::nullopt;
+  std::string text(s.substr(0, n));
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<double> SpamScore(std::string_view name, std::string_view value) {
+  if (SameName(name, "X-Spam-Score")) return LeadingNumber(value);
+  if (SameName(name, "X-Spamd-Result")) {
+    size_t open = value.find('[');
+    return open == std::string_view::npos ? std::nullopt : LeadingNumber(value.substr(open + 1));
+  }
+  if (SameName(name, "X-Spam-Status")) {
+    size_t at = value.find("score=");
+    return at == std::string_view::npos ? std::nullopt : LeadingNumber(value.substr(at + 6));
+  }
+  return std::nullopt;
 }
 
 }  // namespace sluice::filter

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,5 +59,11 @@ std::string NormalizeBody(std::string_view body);
 // The first field called `name`'s value without the leading space and
 // with folding undone; empty if there is none.
 std::string FieldValue(const Message& m, std::string_view name);
+
+// The spam score a filter wrote into a field it added, if the field is one
+// the common filters use: X-Spam-Score ("12.3"), X-Spamd-Result (rspamd:
+// "default: True [12.30 / 15.00]; ..."), X-Spam-Status (SpamAssassin:
+// "Yes, score=12.3 required=5.0 ..."). Names are case-insensitive.
+std::optional<double> SpamScore(std::string_view name, std::string_view value);
 
 }  // namespace sluice::filter

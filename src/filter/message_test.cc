@@ -66,5 +66,15 @@ TEST(FilterMessage, AReplacementBodyGetsCrlfLineEnds) {
   EXPECT_EQ(NormalizeBody("a\nb\rc\r\nd"), "a\r\nb\r\nc\r\nd");
 }
 
+TEST(FilterMessage, SpamScoresOfTheCommonFilters) {
+  EXPECT_EQ(SpamScore("X-Spam-Score", " 12.5"), 12.5);
+  EXPECT_EQ(SpamScore("x-spamd-result", "default: True [15.20 / 15.00];\r\n\tGTUBE(0.00)"), 15.2);
+  EXPECT_EQ(SpamScore("X-Spam-Status", "Yes, score=-1.3 required=5.0 tests=ALL_TRUSTED"), -1.3);
+  EXPECT_FALSE(SpamScore("X-Spam-Score", "high"));
+  EXPECT_FALSE(SpamScore("X-Spamd-Result", "default: False"));
+  EXPECT_FALSE(SpamScore("Subject", "12"));
+  EXPECT_FALSE(SpamScore("X-Spam-Score", std::string(30, '9')));  // no number is that long
+}
+
 }  // namespace
 }  // namespace sluice::filter

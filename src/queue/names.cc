@@ -43,6 +43,8 @@ std::optional<HoldKind> ParseHoldKind(std::string_view name) { return ParseName<
 bool Matches(const Filter& f, const std::string& id, const Envelope& e, int64_t now_unix) {
   if (!f.ids.empty() && std::find(f.ids.begin(), f.ids.end(), id) == f.ids.end()) return false;
   if (!f.sender.empty() && !ContainsNoCase(e.sender, f.sender)) return false;
+  if (f.quarantined && e.quarantine.empty()) return false;
+  if (!f.category.empty() && !e.quarantine.starts_with(f.category + ":")) return false;
   if (f.min_age.count() > 0 && now_unix - e.received_unix < f.min_age.count()) return false;
   auto any_route = [&](auto pred) { return std::any_of(e.routes.begin(), e.routes.end(), pred); };
   if (!f.tenant.empty() && !any_route([&](const RecipientRoute& r) { return r.tenant == f.tenant; })) return false;

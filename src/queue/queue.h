@@ -81,6 +81,8 @@ struct Filter {
   std::string sender, rcpt; // case-insensitive substrings
   std::chrono::seconds min_age{0};
   size_t limit = 10'000;    // List: at most this many messages (Apply acts on all)
+  bool quarantined = false;  // only mail the content filters quarantined (Envelope::quarantine)
+  std::string category;      // only quarantined mail of this category ("malware", "spam")
 };
 
 struct RecipientInfo {
@@ -96,6 +98,7 @@ struct MessageInfo {
   int64_t received_unix = 0;
   MessageState state = MessageState::kReady;
   std::vector<RecipientInfo> recipients;
+  std::string quarantine;  // why the content filters quarantined it, or empty
 };
 
 // What `sluicectl queue hold|release|retry|delete|bounce` asks for.

@@ -172,7 +172,7 @@ std::vector<MessageInfo> SpoolQueue::List(const Filter& filter) {
         view.envelope = std::make_shared<const Envelope>(m.envelope);
         view.recipients = m.recipients;
       }
-      MessageInfo info{m.id, view.envelope->sender, view.envelope->received_unix, *st, {}};
+      MessageInfo info{m.id, view.envelope->sender, view.envelope->received_unix, *st, {}, view.envelope->quarantine};
       for (size_t i = 0; i < view.recipients.size(); ++i) {
         const RecipientRoute& r = view.envelope->routes[i];
         const RecipientStatus& rs = view.recipients[i];

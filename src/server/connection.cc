@@ -373,6 +373,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           input.reset();  // the filters are done with the content: it can move on
           store->body = outcome.content ? *outcome.content : std::move(*content);
           content.reset();
+          ApplySpamThreshold(options.protection, envelope, outcome);
           event.With("scan_id", scan_id).With("scan", ToString(outcome.action));
           if (!outcome.filter.empty()) event.With("filter", outcome.filter);
           smtp::Reply verdict;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace sluice::server {
 namespace {
 
@@ -59,9 +61,25 @@ bool AllAllow(const ProtectionOptions& p, const Envelope& e) {
 std::string VerdictField(const std::string& client, const std::string& connector, const filter::ScanOutcome& o) {
   std::string f = "X-Sluice-Report: cip=" + client + "; connector=" + (connector.empty() ? "none" : connector);
   if (!o.report.empty()) f += "; " + o.report;
+  if (o.score) f += fmt::format("; score={:g}", *o.score);
   f += o.not_scanned ? "; scan=incomplete" : "; scan=complete";
   f += "\r\n";
   return f;
+}
+
+bool ApplySpamThreshold(const ProtectionOptions& p, const Envelope& e, filter::ScanOutcome& o) {
+  if (o.action != filter::ScanOutcome::Action::kAccept || !o.score) return false;
+  std::optional<double> threshold;
+  for (const auto& route : e.routes) {
+    std::optional<double> t = p.QuarantineScore(route.tenant);
+    if (t && (!threshold || *t < *threshold)) threshold = t;
+  }
+  if (!threshold || *o.score < *threshold) return false;
+  o.action = filter::ScanOutcome::Action::kQuarantine;
+  o.category = "spam";
+  o.filter = "score";
+  o.reason = fmt::format("{:g} >= {:g}", *o.score, *threshold);
+  return true;
 }
 
 }  // namespace sluice::server

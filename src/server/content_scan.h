@@ -31,4 +31,9 @@ bool AllAllow(const ProtectionOptions& p, const Envelope& e);
 // `scan` is "incomplete" when a filter erred and on_error was accept.
 std::string VerdictField(const std::string& client, const std::string& connector, const filter::ScanOutcome& o);
 
+// An accepted message whose spam score reached the lowest quarantine_score
+// among its tenants becomes a quarantine ("spam: score 12.5 >= 10").
+// Returns whether it did.
+bool ApplySpamThreshold(const ProtectionOptions& p, const Envelope& e, filter::ScanOutcome& o);
+
 }  // namespace sluice::server

@@ -89,5 +89,26 @@ TEST(ContentScan, AConnectorsOwnChainReplacesTheTenantsChains) {
   EXPECT_EQ(ChainFor(p, set, e).size(), 2u);
 }
 
+TEST(ContentScan, TheLowestThresholdAmongTheTenantsQuarantinesSpam) {
+  ProtectionOptions p;
+  p.quarantine_score = 15;
+  p.tenants["strict"].quarantine_score = 5;
+  filter::ScanOutcome o;
+  o.score = 8;
+  EXPECT_FALSE(ApplySpamThreshold(p, For({"lax"}), o));
+  EXPECT_EQ(o.action, filter::ScanOutcome::Action::kAccept);
+  EXPECT_TRUE(ApplySpamThreshold(p, For({"lax", "strict"}), o));
+  EXPECT_EQ(o.action, filter::ScanOutcome::Action::kQuarantine);
+  EXPECT_EQ(o.category, "spam");
+  EXPECT_EQ(o.reason, "8 >= 5");
+  filter::ScanOutcome unscored;
+  EXPECT_FALSE(ApplySpamThreshold(p, For({"strict"}), unscored));
+  filter::ScanOutcome rejected;
+  rejected.score = 50;
+  rejected.action = filter::ScanOutcome::Action::kReject;
+  EXPECT_FALSE(ApplySpamThreshold(p, For({"strict"}), rejected));
+  EXPECT_EQ(rejected.action, filter::ScanOutcome::Action::kReject);
+}
+
 }  // namespace
 }  // namespace sluice::server

@@ -6,6 +6,7 @@
 // list at the same level, so an operator can open a hole in a blocked range.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +30,8 @@ struct TenantProtection {
   AddressLists lists;
   std::optional<std::vector<std::string>> filters;  // its chain; unset: [protection] filters
   std::optional<filter::OnError> on_error;          // over each filter's own
+  std::optional<double> quarantine_score;           // spam at or above it is quarantined
+  std::optional<std::chrono::seconds> quarantine_retention;
   bool operator==(const TenantProtection&) const = default;
 };
 
@@ -38,6 +41,20 @@ struct ProtectionOptions {
   std::vector<std::string> filters;  // every tenant's chain, in order, unless it has its own
   std::map<std::string, TenantProtection> tenants;  // by tenant name
   std::vector<ConnectorOptions> connectors;         // [connectors.NAME], in file order
+  // The quarantine (doc/protection.md, "Quarantine"): spam scored at or
+  // above quarantine_score (unset: none) is quarantined; quarantined mail
+  // is deleted after quarantine_retention. Each per tenant too.
+  std::optional<double> quarantine_score;
+  std::chrono::seconds quarantine_retention{15 * 86400};
+  std::optional<double> QuarantineScore(const std::string& tenant) const {
+    auto t = tenants.find(tenant);
+    return t != tenants.end() && t->second.quarantine_score ? t->second.quarantine_score : quarantine_score;
+  }
+  std::chrono::seconds QuarantineRetention(const std::string& tenant) const {
+    auto t = tenants.find(tenant);
+    return t != tenants.end() && t->second.quarantine_retention ? *t->second.quarantine_retention
+                                                                : quarantine_retention;
+  }
   const ConnectorOptions* Connector(const std::string& name) const {
     for (const auto& c : connectors) {
       if (c.name == name) return &c;

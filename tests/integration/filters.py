@@ -129,7 +129,8 @@ class FaultMilter:
     """A milter server in a thread of the test, answering each connection
     from a script: `mode` names what it does at end of message (or before):
     accept, reject ("y" 554), tempfail ("y" 451), discard, quarantine, edit
-    (insert, change and add headers, replace the body), garbage (bytes that
+    (insert, change and add headers, replace the body), score (adds
+    X-Spam-Score: 12.5), garbage (bytes that
     are no packet), drop (closes mid-exchange), slow (stalls in the body
     stage), hugelen (a length above the limit)."""
 
@@ -212,6 +213,8 @@ class FaultMilter:
                          _packet(b"m", struct.pack(">I", 1) + b"Subject\0rewritten\0") +
                          _packet(b"h", b"X-Fault\0yes\0") +
                          _packet(b"b", b"replaced body\n") + _packet(b"c"))
+        elif m == "score":  # a spam filter's score, as rspamd or SpamAssassin writes it
+            conn.sendall(_packet(b"h", b"X-Spam-Score\x0012.5\0") + _packet(b"a"))
         elif m == "garbage":
             conn.sendall(b"\x00\x00\x00\x02Z?" + b"\xff" * 64)
         elif m == "hugelen":

@@ -88,6 +88,7 @@ class Dashboard(unittest.TestCase):
         self.assertEqual(seen["shadow_peers"], [[self.peer_address, "up"]])
         self.assertIn("held for others 0", seen["shadow_summary"])
         self.assertIn("accepted without a copy 0, refused for want of one 0", seen["shadow_summary"])
+        self.assertEqual(seen["quarantine_summary"], "empty")  # the quarantine panel read its list
         self.assertTrue(os.path.getsize(shot) > 10000)
 
     def test_assets_are_served_from_the_binary(self):

@@ -5,6 +5,7 @@
 
 const POLL_MS = 2000;
 const HISTORY_MS = 10000;
+const QUARANTINE_MS = 30000;  // the list reads the spool: not every poll
 const SVG = "http://www.w3.org/2000/svg";
 
 function el(tag, attrs, text) {
@@ -289,8 +290,23 @@ function renderShadow(s) {
   }));
 }
 
+function renderQuarantine(list) {
+  const shown = list.slice(0, 20);
+  const malware = list.filter((m) => m.category === "malware").length;
+  document.getElementById("quarantine-summary").textContent = list.length === 0 ? "empty" :
+    list.length + " message(s), " + malware + " malware" + (list.length > shown.length ? "; the 20 oldest shown" : "");
+  document.querySelector("#quarantine-list tbody").replaceChildren(...shown.map((m) => {
+    const tr = el("tr", { "data-id": m.id, "data-category": m.category });
+    for (const c of [m.id, age(m.age_seconds), m.category, m.sender || "<>", m.recipients.join(", "), m.reason]) {
+      tr.append(el("td", {}, c));
+    }
+    return tr;
+  }));
+}
+
 let history = null;
 let lastHistory = 0;
+let lastQuarantine = 0;
 
 async function poll() {
   try {
@@ -298,6 +314,10 @@ async function poll() {
       history = await getJson("/api/v1/history");
       lastHistory = Date.now();
       renderHistory(history);
+    }
+    if (Date.now() - lastQuarantine >= QUARANTINE_MS) {
+      lastQuarantine = Date.now();
+      renderQuarantine(await getJson("/api/v1/quarantine?limit=500"));
     }
     const [status, forests, dests, alerts, flight] = await Promise.all([
       getJson("/api/v1/status"), getJson("/api/v1/forests"),

@@ -47,6 +47,8 @@ try {
   seen.shadow = await page.$eval("#shadow", (s) => (s.hidden ? "hidden" : s.dataset.drain));
   seen.shadow_summary = await page.$eval("#shadow-summary", (s) => s.textContent);
   seen.shadow_peers = await page.$$eval("#shadow-peers tbody tr", (rs) => rs.map((r) => [r.dataset.peer, r.dataset.state]));
+  await page.waitForFunction(() => document.querySelector("#quarantine-summary").textContent !== "not read yet");
+  seen.quarantine_summary = await page.$eval("#quarantine-summary", (s) => s.textContent);
   await page.screenshot({ path: screenshot, fullPage: true });
 } catch (e) {
   problems.push(String(e && e.message ? e.message : e));
