@@ -50,6 +50,9 @@ bool ParseBody(const ApiRequest& r, nlohmann::json* out, ApiResponse* error);
 // Returns nullopt for a path that is not theirs.
 std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st);
 std::optional<ApiResponse> HandleQueuePost(const ApiRequest& r, AdminStages st);
+// A stored message's header section and size into `out` ("headers",
+// "size"), when the spool still has it.
+void AttachHeaders(nlohmann::json& out, queue::Queue& queue, const std::string& id);
 // The quarantine's: GET /api/v1/quarantine[/ID] (the list takes the queue's
 // filters), POST /api/v1/quarantine/{release,delete} with "ids". Malware is
 // released only with `operator_token` (the [admin] token).

@@ -60,13 +60,7 @@ std::optional<ApiResponse> HandleQuarantineGet(const ApiRequest& r, AdminStages 
     auto found = st.queue.List(InQuarantine(f));
     if (found.empty()) return ErrorResponse(404, fmt::format("no message {} in quarantine", std::string(m[1])));
     json out = Entry(found.front(), now);
-    auto content = st.queue.Content(m[1]);
-    if (content.ok()) {
-      const std::string& c = *content.value();
-      size_t end = c.find("\r\n\r\n");
-      out["headers"] = c.substr(0, end == std::string::npos ? c.size() : end + 2);
-      out["size"] = c.size();
-    }
+    AttachHeaders(out, st.queue, m[1]);
     return JsonResponse(200, out);
   }
   if (t.rfind("/api/v1/quarantine/", 0) == 0 && t != "/api/v1/quarantine/release" &&

@@ -43,6 +43,15 @@ int64_t Now() { return mail::Clock::System().NowUnix(); }
 
 }  // namespace
 
+void AttachHeaders(json& out, queue::Queue& queue, const std::string& id) {
+  auto content = queue.Content(id);
+  if (!content.ok()) return;
+  const std::string& c = *content.value();
+  size_t end = c.find("\r\n\r\n");
+  out["headers"] = c.substr(0, end == std::string::npos ? c.size() : end + 2);
+  out["size"] = c.size();
+}
+
 std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st) {
   const std::string& t = r.target;
   const int64_t now = Now();
@@ -68,13 +77,7 @@ std::optional<ApiResponse> HandleQueueGet(const ApiRequest& r, AdminStages st) {
     auto found = st.queue.List(f);
     if (found.empty()) return ErrorResponse(404, fmt::format("no message {} in the queue", std::string(m[1])));
     json out = MessageJson(found.front(), now);
-    auto content = st.queue.Content(m[1]);
-    if (content.ok()) {
-      const std::string& c = *content.value();
-      size_t end = c.find("\r\n\r\n");
-      out["headers"] = c.substr(0, end == std::string::npos ? c.size() : end + 2);
-      out["size"] = c.size();
-    }
+    AttachHeaders(out, st.queue, m[1]);
     return JsonResponse(200, out);
   }
   if (t.rfind("/api/v1/queue/messages/", 0) == 0) {
