@@ -547,5 +547,38 @@ destination = "local"
             std::string::npos) << empty.errors[0].ToString();
 }
 
+TEST(Config, QuarantineSettingsAndTheDesksToken) {
+  testing::TempDir dir;
+  auto good = LoadConfig(Write(dir, "q.toml", std::string(kMinimal) + R"(
+[protection]
+quarantine_score = 15
+quarantine_retention = "30d"
+[protection.tenants.acme]
+quarantine_score = 8.5
+[admin]
+token = "operator-token-0123456789"
+quarantine_token = "desk-token-0123456789"
+)"));
+  ASSERT_TRUE(good.ok()) << good.errors[0].ToString();
+  const auto& p = good.config.server.protection;
+  EXPECT_EQ(p.QuarantineScore("acme"), 8.5);
+  EXPECT_EQ(p.QuarantineScore("globex"), 15);
+  EXPECT_EQ(p.QuarantineRetention("acme"), std::chrono::hours(24 * 30));
+  EXPECT_EQ(good.config.admin.quarantine_token, "desk-token-0123456789");
+
+  auto bad = LoadConfig(Write(dir, "qb.toml", std::string(kMinimal) + R"(
+[protection]
+quarantine_retention = "10m"
+[admin]
+token = "operator-token-0123456789"
+quarantine_token = "operator-token-0123456789"
+)"));
+  ASSERT_EQ(bad.errors.size(), 2u);
+  EXPECT_NE(bad.errors[0].ToString().find("protection.quarantine_retention: must be at least 1h"), std::string::npos)
+      << bad.errors[0].ToString();
+  EXPECT_NE(bad.errors[1].ToString().find("admin.quarantine_token: must differ from token"), std::string::npos)
+      << bad.errors[1].ToString();
+}
+
 }  // namespace
 }  // namespace sluice::control

@@ -139,14 +139,6 @@ std::string FieldValue(const Message& m, std::string_view name) {
 
 namespace {
 
-bool SameName(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 // The number at the start of `s` (after blanks), if there is one.
 std::optional<double> LeadingNumber(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -168,12 +160,12 @@ std::optional<double> LeadingNumber(std::string_view s) {
 }  // namespace
 
 std::optional<double> SpamScore(std::string_view name, std::string_view value) {
-  if (SameName(name, "X-Spam-Score")) return LeadingNumber(value);
-  if (SameName(name, "X-Spamd-Result")) {
+  if (mail::EqualsNoCase(name, "X-Spam-Score")) return LeadingNumber(value);
+  if (mail::EqualsNoCase(name, "X-Spamd-Result")) {
     size_t open = value.find('[');
     return open == std::string_view::npos ? std::nullopt : LeadingNumber(value.substr(open + 1));
   }
-  if (SameName(name, "X-Spam-Status")) {
+  if (mail::EqualsNoCase(name, "X-Spam-Status")) {
     size_t at = value.find("score=");
     return at == std::string_view::npos ? std::nullopt : LeadingNumber(value.substr(at + 6));
   }

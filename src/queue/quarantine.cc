@@ -1,6 +1,7 @@
 #include "queue/quarantine.h"
 
 #include <algorithm>
+#include <map>
 
 #include "common/log.h"
 #include "mail/clock.h"
@@ -28,7 +29,8 @@ size_t SweepQuarantine(Queue& queue, const RetentionOf& retention, bool short_of
   if (held.empty()) return 0;
   const int64_t now = mail::Clock::System().NowUnix();
   std::vector<std::string> expired = ExpiredQuarantine(held, retention, now);
-  const size_t n_expired = expired.size();
+  std::vector<std::pair<std::string, const char*>> gone;  // id, why
+  for (auto& id : expired) gone.emplace_back(std::move(id), "retention");
   if (short_of_space) {
     std::sort(held.begin(), held.end(), [](const MessageInfo& a, const MessageInfo& b) {
       return a.received_unix < b.received_unix;
@@ -36,20 +38,20 @@ size_t SweepQuarantine(Queue& queue, const RetentionOf& retention, bool short_of
     size_t added = 0;
     for (const auto& m : held) {
       if (added == prune) break;
-      if (std::find(expired.begin(), expired.end(), m.id) != expired.end()) continue;
-      expired.push_back(m.id);
+      if (std::any_of(gone.begin(), gone.end(), [&](const auto& g) { return g.first == m.id; })) continue;
+      gone.emplace_back(m.id, "short of space");
       ++added;
     }
   }
-  if (expired.empty()) return 0;
+  if (gone.empty()) return 0;
   Filter del;
-  del.ids = expired;
   del.quarantined = true;
+  for (const auto& g : gone) del.ids.push_back(g.first);
   auto n = queue.Apply(OperatorAction::kDelete, del);
-  for (size_t i = 0; i < expired.size(); ++i) {
-    auto m = std::find_if(held.begin(), held.end(), [&](const MessageInfo& x) { return x.id == expired[i]; });
-    log::Event("quarantine delete").With("id", expired[i]).With("by", i < n_expired ? "retention" : "short of space")
-        .With("reason", m != held.end() ? m->quarantine : std::string()).Info();
+  std::map<std::string, std::string> reasons;
+  for (const auto& m : held) reasons[m.id] = m.quarantine;
+  for (const auto& [id, why] : gone) {
+    log::Event("quarantine delete").With("id", id).With("by", why).With("reason", reasons[id]).Info();
   }
   if (!n.ok()) {
     log::Event("quarantine sweep failed").With("error", n.status().ToString()).Warn();

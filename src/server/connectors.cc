@@ -4,23 +4,18 @@
 #include <cctype>
 
 #include "mail/address.h"
+#include "mail/ascii.h"
 
 namespace sluice::server {
 namespace {
-
-bool EqualNoCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // A DNS name against a pattern that may start with "*." (one label).
 bool NameMatches(std::string_view pattern, std::string_view name) {
   if (pattern.starts_with("*.")) {
     auto dot = name.find('.');
-    return dot != std::string_view::npos && dot > 0 && EqualNoCase(pattern.substr(1), name.substr(dot));
+    return dot != std::string_view::npos && dot > 0 && mail::EqualsNoCase(pattern.substr(1), name.substr(dot));
   }
-  return EqualNoCase(pattern, name);
+  return mail::EqualsNoCase(pattern, name);
 }
 
 bool CertificateMatches(const ConnectorOptions& c, const std::optional<PeerCertificate>& cert) {
@@ -34,7 +29,7 @@ bool CertificateMatches(const ConnectorOptions& c, const std::optional<PeerCerti
   if (!cert->verified) return false;
   for (const auto& s : c.subjects) {
     if (s.find('=') != std::string::npos) {
-      if (EqualNoCase(s, cert->subject)) return true;
+      if (mail::EqualsNoCase(s, cert->subject)) return true;
       continue;
     }
     for (const auto& n : cert->names) {
@@ -97,7 +92,7 @@ bool RelayOutbound(const MailDecision& mail, const std::string& address, directo
 }
 
 std::string NormalizeFingerprint(std::string_view text) {
-  if (text.size() > 7 && EqualNoCase(text.substr(0, 7), "sha256:")) text.remove_prefix(7);
+  if (text.size() > 7 && mail::EqualsNoCase(text.substr(0, 7), "sha256:")) text.remove_prefix(7);
   std::string out;
   for (char ch : text) {
     if (ch == ':') continue;
