@@ -23,6 +23,7 @@ class DedupWindow;
 }
 namespace sluice::server {
 class EdgeMetrics;
+class HeldScans;
 }
 namespace sluice::filter {
 class FilterSet;
@@ -140,6 +141,7 @@ struct AdminStages {
   cluster::Shadow* shadow = nullptr;          // shadow copies; null without [shadow]
   const filter::FilterSet* filters = nullptr; // content filters; null in tests
   delivery::DedupWindow* dedup = nullptr;     // the dedup window at local delivery; null when off
+  const server::HeldScans* held = nullptr;    // mail held for its scan; null in tests
 };
 
 class AdminServer {

@@ -60,6 +60,7 @@ class FakeQueue final : public queue::Queue {
     return spool::Content(std::make_shared<const std::string>("Subject: x\r\n\r\nbody"));
   }
   Result<size_t> Apply(queue::OperatorAction, const queue::Filter&) override { return size_t{1}; }
+  Status Resolve(const std::string&, const std::string&, queue::Rescanned) override { return Status::Ok(); }
   std::vector<queue::HoldPolicy> Holds() override { return {}; }
   Status SetHold(const queue::HoldPolicy&, bool) override { return Status::Ok(); }
 };

@@ -87,9 +87,15 @@ std::optional<ApiResponse> HandleQuarantinePost(const ApiRequest& r, AdminStages
   f.limit = SIZE_MAX;
   std::vector<queue::MessageInfo> found = st.queue.List(f);
   if (found.empty()) return ErrorResponse(404, "none of those messages is in quarantine");
-  if (release && !operator_token) {
+  if (!operator_token) {
     for (const auto& m : found) {
-      if (CategoryOf(m.quarantine) == "malware") {
+      // Held for its scan, it is nobody's verdict yet: it may be malware, and
+      // it may be mail the sender was told was taken.
+      if (CategoryOf(m.quarantine) == queue::kPendingScan) {
+        return ErrorResponse(403, fmt::format("{} waits for its scan: it is released or deleted by an operator only "
+                                              "(the [admin] token)", m.id));
+      }
+      if (release && CategoryOf(m.quarantine) == "malware") {
         return ErrorResponse(403, fmt::format("{} is malware: it is released by an operator only (the [admin] token)",
                                               m.id));
       }

@@ -91,6 +91,8 @@ const std::vector<AlertKindInfo>& AlertKinds() {
       {AlertKind::kFilterBreaker, "filter_breaker",
        "1 while a content filter's circuit breaker is open or half-open (its transactions get on_error), per filter"},
       {AlertKind::kFilterLatency, "filter_latency", "mean scan time over the last minute in ms, per content filter"},
+      {AlertKind::kHeldScanAge, "held_scan_age",
+       "seconds the oldest message held for its scan (on_error = \"hold\") has waited for its filters"},
       {AlertKind::kShadowBacklog, "shadow_backlog",
        "this node's discards some shadow peer has not heard yet (copies it holds in vain)"},
   };
@@ -127,6 +129,7 @@ std::vector<AlertRule> DefaultAlertRules() {
   r.push_back({"shadow-backlog", AlertKind::kShadowBacklog, "", 50'000, 120s, 60s, Severity::kWarning});
   r.push_back({"filter-down", AlertKind::kFilterBreaker, "", 0, 0s, 10s, Severity::kCritical});
   r.push_back({"filter-slow", AlertKind::kFilterLatency, "", 2000, 60s, 60s, Severity::kWarning});
+  r.push_back({"scan-held", AlertKind::kHeldScanAge, "", 900, 0s, 60s, Severity::kWarning});
   return r;
 }
 
@@ -158,6 +161,7 @@ std::map<std::string, double> Measure(const AlertRule& rule, const Window& w) {
     case AlertKind::kClusterControl: out[""] = now.cluster_control; break;
     case AlertKind::kShadowNoPeer: out[""] = now.shadow_no_peer; break;
     case AlertKind::kShadowBacklog: out[""] = static_cast<double>(now.shadow_discards_pending); break;
+    case AlertKind::kHeldScanAge: out[""] = static_cast<double>(now.held_scan_age_s); break;
     case AlertKind::kForestSaturation:
     case AlertKind::kForestDeferralRate:
     case AlertKind::kForestLatency:

@@ -21,6 +21,7 @@ enum class AlertKind {
   kReplyRate, kForestSaturation, kForestDeferralRate, kForestLatency, kQueueOldestAge, kQueueDepth,
   kDestinationBreaker, kDestinationFailureRate, kSpoolCommitLatency, kSpoolState, kClusterLocal,
   kClusterControl, kShadowNoPeer, kShadowBacklog, kFilterBreaker, kFilterLatency,
+  kHeldScanAge,
 };
 enum class Severity { kInfo, kWarning, kCritical };
 
@@ -80,6 +81,7 @@ struct Sample {
   int cluster_control = 0;  // 1 while etcd does not answer (running on the snapshot)
   int shadow_no_peer = 0;   // 1 while [shadow] is on and no peer answered the last exchange
   uint64_t shadow_discards_pending = 0;  // discards a peer has not heard yet
+  int64_t held_scan_age_s = 0;  // the oldest message held for its scan (on_error = "hold"); 0: none
 };
 
 // The last minute of samples, for rates and windowed percentiles.

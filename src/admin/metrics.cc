@@ -6,6 +6,7 @@
 #include "cluster/shadow.h"
 #include "delivery/dedup.h"
 #include "delivery/delivery.h"
+#include "server/held_scans.h"
 #include "directory/directory.h"
 #include "filter/filter.h"
 #include "server/edge_metrics.h"
@@ -455,6 +456,17 @@ std::string RenderMetrics(AdminStages st) {
     }
   }
   if (st.filters) RenderFilters(out, *st.filters, edge);
+  if (st.held) {
+    const server::HeldStats h = st.held->Stats();
+    Family n(&out, "sluice_held_for_scan", "gauge", "Messages held for their scan (on_error = \"hold\"), waiting for their filters.");
+    n.Sample("", static_cast<double>(h.held));
+    Family r(&out, "sluice_held_scans_total", "counter",
+             "Rescans of held mail by result: released, quarantined, discarded, or still waiting (no verdict yet).");
+    r.Sample("result=\"released\"", static_cast<double>(h.released));
+    r.Sample("result=\"quarantined\"", static_cast<double>(h.quarantined));
+    r.Sample("result=\"discarded\"", static_cast<double>(h.discarded));
+    r.Sample("result=\"waiting\"", static_cast<double>(h.waits));
+  }
   if (st.flight) {
     const FlightView v = st.flight->View();
     Family share(&out, "sluice_flight_share", "gauge", "Percent of tenants in a running flight (0: none).");

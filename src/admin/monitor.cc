@@ -10,6 +10,7 @@
 #include "directory/directory.h"
 #include "filter/filter.h"
 #include "server/edge_metrics.h"
+#include "server/held_scans.h"
 #include "spool/spool.h"
 #include "common/log.h"
 #include "queue/queue.h"
@@ -71,6 +72,10 @@ Sample TakeSample(AdminStages st, int64_t now_ms) {
       for (auto c : f.latency) scans += c;
       s.filters.push_back({f.name, f.breaker, scans, f.latency_sum_ms});
     }
+  }
+  if (st.held) {
+    const server::HeldStats h = st.held->Stats();
+    s.held_scan_age_s = h.oldest_unix ? now_ms / 1000 - h.oldest_unix : 0;
   }
   auto q = st.queue.Stats();
   s.queue_messages = q.messages;

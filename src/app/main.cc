@@ -22,6 +22,7 @@
 #include "directory/directory.h"
 #include "admin/admin.h"
 #include "server/edge_metrics.h"
+#include "server/held_scans.h"
 #include "common/log.h"
 #include "queue/intake.h"
 #include "queue/quarantine.h"
@@ -199,7 +200,10 @@ int Serve(const std::string& path) {
   // Rate limits: the fleet's table in Redis, or this node's own.
   LocalRateLimiter local_rates;
   RateLimiter& rates = fleet ? fleet->rates() : static_cast<RateLimiter&>(local_rates);
-  auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics, rates, filters});
+  // Mail the edge holds for its scan (on_error = "hold") is scanned again
+  // from here; its passes start once the config can be read live.
+  server::HeldScans held({*spool.value(), *queue, filters, config.hostname});
+  auto server = server::MakeServer(edge, session, server::Stages{*dir, *intake, edge_metrics, rates, filters, &held});
   if (Status s = server->Start(); !s.ok()) {
     queue->Stop(std::chrono::seconds(0));
     delivery->Stop();
@@ -228,6 +232,7 @@ int Serve(const std::string& path) {
     stages.fleet_flight = fleet_flight.get();
     stages.shadow = shadow.get();
     stages.dedup = dedup.get();
+    stages.held = &held;
     admin = admin::MakeAdminServer(config.admin, stages);
     if (Status s = admin->Start(); !s.ok()) {
       if (control) control->Stop();
@@ -246,6 +251,7 @@ int Serve(const std::string& path) {
     queue::SweepQuarantine(*queue, [&](const std::string& tenant) { return protection.QuarantineRetention(tenant); },
                            short_of_space);
   }, true);
+  held.Start(std::chrono::seconds(5), [&reloader] { return reloader.Running().server.protection; });
   log::Event("sluice started")
       .With("file", path)
       .With("hash", info.hash.substr(0, 12))
@@ -260,6 +266,7 @@ int Serve(const std::string& path) {
   server->Stop();
   if (admin) admin->Stop();
   quarantine_sweep.Stop();
+  held.Stop();  // before the queue: a pass resolves through it
   flight.reset();
   if (control) control->Stop();
   fleet_flight.reset();

@@ -24,6 +24,7 @@ class RecordingQueue final : public queue::Queue {
   std::vector<queue::MessageInfo> List(const queue::Filter&) override { return {}; }
   Result<spool::Content> Content(const std::string&) override { return Status::NotFound("none"); }
   Result<size_t> Apply(queue::OperatorAction, const queue::Filter&) override { return size_t{0}; }
+  Status Resolve(const std::string&, const std::string&, queue::Rescanned) override { return Status::Ok(); }
   std::vector<queue::HoldPolicy> Holds() override { return {}; }
   Status SetHold(const queue::HoldPolicy&, bool) override { return Status::Ok(); }
   size_t count() {

@@ -150,9 +150,6 @@ void ReadFilterTable(const std::string& name, TomlTable& s, Config& c) {
   s.Duration("breaker_cooldown", &f.breaker.cooldown);
   s.Enum("on_error", &f.on_error, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
                                    {"hold", filter::OnError::kHold}});
-  // The pending-scan state (`hold`) is not built yet: refused here rather
-  // than silently treated as a tempfail (doc/protection.md).
-  if (f.on_error == filter::OnError::kHold) s.Error("on_error", "\"hold\" is not built yet; use tempfail or accept");
   if (f.timeouts.content.count() <= 0 || f.timeouts.command.count() <= 0 || f.timeouts.connect.count() <= 0) {
     s.Error("content_timeout", "the filter's timeouts must be above zero");
   } else if (f.timeouts.content > std::chrono::minutes(5)) {
@@ -173,14 +170,17 @@ static void CheckChain(TomlTable& s, const Config& c, const std::vector<std::str
   }
 }
 
-// A tenant's or connector's on_error, over each filter's own.
-static void ReadOnError(TomlTable& t, std::optional<filter::OnError>* out) {
+// A tenant's or connector's on_error, over each filter's own. Mail through
+// a connector is never held for a later scan (server/content_scan.h).
+static void ReadOnError(TomlTable& t, std::optional<filter::OnError>* out, bool connector = false) {
   if (!t.Has("on_error")) return;
   filter::OnError e = filter::OnError::kTempFail;
   if (t.Enum("on_error", &e, {{"tempfail", filter::OnError::kTempFail}, {"accept", filter::OnError::kAccept},
                               {"hold", filter::OnError::kHold}})) {
     *out = e;
-    if (e == filter::OnError::kHold) t.Error("on_error", "\"hold\" is not built yet; use tempfail or accept");
+    if (connector && e == filter::OnError::kHold) {
+      t.Error("on_error", "\"hold\" is for inbound mail; a connector's own servers retry a 451: use tempfail or accept");
+    }
   }
 }
 
@@ -267,7 +267,7 @@ void ReadConnectorTable(const std::string& name, TomlTable& s, Config& c) {
     s.StringList("filters", &*k.filters);
     CheckChain(s, c, *k.filters);
   }
-  ReadOnError(s, &k.on_error);
+  ReadOnError(s, &k.on_error, true);
   c.server.protection.connectors.push_back(std::move(k));
 }
 

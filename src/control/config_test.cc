@@ -464,6 +464,8 @@ filters = ["clamav"]
 [protection.tenants.acme]
 filters = ["rspamd", "clamav"]
 on_error = "tempfail"
+[protection.tenants.initech]
+on_error = "hold"
 )"));
   ASSERT_TRUE(good.ok()) << good.errors[0].ToString();
   const auto& p = good.config.server.protection;
@@ -479,6 +481,7 @@ on_error = "tempfail"
   EXPECT_EQ(p.ChainOf("acme"), (std::vector<std::string>{"rspamd", "clamav"}));
   EXPECT_EQ(p.ChainOf("globex"), (std::vector<std::string>{"clamav"}));
   EXPECT_EQ(p.tenants.at("acme").on_error, filter::OnError::kTempFail);
+  EXPECT_EQ(p.tenants.at("initech").on_error, filter::OnError::kHold);
 
   std::string path = Write(dir, "b.toml", std::string(kMinimal) + R"(
 [filters.x]
@@ -524,6 +527,7 @@ on_error = "accept"
 destination = "nowhere"
 certificate_fingerprints = ["sha256:12"]
 certificate_subjects = ["mx.acme.example"]
+on_error = "hold"
 )");
   auto bad = LoadConfig(path);
   std::string all;
@@ -533,7 +537,8 @@ certificate_subjects = ["mx.acme.example"]
                            "certificate_fingerprints: \"sha256:12\" is not a SHA-256 fingerprint",
                            "certificate_subjects: needs [tls] client_ca",
                            "certificate_subjects: needs [tls] cert and key",
-                           "destination: \"nowhere\" is not a destination defined under [destinations]"}) {
+                           "destination: \"nowhere\" is not a destination defined under [destinations]",
+                           "on_error: \"hold\" is for inbound mail; a connector's own servers retry a 451"}) {
     EXPECT_NE(all.find(want), std::string::npos) << want << " in\n" << all;
   }
   EXPECT_NE(all.find(path + ":"), std::string::npos) << all;

@@ -203,6 +203,7 @@ boost::asio::awaitable<ScanOutcome> ScanChain(std::vector<ChainLink> chain, std:
         continue;
       }
       out.action = link.on_error == OnError::kHold ? ScanOutcome::Action::kHold : ScanOutcome::Action::kTempFail;
+      out.failed = true;
       out.reason = std::string(ToString(r.error)) + ": " + r.detail;
       note(name, link.on_error == OnError::kHold ? "held" : "tempfail");
       co_return out;

@@ -122,6 +122,7 @@ struct ScanOutcome {
   std::shared_ptr<const std::string> content;  // after every filter's edits; null: unchanged
   std::string report;   // the verdict header's value: "name=verdict; ..."
   bool not_scanned = false;  // a filter erred and on_error was accept
+  bool failed = false;       // kTempFail / kHold because a filter gave no verdict (not its own tempfail)
   std::optional<double> score;  // the highest spam score a spam filter wrote (filter/message.h)
 };
 const char* ToString(ScanOutcome::Action a);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "queue/queue.h"
@@ -21,6 +22,13 @@ using RetentionOf = std::function<std::chrono::seconds(const std::string& tenant
 // their recipients' tenants' (so no tenant loses mail earlier than it asked).
 std::vector<std::string> ExpiredQuarantine(const std::vector<MessageInfo>& quarantined, const RetentionOf& retention,
                                            int64_t now_unix);
+
+// What one pass deletes, and why ("retention", "short of space"): the
+// expired, and when `short_of_space` the `prune` oldest besides. Mail held
+// for its scan (kPendingScan) is never among them.
+std::vector<std::pair<std::string, const char*>> ChooseForSweep(std::vector<MessageInfo> held,
+                                                                const RetentionOf& retention, int64_t now_unix,
+                                                                bool short_of_space, size_t prune);
 
 // One pass, from a thread that may block (it lists the spool): deletes the
 // expired, and when `short_of_space` the `prune` oldest besides. Each

@@ -85,6 +85,11 @@ struct Filter {
   std::string category;      // only quarantined mail of this category ("malware", "spam")
 };
 
+// The category (the reason's first word) of mail held for a scan its
+// filters could not give (on_error = "hold"): sent on once they do, kept
+// apart from what they quarantined, and never expired by its retention.
+inline constexpr char kPendingScan[] = "pending";
+
 struct RecipientInfo {
   std::string address, tenant, forest, destination;
   RecipientView state = RecipientView::kReady;
@@ -99,6 +104,13 @@ struct MessageInfo {
   MessageState state = MessageState::kReady;
   std::vector<RecipientInfo> recipients;
   std::string quarantine;  // why the content filters quarantined it, or empty
+};
+
+// What a scan of mail held for its filters decided (server/held_scans.h):
+// the message as it now goes on, and where.
+struct Rescanned {
+  spool::Content content;  // trace header, verdict header, the filters' edits
+  std::string quarantine;  // empty: released to delivery; else kept in quarantine for this reason
 };
 
 // What `sluicectl queue hold|release|retry|delete|bounce` asks for.
@@ -162,6 +174,12 @@ class Queue {
   // Applies an action to the matching messages; returns how many it touched.
   // An action on a message being delivered applies when that attempt ends.
   virtual Result<size_t> Apply(OperatorAction action, const Filter& filter) = 0;
+  // Replaces a held message's content and quarantine reason in one synced
+  // write, if it is still held for `expected` (an operator may have acted
+  // meanwhile); with an empty reason its held recipients become due.
+  // NotFound: gone, or no longer held for that; Unavailable: busy now, ask
+  // again later. Thread-safe; waits for the queue's thread.
+  virtual Status Resolve(const std::string& id, const std::string& expected, Rescanned r) = 0;
   virtual std::vector<HoldPolicy> Holds() = 0;
   // Adds (on) or removes a hold policy; removing one makes its mail ready.
   virtual Status SetHold(const HoldPolicy& policy, bool on) = 0;

@@ -15,21 +15,6 @@ namespace sluice::queue {
 
 namespace asio = boost::asio;
 
-namespace {
-
-// When a message arrived: its queue id begins with the microseconds of its
-// creation (spool::NewQueueId), which is when it was accepted.
-int64_t ArrivalOf(const std::string& id) {
-  uint64_t us = 0;
-  for (size_t i = 0; i < 13 && i < id.size(); ++i) {
-    const char c = id[i];
-    us = us * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'A' + 10);
-  }
-  return static_cast<int64_t>(us / 1'000'000);
-}
-
-}  // namespace
-
 MessageState SpoolQueue::StateOf(const Entry& e, int64_t now) const {
   if (e.busy) return MessageState::kActive;
   const int64_t due = Due(e);
@@ -83,7 +68,7 @@ QueueStats SpoolQueue::StatsNow() {
     }
   }
   for (const auto& [id, asked] : loading_) older(id);
-  s.oldest_unix = oldest ? ArrivalOf(*oldest) : 0;
+  s.oldest_unix = oldest ? spool::QueueIdTime(*oldest) : 0;
   s.deliveries = deliveries_;
   s.dsn_sent = dsn_sent_;
   return s;
@@ -234,22 +219,8 @@ asio::awaitable<bool> SpoolQueue::ApplyTo(OperatorAction action, std::string id)
       }
       co_return true;
     }
-    auto slot = backlog_.Take(id);
-    if (!slot) co_return false;
-    loading_.try_emplace(id);
-    auto read = Offload(reads_, [this, id] { return spool_.Load(id); });
-    Result<spool::StoredMessage> m = co_await std::move(read);
-    std::vector<OperatorAction> asked = std::move(loading_[id]);
-    loading_.erase(id);
-    if (!m.ok()) {
-      if (m.status().code() != Status::Code::kNotFound) backlog_.Put(id, *slot);
-      co_return false;
-    }
-    Entry& loaded = window_[id];
-    loaded.envelope = std::make_shared<const Envelope>(std::move(m.value().envelope));
-    loaded.recipients = std::move(m.value().recipients);
-    loaded.recovered = slot->recovered;
-    loaded.after = std::move(asked);
+    auto load = LoadForChange(id);
+    if (!co_await std::move(load)) co_return false;
   }
   Entry& e = window_.at(id);
   if (e.busy) {  // applied when the attempt in progress ends
@@ -316,6 +287,73 @@ asio::awaitable<bool> SpoolQueue::ApplyTo(OperatorAction action, std::string id)
   }
   Settle(id, done, s);
   co_return true;
+}
+
+asio::awaitable<bool> SpoolQueue::LoadForChange(std::string id) {
+  auto slot = backlog_.Take(id);
+  if (!slot) co_return false;
+  loading_.try_emplace(id);
+  auto read = Offload(reads_, [this, id] { return spool_.Load(id); });
+  Result<spool::StoredMessage> m = co_await std::move(read);
+  std::vector<OperatorAction> asked = std::move(loading_[id]);
+  loading_.erase(id);
+  if (!m.ok()) {
+    if (m.status().code() != Status::Code::kNotFound) backlog_.Put(id, *slot);
+    co_return false;
+  }
+  Entry& loaded = window_[id];
+  loaded.envelope = std::make_shared<const Envelope>(std::move(m.value().envelope));
+  loaded.recipients = std::move(m.value().recipients);
+  loaded.recovered = slot->recovered;
+  loaded.after = std::move(asked);
+  co_return true;
+}
+
+Status SpoolQueue::Resolve(const std::string& id, const std::string& expected, Rescanned r) {
+  if (!started_ || io_.stopped()) return Status::Unavailable("the queue is not running");
+  auto p = std::make_shared<std::promise<Status>>();
+  auto f = p->get_future();
+  auto op = ResolveNow(id, expected, std::move(r));
+  asio::co_spawn(io_, std::move(op), [p](std::exception_ptr, Status s) { p->set_value(std::move(s)); });
+  if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    return Status::Unavailable("the queue did not finish within 60s");
+  }
+  return f.get();
+}
+
+asio::awaitable<Status> SpoolQueue::ResolveNow(std::string id, std::string expected, Rescanned r) {
+  if (loading_.count(id)) co_return Status::Unavailable("being read");
+  if (!window_.count(id)) {
+    auto load = LoadForChange(id);
+    if (!co_await std::move(load)) co_return Status::NotFound("no message " + id);
+  }
+  Entry& e = window_.at(id);
+  if (e.busy) co_return Status::Unavailable("an attempt or a change runs");
+  if (e.envelope->quarantine != expected ||
+      std::none_of(e.recipients.begin(), e.recipients.end(),
+                   [](const RecipientStatus& st) { return st.state == RecipientState::kHeld; })) {
+    Settle(id, false, Status::Ok());  // where it was
+    co_return Status::NotFound("no longer held for \"" + expected + "\"");
+  }
+  e.busy = true;
+  auto envelope = std::make_shared<Envelope>(*e.envelope);
+  envelope->quarantine = r.quarantine;
+  std::vector<RecipientStatus> states = e.recipients;
+  if (r.quarantine.empty()) {
+    for (auto& st : states) {
+      if (st.state == RecipientState::kHeld) st = RecipientStatus{RecipientState::kPending, 0, Now(), "", false};
+    }
+  }
+  // A commit over the same id replaces envelope, content and states in one
+  // batch: the old form or the new, never a mix.
+  auto persist = Persist(id, spool::Change::Commit(id, envelope, r.content, states));
+  Status s = co_await std::move(persist);
+  if (s.ok()) {
+    e.envelope = std::move(envelope);
+    e.recipients = std::move(states);
+  }
+  Settle(id, false, s);
+  co_return s;
 }
 
 asio::awaitable<void> SpoolQueue::ApplyAfter(std::string id) {

@@ -99,7 +99,8 @@ class FakeSpool final : public spool::Spool {
     ++writes_;
     switch (c.kind) {
       case spool::Change::Kind::kCommit:
-        messages_[c.id] = {*c.envelope, c.content, std::vector<RecipientStatus>(c.envelope->routes.size())};
+        messages_[c.id] = {*c.envelope, c.content,
+                            c.recipients.empty() ? std::vector<RecipientStatus>(c.envelope->routes.size()) : c.recipients};
         break;
       case spool::Change::Kind::kUpdate:
         if (auto it = messages_.find(c.id); it != messages_.end()) it->second.states = c.recipients;

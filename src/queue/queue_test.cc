@@ -399,6 +399,45 @@ TEST(Queue, AnOperatorBounceReachesAMessageInTheBacklog) {
   EXPECT_TRUE(Eventually([&] { return Reported(r.spool, r.delivery.calls(), "a@t.example"); }));
 }
 
+// Mail held for a scan (server/held_scans.h): the rescan's verdict replaces
+// content and reason in one write; released, it is delivered with the new
+// content; kept in quarantine, it stays held; a stale reason changes nothing.
+TEST(Queue, ResolveReplacesAHeldMessageAndReleasesOrKeepsIt) {
+  Rig r;
+  Envelope e = Message({{"a@t.example", "store"}});
+  e.quarantine = "pending: rspamd: timeout";
+  const std::string held = spool::NewQueueId(), kept = spool::NewQueueId();
+  std::vector<RecipientStatus> st(1);
+  st[0].state = RecipientState::kHeld;
+  r.spool.Put(held, e, "Received: x\r\n\r\nbody\r\n", st);
+  r.spool.Put(kept, e, "Received: x\r\n\r\nbody\r\n", st);
+  r.Start();
+  ASSERT_TRUE(Eventually([&] { return r.q->Stats().hold == 2; }));
+  // An operator acted meanwhile: the reason no longer matches.
+  Status stale = r.q->Resolve(held, "pending: other", {std::make_shared<const std::string>("new"), ""});
+  EXPECT_EQ(stale.code(), Status::Code::kNotFound);
+  EXPECT_EQ(*r.spool.messages().at(held).content, "Received: x\r\n\r\nbody\r\n");
+  EXPECT_TRUE(r.delivery.calls().empty());
+
+  Status kq = r.q->Resolve(kept, e.quarantine, {std::make_shared<const std::string>("Received: x\r\nX-V: q\r\n\r\nbody\r\n"),
+                                               "spam: rspamd: rejected"});
+  ASSERT_TRUE(kq.ok()) << kq.ToString();
+  auto m = r.spool.messages().at(kept);
+  EXPECT_EQ(m.envelope.quarantine, "spam: rspamd: rejected");
+  EXPECT_EQ(m.states.at(0).state, RecipientState::kHeld);
+  EXPECT_EQ(*m.content, "Received: x\r\nX-V: q\r\n\r\nbody\r\n");
+
+  Status ok = r.q->Resolve(held, e.quarantine, {std::make_shared<const std::string>("Received: x\r\nX-V: ok\r\n\r\nbody\r\n"), ""});
+  ASSERT_TRUE(ok.ok()) << ok.ToString();
+  ASSERT_TRUE(Eventually([&] { return !r.spool.messages().count(held); }));
+  ASSERT_EQ(r.delivery.calls().size(), 1u);
+  EXPECT_EQ(r.delivery.calls()[0].content, "Received: x\r\nX-V: ok\r\n\r\nbody\r\n");
+  // Released once: a second resolve finds nothing to do.
+  EXPECT_EQ(r.q->Resolve(held, e.quarantine, {std::make_shared<const std::string>("x"), ""}).code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(r.q->Stats().hold, 1u);
+}
+
 TEST(Queue, RetryingEverythingReachesTheBacklogWithoutReadingIt) {
   Rig r;
   std::vector<std::string> ids;

@@ -57,6 +57,7 @@ class SpoolQueue final : public Queue {
   std::vector<MessageInfo> List(const Filter& filter) override;
   Result<spool::Content> Content(const std::string& id) override { return spool_.ReadContent(id); }
   Result<size_t> Apply(OperatorAction action, const Filter& filter) override;
+  Status Resolve(const std::string& id, const std::string& expected, Rescanned r) override;
   std::vector<HoldPolicy> Holds() override;
   Status SetHold(const HoldPolicy& policy, bool on) override;
 
@@ -119,6 +120,10 @@ class SpoolQueue final : public Queue {
   std::vector<std::string> KnownIds(std::optional<MessageState> state, size_t limit);
   // Changes one entry; false when it is gone (deleted, or done).
   boost::asio::awaitable<bool> ApplyTo(OperatorAction action, std::string id);
+  // Reads a backlog message into the window for a change; false when it
+  // is gone (or unreadable: it stays in the backlog).
+  boost::asio::awaitable<bool> LoadForChange(std::string id);
+  boost::asio::awaitable<Status> ResolveNow(std::string id, std::string expected, Rescanned r);
   boost::asio::awaitable<void> ApplyAfter(std::string id);
 
   // notify.cc

@@ -14,6 +14,7 @@
 #include "mail/address.h"
 #include "server/connectors.h"
 #include "server/content_scan.h"
+#include "server/held_scans.h"
 #include "server/deadlines.h"
 #include "server/edge_metrics.h"
 #include "server/tls.h"
@@ -354,6 +355,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         // The content filters, while the sender waits for its reply: a
         // reject or a tempfail is the reply, and nothing is stored.
         queue::Disposition disposition;
+        bool held = false;
         std::vector<filter::ChainLink> chain = ChainFor(options.protection, stages.filters, envelope);
         if (!chain.empty()) {
           auto input = std::make_shared<filter::ScanInput>();
@@ -381,12 +383,9 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           switch (outcome.action) {
             case A::kReject: verdict = smtp::replies::FromFilter(outcome.reply, true); break;
             case A::kTempFail: verdict = smtp::replies::FromFilter(outcome.reply, false); break;
-            case A::kHold: verdict = smtp::replies::ContentNotScanned(); break;  // not built yet: deferred
+            case A::kHold: disposition.quarantine = PendingReason(outcome); break;  // 250; scanned later
             case A::kDiscard: verdict = smtp::replies::Queued(scan_id); break;  // as Postfix: the sender is not told
-            case A::kQuarantine:
-              disposition.quarantine = (outcome.category.empty() ? "" : outcome.category + ": ") +
-                                       outcome.filter + ": " + outcome.reason;
-              break;
+            case A::kQuarantine: disposition.quarantine = QuarantineReason(outcome); break;
             case A::kAccept: break;
           }
           stages.metrics.OnScan(ToString(outcome.action));
@@ -396,14 +395,17 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             take(session.Resume(smtp::StoreResult{Status::Ok(), "", false, verdict}));
             continue;
           }
-          disposition.fields = VerdictField(client, envelope.connector, outcome);
-          if (!disposition.quarantine.empty()) event.With("quarantine", disposition.quarantine);
+          // Held mail gets its verdict header with its verdict (server/held_scans.h).
+          held = outcome.action == A::kHold;
+          if (!held) disposition.fields = VerdictField(client, envelope.connector, outcome);
+          if (!disposition.quarantine.empty()) event.With(held ? "held" : "quarantine", disposition.quarantine);
           event.With("scan_ms", MsSince(t0));
         }
         auto accept = stages.intake.Accept(std::move(store->envelope), std::move(store->body), listener.shadow,
                                            std::move(disposition));
         queue::Accepted accepted = co_await std::move(accept);
         const Status& s = accepted.status;
+        if (held && s.ok() && stages.held) stages.held->Add(accepted.id);
         stages.metrics.OnCommit(MsSince(t0));
         stages.metrics.OnTransaction(s.ok());
         if (listener.shadow != queue::ShadowMode::kOff && !accepted.shadow_peer.empty()) {

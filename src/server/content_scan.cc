@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "queue/queue.h"
+
 namespace sluice::server {
 namespace {
 
@@ -27,7 +29,10 @@ std::vector<filter::ChainLink> ChainFor(const ProtectionOptions& p, const filter
   if (via && via->filters) {
     for (const auto& name : *via->filters) {
       std::shared_ptr<filter::Filter> f = set.Get(name);
-      if (f) chain.push_back({f, via->on_error.value_or(f->options().on_error)});
+      if (!f) continue;
+      filter::OnError on_error = via->on_error.value_or(f->options().on_error);
+      if (on_error == filter::OnError::kHold) on_error = filter::OnError::kTempFail;
+      chain.push_back({f, on_error});
     }
     return chain;
   }
@@ -80,6 +85,14 @@ bool ApplySpamThreshold(const ProtectionOptions& p, const Envelope& e, filter::S
   o.filter = "score";
   o.reason = fmt::format("{:g} >= {:g}", *o.score, *threshold);
   return true;
+}
+
+std::string QuarantineReason(const filter::ScanOutcome& o) {
+  return (o.category.empty() ? "" : o.category + ": ") + o.filter + ": " + o.reason;
+}
+
+std::string PendingReason(const filter::ScanOutcome& o) {
+  return std::string(queue::kPendingScan) + ": " + o.filter + ": " + o.reason;
 }
 
 }  // namespace sluice::server

@@ -18,7 +18,9 @@ namespace sluice::server {
 // tenants of one message differ, the stricter wins (tempfail over hold over
 // accept), so no tenant's mail is let through unscanned against its wish.
 // Unknown names (a reload in between) are left out. Mail through a
-// connector with its own chain goes through that chain alone.
+// connector with its own chain goes through that chain alone, and is never
+// held (a connector is not kept with the message for the later scan; its
+// servers retry a 451): hold is a tempfail there.
 std::vector<filter::ChainLink> ChainFor(const ProtectionOptions& p, const filter::FilterSet& set,
                                         const Envelope& e);
 
@@ -35,5 +37,13 @@ std::string VerdictField(const std::string& client, const std::string& connector
 // among its tenants becomes a quarantine ("spam: score 12.5 >= 10").
 // Returns whether it did.
 bool ApplySpamThreshold(const ProtectionOptions& p, const Envelope& e, filter::ScanOutcome& o);
+
+// Why a quarantining outcome quarantines, as kept in the spool and shown
+// to the operator: "malware: clamav: Eicar FOUND".
+std::string QuarantineReason(const filter::ScanOutcome& o);
+
+// Why mail is held for its scan (on_error = "hold"): "pending: rspamd:
+// timeout: ..." (queue::kPendingScan is the first word).
+std::string PendingReason(const filter::ScanOutcome& o);
 
 }  // namespace sluice::server

@@ -84,6 +84,15 @@ TEST(ContentScan, AConnectorsOwnChainReplacesTheTenantsChains) {
   ASSERT_EQ(chain.size(), 1u);
   EXPECT_EQ(chain[0].filter->options().name, "virus");
   EXPECT_EQ(chain[0].on_error, filter::OnError::kAccept);
+  // Its mail is never held for a later scan (the connector is not kept
+  // with it): a filter's hold is a tempfail on the connector's chain.
+  p.connectors[0].on_error.reset();
+  p.definitions[1].on_error = filter::OnError::kHold;
+  set.Reconfigure(p.definitions);
+  chain = ChainFor(p, set, e);
+  ASSERT_EQ(chain.size(), 1u);
+  EXPECT_EQ(chain[0].on_error, filter::OnError::kTempFail);
+  EXPECT_EQ(ChainFor(p, set, For({"acme"}))[1].on_error, filter::OnError::kHold);  // inbound mail is held
   // A connector without its own chain: the tenants' chains, as for anyone.
   p.connectors[0].filters.reset();
   EXPECT_EQ(ChainFor(p, set, e).size(), 2u);

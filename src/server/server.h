@@ -22,6 +22,7 @@ class Directory;
 namespace sluice::server {
 
 class EdgeMetrics;
+class HeldScans;
 
 struct ListenerOptions {
   std::string name = "smtp";
@@ -85,6 +86,9 @@ struct Stages {
   // The content filters; the server configures them from
   // options.protection.definitions at start and on every reload.
   filter::FilterSet& filters;
+  // Where mail held for its scan (on_error = "hold") is rescanned; null:
+  // it waits for the next start's (tests).
+  HeldScans* held = nullptr;
 };
 
 class Server {

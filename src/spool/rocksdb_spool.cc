@@ -497,4 +497,13 @@ std::string NewQueueId() {
                      counter.fetch_add(1, std::memory_order_relaxed) & 0xFFFFF);
 }
 
+int64_t QueueIdTime(const std::string& id) {
+  uint64_t us = 0;
+  for (size_t i = 0; i < 13 && i < id.size(); ++i) {
+    const char c = id[i];
+    us = us * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'A' + 10);
+  }
+  return static_cast<int64_t>(us / 1'000'000);
+}
+
 }  // namespace sluice::spool

@@ -148,5 +148,8 @@ Result<std::unique_ptr<Spool>> OpenSpool(const SpoolOptions& options, SpaceProbe
 // A new queue id: unique on this node, sortable by time of creation.
 // Cheap: no I/O; thread-safe.
 std::string NewQueueId();
+// When a queue id was made (seconds since the epoch): its first 13 hex
+// digits are the microseconds of its creation.
+int64_t QueueIdTime(const std::string& id);
 
 }  // namespace sluice::spool
