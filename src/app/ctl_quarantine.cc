@@ -53,7 +53,7 @@ QuarantineCommands::QuarantineCommands(CLI::App& parent) : a_(std::make_unique<A
   a.quarantine->require_subcommand(1);
   a.list = a.quarantine->add_subcommand("list", "quarantined messages");
   a.list->add_option("--tenant", a.tenant, "messages with a recipient of this tenant");
-  a.list->add_option("--category", a.category, "malware or spam");
+  a.list->add_option("--category", a.category, "malware, spam, or pending (held for its scan)");
   a.list->add_option("--sender", a.sender, "sender contains this (case-insensitive)");
   a.list->add_option("--rcpt", a.rcpt, "a recipient contains this (case-insensitive)");
   a.list->add_flag("--json", a.as_json, "print the API's JSON");
@@ -77,8 +77,8 @@ int QuarantineCommands::Run(const Target& t) {
     if (!std::regex_match(id, kId)) return Usage(fmt::format("\"{}\" is not a queue id (18 upper-case hex digits)", id));
   }
   if (a.list->parsed()) {
-    if (!a.category.empty() && a.category != "malware" && a.category != "spam") {
-      return Usage(fmt::format("--category \"{}\" is not one of malware, spam", a.category));
+    if (!a.category.empty() && a.category != "malware" && a.category != "spam" && a.category != "pending") {
+      return Usage(fmt::format("--category \"{}\" is not one of malware, spam, pending", a.category));
     }
     json filter = json::object();
     if (!a.tenant.empty()) filter["tenant"] = a.tenant;
