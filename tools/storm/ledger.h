@@ -32,7 +32,7 @@ struct Ledger {
     // cumulative since it started; empty: no sample this second.
     std::map<std::string, std::vector<uint64_t>> sluice_lookup_buckets;
     std::map<std::string, std::vector<float>> rcpt_ms, data_ms;  // by forest
-    std::map<std::string, uint64_t> accepted_by_forest, rcpt_4xx_by_forest;
+    std::map<std::string, uint64_t> accepted_by_forest, rcpt_4xx_by_forest, data_4xx_by_forest;
   };
 
   Clock::time_point t0 = Clock::now();
@@ -48,6 +48,7 @@ struct Ledger {
   double deferred_empty = -1;               // deferred queue empty again after fault_end
   double load_end = 0, drain_end = 0;
   uint64_t flood_accepted = 0, flood_refused = 0;
+  uint64_t milter_scans = 0, milter_stalled = 0;  // the storm's filter: verdicts given, replies held by a stall
   std::map<std::string, uint64_t> sink_refused;  // a busy downstream's 421s by where: greeting, mail, rcpt, dot
   std::vector<double> lookup_bounds_ms;  // of sluice_lookup_buckets, then +Inf
   std::string cpus;                      // "storm 0, sluice 1" with --cpus

@@ -206,7 +206,7 @@ asio::awaitable<void> Load::Session(int index) {
           ++sec.r4;
           ++ledger_.deferred_by_code[CodeOf(r)];
           ++here.deferred;
-          if (rcpt) ++sec.rcpt_4xx_by_forest[forest];
+          ++(rcpt ? sec.rcpt_4xx_by_forest : sec.data_4xx_by_forest)[forest];
           Requeue(id);
         }
         if (r[0] == '5') {

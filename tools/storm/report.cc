@@ -58,6 +58,11 @@ std::set<std::string> FaultedForests(const Scenario& s) {
   std::set<std::string> out;
   for (const auto& e : s.events) {
     if (e.action == "fault") out.insert(e.forest);
+    if (e.action == "filter_stall") {  // the forests of the tenants routed through the filter
+      for (const auto& t : s.tenants) {
+        if (std::find(s.filter.tenants.begin(), s.filter.tenants.end(), t.name) != s.filter.tenants.end()) out.insert(t.forest);
+      }
+    }
   }
   return out;
 }
@@ -120,33 +125,39 @@ json Summarize(const Scenario& s, const Ledger& l) {
   json by_forest = json::object();
   const auto faulted = FaultedForests(s);
   bool healthy_throughout = true;
-  double healthy_worst_ratio = 0;
+  double healthy_worst_ratio = 0, healthy_worst_data_ratio = 0;
   for (const auto& f : forests) {
     json rows = json::array();
-    std::vector<float> base_rcpt;
+    std::vector<float> base_rcpt, base_data;
     double baseline_p99 = 0;
     for (size_t b = 0; b * per < l.seconds.size(); ++b) {
       std::vector<float> rcpt, data;
-      uint64_t acc = 0, deferred = 0;
+      uint64_t acc = 0, deferred = 0, data_deferred = 0;
       for (size_t i = b * per; i < std::min(l.seconds.size(), (b + 1) * per); ++i) {
         const auto& sec = l.seconds[i];
         if (auto it = sec.rcpt_ms.find(f); it != sec.rcpt_ms.end()) rcpt.insert(rcpt.end(), it->second.begin(), it->second.end());
         if (auto it = sec.data_ms.find(f); it != sec.data_ms.end()) data.insert(data.end(), it->second.begin(), it->second.end());
         if (auto it = sec.accepted_by_forest.find(f); it != sec.accepted_by_forest.end()) acc += it->second;
         if (auto it = sec.rcpt_4xx_by_forest.find(f); it != sec.rcpt_4xx_by_forest.end()) deferred += it->second;
+        if (auto it = sec.data_4xx_by_forest.find(f); it != sec.data_4xx_by_forest.end()) data_deferred += it->second;
       }
       const double start = static_cast<double>(b * per);
-      if (l.fault_start < 0 || start + per <= l.fault_start) base_rcpt.insert(base_rcpt.end(), rcpt.begin(), rcpt.end());
+      if (l.fault_start < 0 || start + per <= l.fault_start) {
+        base_rcpt.insert(base_rcpt.end(), rcpt.begin(), rcpt.end());
+        base_data.insert(base_data.end(), data.begin(), data.end());
+      }
       rows.push_back({{"t", start}, {"rcpt_ms", Percentiles(rcpt)}, {"data_ms", Percentiles(data)},
                       {"sluice_lookup_ms", SluiceLookups(l, f, b * per, (b + 1) * per)},
-                      {"accepted", acc}, {"rcpt_4xx", deferred}});
+                      {"accepted", acc}, {"rcpt_4xx", deferred}, {"data_4xx", data_deferred}});
     }
     baseline_p99 = Percentile(base_rcpt, 0.99);
+    const double baseline_data_p99 = Percentile(base_data, 0.99);
     const bool healthy = !faulted.count(f);
-    uint64_t rcpt_4xx = 0;
+    uint64_t rcpt_4xx = 0, data_4xx = 0;
     size_t idle_buckets = 0;
     for (const auto& row : rows) {
       rcpt_4xx += row["rcpt_4xx"].get<uint64_t>();
+      data_4xx += row["data_4xx"].get<uint64_t>();
       const double t = row["t"].get<double>();
       // A full bucket inside the load phase with no accepted message.
       if (t + per <= load_seconds && row["accepted"].get<uint64_t>() == 0 && row["rcpt_ms"]["n"].get<size_t>() > 0) {
@@ -155,11 +166,15 @@ json Summarize(const Scenario& s, const Ledger& l) {
       if (healthy && baseline_p99 > 0 && l.fault_start >= 0 && t >= l.fault_start && t + per <= load_seconds) {
         healthy_worst_ratio = std::max(healthy_worst_ratio, row["rcpt_ms"]["p99"].get<double>() / baseline_p99);
       }
+      if (healthy && baseline_data_p99 > 0 && l.fault_start >= 0 && t >= l.fault_start && t + per <= load_seconds) {
+        healthy_worst_data_ratio = std::max(healthy_worst_data_ratio, row["data_ms"]["p99"].get<double>() / baseline_data_p99);
+      }
     }
-    if (healthy && (rcpt_4xx > 0 || idle_buckets > 0)) healthy_throughout = false;
+    if (healthy && (rcpt_4xx > 0 || data_4xx > 0 || idle_buckets > 0)) healthy_throughout = false;
     // "faulted" says what the scenario did to the forest; everything else
     // here is what Sluice did (its replies, their latency).
-    by_forest[f] = {{"faulted", !healthy}, {"baseline_rcpt_p99_ms", baseline_p99}, {"rcpt_4xx", rcpt_4xx},
+    by_forest[f] = {{"faulted", !healthy}, {"baseline_rcpt_p99_ms", baseline_p99},
+                    {"baseline_data_p99_ms", baseline_data_p99}, {"rcpt_4xx", rcpt_4xx}, {"data_4xx", data_4xx},
                     {"buckets_without_accepted", idle_buckets}, {"over_time", rows}};
   }
   r["bucket_s"] = per;
@@ -168,6 +183,10 @@ json Summarize(const Scenario& s, const Ledger& l) {
   r["forests"] = by_forest;
   r["healthy_forests_accepted_throughout"] = healthy_throughout;
   r["healthy_rcpt_p99_worst_over_baseline"] = healthy_worst_ratio;
+  r["healthy_data_p99_worst_over_baseline"] = healthy_worst_data_ratio;
+  r["filter"] = s.filter.tenants.empty() ? json()
+                                         : json{{"tenants", s.filter.tenants}, {"on_error", s.filter.on_error},
+                                                {"verdicts", l.milter_scans}, {"replies_held_by_a_stall", l.milter_stalled}};
 
   json series = json::array();
   for (size_t i = 0; i < l.seconds.size(); ++i) {
@@ -208,6 +227,11 @@ std::string Table(const json& r) {
   row("deferred queue empty after the fault ended", secs(r["deferred_empty_after_fault_end_s"]));
   row("healthy forests accepted throughout", r["healthy_forests_accepted_throughout"].get<bool>() ? "yes" : "NO");
   row("healthy forests' RCPT p99 vs baseline (worst)", fmt::format("{:.2f}x", r["healthy_rcpt_p99_worst_over_baseline"].get<double>()));
+  row("healthy forests' DATA p99 vs baseline (worst)", fmt::format("{:.2f}x", r["healthy_data_p99_worst_over_baseline"].get<double>()));
+  if (!r["filter"].is_null()) {
+    row("content filter (" + r["filter"]["on_error"].get<std::string>() + "): verdicts / replies a stall held",
+        fmt::format("{} / {}", r["filter"]["verdicts"].get<uint64_t>(), r["filter"]["replies_held_by_a_stall"].get<uint64_t>()));
+  }
   if (!r["downstream_refused"].empty()) {
     std::string where;
     for (const auto& [k, n] : r["downstream_refused"].items()) where += fmt::format("{}{} {}", where.empty() ? "" : ", ", k, n.get<uint64_t>());

@@ -49,6 +49,7 @@ std::string EventSpec::Describe() const {
   }
   if (action == "redis_stop") return fmt::format("Redis stopped (SIGSTOP) for {:.1f} s", lasts);
   if (action == "redis_kill") return fmt::format("Redis killed, started again after {:.1f} s", restart_after);
+  if (action == "filter_stall") return fmt::format("the content filter stops answering for {:.0f} s", lasts);
   if (action == "etcd_quorum") return fmt::format("etcd quorum lost (2 of 3 members stopped) for {:.1f} s", lasts);
   return action;
 }
@@ -101,6 +102,27 @@ std::string LoadScenario(const std::string& path, double scale, Scenario* out) {
     }
   }
   if (s.tenants.empty()) return bad("tenants", "at least one tenant is needed");
+  if (const auto* f = t["filter"].as_table()) {
+    if (auto* tenants = (*f)["tenants"].as_array()) {
+      for (const auto& x : *tenants) s.filter.tenants.push_back(x.value_or(std::string()));
+    }
+    for (const auto& name : s.filter.tenants) {
+      if (std::none_of(s.tenants.begin(), s.tenants.end(), [&](const TenantSpec& ts) { return ts.name == name; })) {
+        return bad("filter.tenants", "names a tenant that is not under [[tenants]]");
+      }
+    }
+    s.filter.on_error = (*f)["on_error"].value_or(s.filter.on_error);
+    if (s.filter.on_error != "tempfail" && s.filter.on_error != "accept" && s.filter.on_error != "hold") {
+      return bad("filter.on_error", "expected tempfail, accept or hold");
+    }
+    if (!Seconds(f->get("content_timeout"), &s.filter.content_timeout) || s.filter.content_timeout <= 0) {
+      return bad("filter.content_timeout", "expected a duration");
+    }
+    if (!Seconds(f->get("breaker_cooldown"), &s.filter.breaker_cooldown) || s.filter.breaker_cooldown <= 0) {
+      return bad("filter.breaker_cooldown", "expected a duration");
+    }
+    s.filter.breaker_failures = (*f)["breaker_failures"].value_or(s.filter.breaker_failures);
+  }
   if (auto* events = t["events"].as_array()) {
     for (const auto& e : *events) {
       const auto* x = e.as_table();
@@ -123,11 +145,12 @@ std::string LoadScenario(const std::string& path, double scale, Scenario* out) {
       ev.connections = (*x)["connections"].value_or(0);
       if (!Seconds(x->get("restart_after"), &ev.restart_after)) return bad(key + ".restart_after", "expected a duration");
       static const char* kActions[] = {"fault", "clear_fault", "limit", "move", "downstream", "flood", "kill",
-                                       "redis_stop", "redis_kill", "etcd_quorum"};
+                                       "redis_stop", "redis_kill", "etcd_quorum", "filter_stall"};
       if (std::find(std::begin(kActions), std::end(kActions), ev.action) == std::end(kActions)) {
         return bad("events.action", "expected fault, clear_fault, limit, move, downstream, flood, kill, "
-                                    "redis_stop, redis_kill or etcd_quorum");
+                                    "redis_stop, redis_kill, etcd_quorum or filter_stall");
       }
+      if (ev.action == "filter_stall" && s.filter.tenants.empty()) return bad(key, "needs [filter] tenants");
       if (ev.action.rfind("redis_", 0) == 0 || ev.action == "etcd_quorum") {
         if (s.nodes < 2) return bad(key, "needs a fleet (nodes = 2 or more)");
       }

@@ -21,7 +21,8 @@ struct EventSpec {
   double at = 0;          // seconds from the start
   // fault, clear_fault, limit, move, downstream, flood, kill; in a fleet
   // also redis_stop (SIGSTOP for `for`), redis_kill (SIGKILL, started again
-  // after restart_after) and etcd_quorum (two of three members stopped for `for`).
+  // after restart_after) and etcd_quorum (two of three members stopped for `for`);
+  // with a [filter], filter_stall (the storm's filter stops answering for `for`).
   std::string action;
   std::string node;       // kill: which node ("n1".."nN"; default n1)
   std::string forest, tenant;
@@ -34,6 +35,15 @@ struct EventSpec {
   int connections = 0;    // flood
   double restart_after = 1;  // kill: seconds until Sluice is started again
   std::string Describe() const;
+};
+
+// Tenants routed through the storm's own content filter (tools/storm/milter.h),
+// with the filter's settings as Sluice's [filters.storm] gets them.
+struct FilterSpec {
+  std::vector<std::string> tenants;  // empty: no filter
+  std::string on_error = "tempfail";
+  double content_timeout = 3, breaker_cooldown = 2;
+  int breaker_failures = 3;
 };
 
 struct Scenario {
@@ -50,6 +60,7 @@ struct Scenario {
   std::vector<std::string> forests;
   std::vector<TenantSpec> tenants;
   std::vector<EventSpec> events;  // by time
+  FilterSpec filter;
   std::string sluice_config;    // TOML appended to the generated config
 };
 

@@ -33,6 +33,7 @@
 #include "http.h"
 #include "sleep.h"
 #include "load.h"
+#include "milter.h"
 #include "report.h"
 #include "sink.h"
 
@@ -68,6 +69,7 @@ class Run {
     asio::co_spawn(io_, Conduct(), asio::detached);
   }
   bool daemon_failed = false;
+  Milter* milter = nullptr;  // the storm's content filter, when the scenario routes tenants through one
 
  private:
   // An operator's call to one node (in a fleet, the control plane carries
@@ -117,6 +119,14 @@ class Run {
         l_.FaultOn("downstream");
         sink_.SetBusy(e.reply);
         asio::co_spawn(io_, EndDownstream(e.lasts), asio::detached);
+      } else if (e.action == "filter_stall" && milter) {
+        l_.FaultOn("filter");
+        milter->SetStalled(true);
+        asio::co_spawn(io_, Later(e.lasts, [this] {
+          milter->SetStalled(false);
+          l_.FaultOff("filter");
+          l_.Event("the content filter answers again");
+        }), asio::detached);
       } else if (e.action == "flood") {
         asio::co_spawn(io_, load_.Flood(e.connections, e.lasts), asio::detached);
       } else if (e.action == "kill") {
@@ -304,6 +314,17 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
     if (ledger.fault_start >= 0 && ledger.first_alert < 0) ledger.first_alert = ledger.Now();
   });
   const uint16_t webhook_port = webhooks.Listen();
+  // The scenario's tenants routed through the storm's own filter.
+  Milter milter(io, ledger);
+  std::string filter_config;
+  if (!s.filter.tenants.empty()) {
+    filter_config = fmt::format(
+        "[filters.storm]\ntype = \"milter\"\naddress = \"127.0.0.1:{}\"\non_error = \"{}\"\n"
+        "content_timeout = \"{}ms\"\nbreaker_failures = {}\nbreaker_cooldown = \"{}ms\"\n",
+        milter.Listen(), s.filter.on_error, static_cast<int64_t>(s.filter.content_timeout * 1000),
+        s.filter.breaker_failures, static_cast<int64_t>(s.filter.breaker_cooldown * 1000));
+    for (const auto& t : s.filter.tenants) filter_config += fmt::format("[protection.tenants.{}]\nfilters = [\"storm\"]\n", t);
+  }
   // A fleet: Redis and etcd first, then the nodes, each in a directory of
   // its own; one node alone keeps run/ as before.
   std::unique_ptr<Engines> engines;
@@ -320,7 +341,7 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
     const fs::path dir = s.nodes > 1 ? fs::path(out) / "run" / name : fs::path(out) / "run";
     fs::create_directories(dir);
     nodes.emplace_back(sluice, dir, name);
-    nodes.back().Write(s, sink_port, webhook_port, engines ? engines->ClusterConfig(name) : "");
+    nodes.back().Write(s, sink_port, webhook_port, filter_config + (engines ? engines->ClusterConfig(name) : ""));
   }
   if (!cpus.empty()) {
     // "STORM:SLUICE": the load generator and Sluice on CPUs of their own, so
@@ -372,6 +393,7 @@ int RunScenario(const std::string& path, std::string sluice, double scale, std::
   ledger.t0 = Clock::now();
   ledger.nodes.resize(nodes.size());
   Run run(s, nodes, engines.get(), io, ledger, sink);
+  run.milter = s.filter.tenants.empty() ? nullptr : &milter;
   // Interrupted: stop the Sluice we started and report what there is.
   asio::signal_set interrupt(io, SIGINT, SIGTERM);
   interrupt.async_wait([&](const boost::system::error_code& ec, int) {
