@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <algorithm>
 #include <vector>
 
 #include "common/log.h"
@@ -82,18 +83,24 @@ HeldScans::HeldScans(Parts parts) : parts_(std::move(parts)) {}
 HeldScans::~HeldScans() { Stop(); }
 
 void HeldScans::Start(std::chrono::milliseconds interval, std::function<ProtectionOptions()> protection) {
-  periodic_.Start(interval, [this, protection = std::move(protection), recovered = false]() mutable {
-    if (!recovered) {
-      // What the edge held before a restart: one listing of the spool.
+  // Once a minute (and at start) the spool is listed for held mail the
+  // edge did not hand over: what it held before a restart, and shadow
+  // copies of another node's held mail promoted here (cluster/shadow.h).
+  const auto every = std::max<int64_t>(1, std::chrono::minutes(1) / std::max(interval, std::chrono::milliseconds(1)));
+  periodic_.Start(interval, [this, protection = std::move(protection), every, passes = int64_t{0}]() mutable {
+    if (passes++ % every == 0) {
       queue::Filter f;
       f.quarantined = true;
       f.category = queue::kPendingScan;
       f.state = queue::MessageState::kHold;
       f.limit = SIZE_MAX;
       std::vector<queue::MessageInfo> held = parts_.queue.List(f);
-      for (const auto& m : held) Add(m.id);
-      if (!held.empty()) log::Event("held for a scan").With("messages", static_cast<int64_t>(held.size())).Info();
-      recovered = true;
+      size_t added = 0;
+      for (const auto& m : held) {
+        std::lock_guard lock(mu_);
+        added += ids_.insert(m.id).second ? 1 : 0;
+      }
+      if (added > 0) log::Event("held for a scan").With("messages", static_cast<int64_t>(added)).Info();
     }
     Pass(protection());
   }, true);

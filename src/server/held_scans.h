@@ -82,8 +82,9 @@ class HeldScans {
   explicit HeldScans(Parts parts);
   ~HeldScans();
 
-  // Finds the mail held from before (one listing of the spool), then runs
-  // a pass every `interval` with the running config's `protection`.
+  // Runs a pass every `interval` with the running config's `protection`;
+  // at start and once a minute lists the spool for held mail it was not
+  // handed (from before a restart, or a promoted shadow copy).
   void Start(std::chrono::milliseconds interval, std::function<ProtectionOptions()> protection);
   // Ends the pass in progress after the scans running now; joins.
   void Stop();

@@ -13,10 +13,12 @@ are printed, not asserted."""
 import os
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_storm import storm  # noqa: E402
+import harness  # noqa: E402
+from test_storm import STORM, storm  # noqa: E402
 
 
 class FilterStall(unittest.TestCase):
@@ -50,6 +52,19 @@ class FilterStall(unittest.TestCase):
         r = self.check("filter-stall-hold.toml")
         self.assertEqual(r["deferred"], {})  # every message got its 250 the first time
         self.assertEqual(r["retries"], 0)
+
+    def test_a_stall_without_a_filter_is_named(self):
+        for body, want in (('[[events]]\nat = "1s"\naction = "filter_stall"\nfor = "1s"\n', "needs [filter] tenants"),
+                           ('[filter]\ntenants = ["nosuch"]\n', "filter.tenants: names a tenant"),
+                           ('[filter]\ntenants = ["t"]\non_error = "drop"\n', "filter.on_error: expected")):
+            with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+                f.write('name = "x"\nforests = ["a"]\n[[tenants]]\nname = "t"\nforest = "a"\n' + body)
+            self.addCleanup(os.unlink, f.name)
+            r = subprocess.run([STORM, "run", f.name, "--sluice", harness.SLUICE_BIN], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(want, r.stderr)
+            self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
 
 
 if __name__ == "__main__":
