@@ -43,7 +43,7 @@ std::string Forest(const std::string& name) { return fmt::format("forest=\"{}\""
 void RenderFilters(std::string& out, const filter::FilterSet& set, const server::EdgeMetrics::Snapshot& edge) {
   {
     Family f(&out, "sluice_content_scans_total", "counter",
-             "Transactions through the content filters, by outcome (accept, reject, tempfail, discard, quarantine).");
+             "Transactions through the content filters, by outcome (accept, reject, tempfail, discard, quarantine, hold).");
     for (const auto& [outcome, n] : edge.scans) f.Sample(fmt::format("outcome=\"{}\"", outcome), static_cast<double>(n));
   }
   const std::vector<filter::FilterStats> all = set.Stats();
@@ -96,6 +96,10 @@ void RenderFilters(std::string& out, const filter::FilterSet& set, const server:
 
 std::string RenderMetrics(AdminStages st) {
   std::string out;
+  {
+    Family f(&out, "sluice_build_info", "gauge", "Always 1; the running build's version as a label.");
+    f.Sample(fmt::format("version=\"{}\"", SLUICE_VERSION_STRING), 1);
+  }
   auto forests = st.directory.Stats();
   {
     Family f(&out, "sluice_forest_lookups_in_flight", "gauge", "Directory lookups in flight per forest.");

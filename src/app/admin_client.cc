@@ -56,6 +56,8 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv, const 
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << program << ": " << e.what() << " (see " << program << " --help)\n";
     return 2;

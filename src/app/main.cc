@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "app/admin_client.h"
+#include "app/service.h"
 #include "common/descriptors.h"
 #include "control/descriptors.h"
 #include "control/config.h"
@@ -257,9 +258,16 @@ int Serve(const std::string& path) {
       .With("hash", info.hash.substr(0, 12))
       .With("hostname", config.hostname)
       .Info();
+  // Every listener is bound and answering: the service manager may go on.
+  app::NotifyReady(fmt::format("accepting mail; config version {}", info.version));
 
   int sig = 0;
-  while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) reloader.Reload();
+  while (sigwait(&stop, &sig) == 0 && sig == SIGHUP) {
+    app::NotifyReloading();
+    reloader.Reload();
+    app::NotifyReady(fmt::format("accepting mail; config version {}", reloader.Current().version));
+  }
+  app::NotifyStopping();
   log::Event("stopping").With("signal", static_cast<int64_t>(sig)).Info();
   // Order matters: stop the edge first (nothing new is accepted), then the
   // queue, then drain the pools, and only then free the event loops.
@@ -286,10 +294,12 @@ int Serve(const std::string& path) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Sluice mail-flow gateway"};
+  app.set_version_flag("--version", "sluice " SLUICE_VERSION_STRING);
   app.require_subcommand(1);
   std::string config_path;
   auto* serve = app.add_subcommand("serve", "run the gateway");
-  serve->add_option("--config,-c", config_path, "configuration file (TOML)")->required();
+  config_path = "/etc/sluice/sluice.toml";  // where the package puts it
+  serve->add_option("--config,-c", config_path, "configuration file (TOML)")->capture_default_str();
   std::string check_path;
   auto* check = app.add_subcommand("check-config", "validate a configuration file and exit");
   check->add_option("file", check_path, "configuration file (TOML)")->required();

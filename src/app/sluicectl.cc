@@ -114,6 +114,7 @@ int main(int argc, char** argv) {
   std::string ca_file;
   app.add_option("--ca-file", ca_file, "trust anchor for an https admin API (default: the system's)");
   app.add_option("--token", token, "bearer token (default: $SLUICE_ADMIN_TOKEN or the config's)");
+  app.set_version_flag("--version", "sluicectl " SLUICE_VERSION_STRING);
   app.require_subcommand(1);
   auto* forest = app.add_subcommand("forest", "directory forests");
   forest->require_subcommand(1);
