@@ -41,11 +41,13 @@ std::vector<filter::ChainLink> ChainFor(const ProtectionOptions& p, const filter
     if (std::find(seen_tenants.begin(), seen_tenants.end(), route.tenant) != seen_tenants.end()) continue;
     seen_tenants.push_back(route.tenant);
     auto t = p.tenants.find(route.tenant);
-    const std::optional<filter::OnError> own = t != p.tenants.end() ? t->second.on_error : std::nullopt;
+    // A pointer, not a copied optional: g++ 12 at -O2 misreads the copy as
+    // maybe uninitialized once Strictness is inlined.
+    const std::optional<filter::OnError>* own = t != p.tenants.end() ? &t->second.on_error : nullptr;
     for (const auto& name : p.ChainOf(route.tenant)) {
       std::shared_ptr<filter::Filter> f = set.Get(name);
       if (!f) continue;
-      const filter::OnError on_error = own.value_or(f->options().on_error);
+      const filter::OnError on_error = own && *own ? **own : f->options().on_error;
       auto it = std::find_if(chain.begin(), chain.end(), [&](const filter::ChainLink& l) { return l.filter == f; });
       if (it == chain.end()) {
         chain.push_back({f, on_error});
