@@ -389,8 +389,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
             case A::kAccept: break;
           }
           stages.metrics.OnScan(ToString(outcome.action));
-          if (verdict.code != 0) {
-            stages.metrics.OnCommit(MsSince(t0));
+          if (verdict.code != 0) {  // nothing committed
             event.With("result", verdict.text.substr(0, verdict.text.size() - 2)).With("scan_ms", MsSince(t0)).Info();
             take(session.Resume(smtp::StoreResult{Status::Ok(), "", false, verdict}));
             continue;
@@ -401,12 +400,15 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
           if (!disposition.quarantine.empty()) event.With(held ? "held" : "quarantine", disposition.quarantine);
           event.With("scan_ms", MsSince(t0));
         }
+        // The commit's own time, without the scan's: spool-slow must not
+        // fire because a filter was slow.
+        const auto t_commit = std::chrono::steady_clock::now();
         auto accept = stages.intake.Accept(std::move(store->envelope), std::move(store->body), listener.shadow,
                                            std::move(disposition));
         queue::Accepted accepted = co_await std::move(accept);
         const Status& s = accepted.status;
         if (held && s.ok() && stages.held) stages.held->Add(accepted.id);
-        stages.metrics.OnCommit(MsSince(t0));
+        stages.metrics.OnCommit(MsSince(t_commit));
         stages.metrics.OnTransaction(s.ok());
         if (listener.shadow != queue::ShadowMode::kOff && !accepted.shadow_peer.empty()) {
           stages.metrics.OnShadow(accepted.shadowed, accepted.not_redundant);
@@ -414,7 +416,7 @@ asio::awaitable<void> RunConnection(asio::ip::tcp::socket socket, std::shared_pt
         }
         event.With("queue_id", s.ok() ? accepted.id : std::string("-"))
             .With("result", s.ok() ? "queued" : s.ToString())
-            .With("commit_ms", MsSince(t0))
+            .With("commit_ms", MsSince(t_commit))
             .Info();
         take(session.Resume(smtp::StoreResult{s, accepted.id, accepted.not_redundant, {}}));
       } else if (std::holds_alternative<smtp::StartTls>(action)) {

@@ -267,7 +267,8 @@ std::string Table(const json& r) {
                          b["t"].get<double>(), b["rcpt_ms"]["n"].get<size_t>(), b["rcpt_ms"]["p50"].get<double>(),
                          b["rcpt_ms"]["p95"].get<double>(), b["rcpt_ms"]["p99"].get<double>(),
                          b["data_ms"]["p50"].get<double>(), b["data_ms"]["p99"].get<double>(),
-                         b["accepted"].get<uint64_t>(), b["rcpt_4xx"].get<uint64_t>(), lookups(b["sluice_lookup_ms"]));
+                         b["accepted"].get<uint64_t>(), b["rcpt_4xx"].get<uint64_t>() + b.value("data_4xx", uint64_t{0}),
+                         lookups(b["sluice_lookup_ms"]));
     }
   }
   out += "  (sluice lookups: Sluice's own back-end lookups in the bucket, count≤p50/p99 ms by its histogram)\n";
