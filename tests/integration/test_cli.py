@@ -46,11 +46,16 @@ class Cli(unittest.TestCase):
         self.assertIn('%s:2: log.level: "loud" is not one of' % f.name, r.stderr)
 
     def test_bad_invocations_are_one_line_and_nonzero(self):
-        for args in ([], ["frobnicate"], ["check-config"], ["serve"], ["serve", "--config"]):
+        for args in ([], ["frobnicate"], ["check-config"], ["serve", "--config"]):
             r = run(*args)
             self.assertNotEqual(r.returncode, 0, args)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, (args, r.stderr))
             self.assertTrue(r.stderr.startswith("sluice: "), r.stderr)
+        # Without --config, serve reads the packaged path; absent, it says so.
+        if not os.path.exists("/etc/sluice/sluice.toml"):
+            r = run("serve")
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(r.stderr.strip().splitlines(), ["/etc/sluice/sluice.toml: cannot open file"])
 
     def test_example_seed_has_three_forests(self):
         with open(os.path.join(harness.SOURCE, "examples", "directory.toml")) as f:
