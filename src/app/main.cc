@@ -46,6 +46,9 @@ bool Load(const std::string& path, control::Config* config, directory::SeedData*
   }
   for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
   if (!errors.empty()) return false;
+  for (const auto& w : r.warnings) {
+    std::fprintf(stderr, "%s: warning: %s: %s\n", w.file.c_str(), w.key.c_str(), w.what.c_str());
+  }
   *config = std::move(r.config);
   return true;
 }

@@ -39,13 +39,6 @@ bool IsIpLiteral(const std::string& host) {
   return !ec;
 }
 
-bool IsLoopback(const std::string& host) {
-  if (mail::EqualsNoCase(host, "localhost")) return true;
-  error_code ec;
-  auto a = asio::ip::make_address(host, ec);
-  return !ec && a.is_loopback();
-}
-
 // NO_PROXY as curl reads it: comma-separated names; ".example.com" and
 // "example.com" both cover the domain and its subdomains; "*" covers all.
 bool NoProxyCovers(const std::string& list, const std::string& host) {

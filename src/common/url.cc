@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <stdexcept>
 
 #include "mail/ascii.h"
@@ -58,6 +59,13 @@ bool IsHeaderName(std::string_view name) {
 
 bool IsHeaderValue(std::string_view value) {
   return value.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+bool IsLoopback(const std::string& host) {
+  if (mail::EqualsNoCase(host, "localhost")) return true;
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(host, ec);
+  return !ec && a.is_loopback();
 }
 
 }  // namespace sluice

@@ -23,6 +23,9 @@ Result<Url> ParseUrl(const std::string& url);
 // A header name is an RFC 9110 token; a value has no CR, LF or NUL, so it
 // cannot smuggle a second header. The HTTP client refuses anything else,
 // and a config checks with the same rules.
+// "localhost" (any case) or a loopback address literal (127/8, ::1).
+bool IsLoopback(const std::string& host);
+
 bool IsHeaderName(std::string_view name);
 bool IsHeaderValue(std::string_view value);
 

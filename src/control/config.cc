@@ -10,6 +10,7 @@
 
 #include <algorithm>
 
+#include "common/url.h"
 #include "control/config_parts.h"
 #include "control/toml_reader.h"
 
@@ -75,6 +76,21 @@ void Finish(Config& c, const std::string& path, bool min_free_set, std::vector<C
   if (c.server.listeners.empty()) errors->push_back({path, 0, "server.listen", "at least one listener is needed"});
 }
 
+std::vector<ConfigError> Warnings(const Config& c, const std::string& path) {
+  std::vector<ConfigError> w;
+  if (c.hostname == "localhost") {
+    w.push_back({path, 0, "server.hostname", "is \"localhost\": every greeting, Received: field and DSN names this "
+                                            "node by it; set the name the world reaches it by"});
+  }
+  if (c.admin.enabled && c.admin.token == "sluice-example-admin-token") {
+    w.push_back({path, 0, "admin.token", "is the example's token: anyone who read the example can change this node"});
+  }
+  if (c.admin.enabled && !IsLoopback(c.admin.address) && c.admin.tls_cert.empty()) {
+    w.push_back({path, 0, "admin.listen", "is off loopback without tls_cert: tokens and mail cross the network in the clear"});
+  }
+  return w;
+}
+
 }  // namespace
 
 LoadResult LoadConfig(const std::string& path) {
@@ -132,6 +148,7 @@ LoadResult LoadConfigTable(const toml::table& root, const std::string& path) {
     t.Table("shadow", [&](TomlTable& s) { ReadShadow(s, c); });
   }
   Finish(c, path, min_free_set, &r.errors);
+  if (r.errors.empty()) r.warnings = Warnings(c, path);
   return r;
 }
 

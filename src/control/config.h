@@ -84,6 +84,10 @@ struct ConfigError {
 struct LoadResult {
   Config config;
   std::vector<ConfigError> errors;
+  // What runs but is probably a mistake in production (a localhost
+  // hostname, the example's admin token, an admin API off loopback in the
+  // clear): check-config prints them, serve logs them. Only when no errors.
+  std::vector<ConfigError> warnings;
   bool ok() const { return errors.empty(); }
 };
 LoadResult LoadConfig(const std::string& path);

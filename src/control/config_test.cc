@@ -446,6 +446,26 @@ allow = ["mail.example"]
             std::string::npos) << bad.errors[1].ToString();
 }
 
+// What runs but is probably a mistake in production: warned, not refused.
+TEST(Config, WarningsForWhatIsProbablyAMistake) {
+  testing::TempDir dir;
+  auto quiet = LoadConfig(Write(dir, "w0.toml", std::string(kMinimal) + "[server]\nhostname = \"mx.test\"\n"));
+  ASSERT_TRUE(quiet.ok());
+  EXPECT_TRUE(quiet.warnings.empty()) << quiet.warnings[0].what;
+  auto loud = LoadConfig(Write(dir, "w1.toml", std::string(kMinimal) + R"(
+[admin]
+listen = "0.0.0.0:8025"
+token = "sluice-example-admin-token"
+)"));
+  ASSERT_TRUE(loud.ok()) << loud.errors[0].ToString();
+  std::vector<std::string> keys;
+  for (const auto& w : loud.warnings) keys.push_back(w.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"server.hostname", "admin.token", "admin.listen"}));
+  auto bad = LoadConfig(Write(dir, "w2.toml", std::string(kMinimal) + "[server]\nworkers = 0\n"));
+  EXPECT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.warnings.empty());  // errors first: a broken config gets no advice
+}
+
 TEST(Config, ContentFiltersAndTheirChains) {
   testing::TempDir dir;
   auto good = LoadConfig(Write(dir, "f.toml", std::string(kMinimal) + R"(

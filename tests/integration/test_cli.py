@@ -25,6 +25,10 @@ class Cli(unittest.TestCase):
         r = run("check-config", "examples/sluice.toml", cwd=harness.SOURCE)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), "examples/sluice.toml: ok")
+        # The example runs, but its admin token is public: warned, on stderr.
+        self.assertEqual(r.stderr.strip().splitlines(), [
+            "examples/sluice.toml: warning: admin.token: is the example's token: anyone who read the example "
+            "can change this node"])
 
     def test_broken_config_names_file_line_and_key(self):
         with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
