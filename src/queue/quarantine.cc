@@ -7,19 +7,11 @@
 #include "mail/clock.h"
 
 namespace sluice::queue {
-namespace {
-
-// Mail waiting for its scan was accepted as any other: it is not the
-// quarantine's to expire or prune.
-bool PendingScan(const MessageInfo& m) { return m.quarantine.starts_with(std::string(kPendingScan) + ":"); }
-
-}  // namespace
-
 std::vector<std::string> ExpiredQuarantine(const std::vector<MessageInfo>& quarantined, const RetentionOf& retention,
                                            int64_t now_unix) {
   std::vector<std::string> out;
   for (const auto& m : quarantined) {
-    if (PendingScan(m)) continue;
+    if (IsPendingScan(m.quarantine)) continue;  // accepted mail: not the quarantine's to expire
     std::chrono::seconds keep{0};
     for (const auto& r : m.recipients) keep = std::max(keep, retention(r.tenant));
     if (m.recipients.empty()) keep = retention("");
@@ -40,7 +32,7 @@ std::vector<std::pair<std::string, const char*>> ChooseForSweep(std::vector<Mess
   size_t added = 0;
   for (const auto& m : held) {
     if (added == prune) break;
-    if (PendingScan(m)) continue;
+    if (IsPendingScan(m.quarantine)) continue;
     if (std::any_of(gone.begin(), gone.end(), [&](const auto& g) { return g.first == m.id; })) continue;
     gone.emplace_back(m.id, "short of space");
     ++added;

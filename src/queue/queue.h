@@ -89,6 +89,10 @@ struct Filter {
 // filters could not give (on_error = "hold"): sent on once they do, kept
 // apart from what they quarantined, and never expired by its retention.
 inline constexpr char kPendingScan[] = "pending";
+inline bool IsPendingScan(const std::string& reason) {
+  return reason.size() > sizeof kPendingScan - 1 && reason.compare(0, sizeof kPendingScan - 1, kPendingScan) == 0 &&
+         reason[sizeof kPendingScan - 1] == ':';
+}
 
 struct RecipientInfo {
   std::string address, tenant, forest, destination;

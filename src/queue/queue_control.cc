@@ -177,14 +177,9 @@ Result<size_t> SpoolQueue::Apply(OperatorAction action, const Filter& filter) {
   if (!found.ok()) return found.status();
   std::vector<std::string> ids;
   for (auto& m : found.value()) ids.push_back(std::move(m.id));
-  auto p = std::make_shared<std::promise<size_t>>();
-  auto f = p->get_future();
-  auto op = ApplyNow(action, std::move(ids), filter.state);
-  asio::co_spawn(io_, std::move(op), [p](std::exception_ptr, size_t n) { p->set_value(n); });
-  if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-    return Status::Unavailable("the queue did not finish the action within 60s");
-  }
-  return f.get();
+  std::optional<size_t> n = AwaitOnQueue(ApplyNow(action, std::move(ids), filter.state));
+  if (!n) return Status::Unavailable("the queue did not finish the action within 60s");
+  return *n;
 }
 
 asio::awaitable<size_t> SpoolQueue::ApplyNow(OperatorAction action, std::vector<std::string> ids,
@@ -311,14 +306,9 @@ asio::awaitable<bool> SpoolQueue::LoadForChange(std::string id) {
 
 Status SpoolQueue::Resolve(const std::string& id, const std::string& expected, Rescanned r) {
   if (!started_ || io_.stopped()) return Status::Unavailable("the queue is not running");
-  auto p = std::make_shared<std::promise<Status>>();
-  auto f = p->get_future();
-  auto op = ResolveNow(id, expected, std::move(r));
-  asio::co_spawn(io_, std::move(op), [p](std::exception_ptr, Status s) { p->set_value(std::move(s)); });
-  if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-    return Status::Unavailable("the queue did not finish within 60s");
-  }
-  return f.get();
+  std::optional<Status> s = AwaitOnQueue(ResolveNow(id, expected, std::move(r)));
+  if (!s) return Status::Unavailable("the queue did not finish within 60s");
+  return *s;
 }
 
 asio::awaitable<Status> SpoolQueue::ResolveNow(std::string id, std::string expected, Rescanned r) {

@@ -10,6 +10,7 @@
 // operator change runs; no other starts until it ends).
 #pragma once
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +18,7 @@
 #include <deque>
 #include <future>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -97,6 +99,16 @@ class SpoolQueue final : public Queue {
   // (then `fallback`). `fn` may run after that: it must own what it uses.
   template <class T, class Fn>
   T RunOnQueue(Fn fn, T fallback);
+  // Runs `op` on the queue's loop and waits up to 60 s for its result
+  // (nullopt after that; the operation still finishes on its own).
+  template <class T>
+  std::optional<T> AwaitOnQueue(boost::asio::awaitable<T> op) {
+    auto p = std::make_shared<std::promise<T>>();
+    auto f = p->get_future();
+    boost::asio::co_spawn(io_, std::move(op), [p](std::exception_ptr, T v) { p->set_value(std::move(v)); });
+    if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) return std::nullopt;
+    return f.get();
+  }
 
   // queue_attempt.cc
   boost::asio::awaitable<void> Attempt(std::string id);

@@ -178,7 +178,7 @@ asio::awaitable<HeldScans::Step> HeldScans::One(std::string id, std::shared_ptr<
   }
   const Envelope& e = m.value().envelope;
   const std::vector<RecipientStatus>& states = m.value().recipients;
-  if (!e.quarantine.starts_with(std::string(queue::kPendingScan) + ":") ||
+  if (!queue::IsPendingScan(e.quarantine) ||
       std::none_of(states.begin(), states.end(), [](const RecipientStatus& s) { return s.state == RecipientState::kHeld; })) {
     Forget(id);  // an operator released or moved it
     co_return Step::kNext;

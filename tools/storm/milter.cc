@@ -27,6 +27,13 @@ std::string Packet(char cmd, const std::string& data = "") {
   return out;
 }
 
+// The big-endian length that begins `in` (at least 4 bytes).
+uint32_t LengthOf(const std::string& in) {
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = n << 8 | static_cast<unsigned char>(in[i]);
+  return n;
+}
+
 std::string U32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
 }
@@ -47,20 +54,14 @@ asio::awaitable<void> Milter::Serve(tcp::socket socket) {
   char buf[16384];
   while (!ec) {
     // One packet: a 4-byte length, then the command and its data.
-    while (in.size() < 4 || in.size() < 4 + (static_cast<uint32_t>(static_cast<unsigned char>(in[0])) << 24 |
-                                             static_cast<uint32_t>(static_cast<unsigned char>(in[1])) << 16 |
-                                             static_cast<uint32_t>(static_cast<unsigned char>(in[2])) << 8 |
-                                             static_cast<uint32_t>(static_cast<unsigned char>(in[3])))) {
+    while (in.size() < 4 || in.size() < 4 + LengthOf(in)) {
       auto read = stream->ReadSome(buf, sizeof buf, timeout, ec);
       const size_t n = co_await std::move(read);
       if (ec) break;
       in.append(buf, n);
     }
     if (ec) break;
-    const uint32_t len = static_cast<uint32_t>(static_cast<unsigned char>(in[0])) << 24 |
-                         static_cast<uint32_t>(static_cast<unsigned char>(in[1])) << 16 |
-                         static_cast<uint32_t>(static_cast<unsigned char>(in[2])) << 8 |
-                         static_cast<uint32_t>(static_cast<unsigned char>(in[3]));
+    const uint32_t len = LengthOf(in);
     if (len == 0) break;
     const char cmd = in[4];
     in.erase(0, 4 + len);
