@@ -178,6 +178,30 @@ TEST(AlertMeasure, TheShadowRulesFireOnNoPeerAndOnABacklog) {
   EXPECT_EQ(fired[1].alert.fired_ms, 120'000);
 }
 
+// Mail held for its scan that waited 15 minutes pages the operator (the
+// filter may be down longer than anyone noticed).
+TEST(AlertMeasure, ScanHeldFiresWhenTheOldestHeldMessageWaitedTooLong) {
+  AlertRule held;
+  for (const auto& r : DefaultAlertRules()) {
+    if (r.name == "scan-held") held = r;
+  }
+  ASSERT_EQ(held.kind, AlertKind::kHeldScanAge);
+  AlertEngine engine({held});
+  Window w;
+  std::vector<Notice> fired;
+  for (int64_t t = 0; t <= 1'000'000; t += 10'000) {
+    Sample s;
+    s.at_ms = t;
+    s.held_scan_age_s = t / 1000;  // held since the start
+    w.Add(s);
+    auto n = engine.Evaluate(w, t);
+    fired.insert(fired.end(), n.begin(), n.end());
+  }
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].alert.rule, "scan-held");
+  EXPECT_EQ(fired[0].alert.fired_ms, 910'000);  // first sample above 900 s
+}
+
 TEST(Webhook, BodiesForEachFormat) {
   Notice n{true,
            {"forest-saturated", AlertKind::kForestSaturation, "na-1", Severity::kWarning, "firing", 1.5, 0.8, 1000, 2000, 0},
