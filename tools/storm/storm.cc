@@ -232,7 +232,10 @@ class Run {
         auto& sec = l_.At(now);
         sec.queue_messages = messages;
         sec.queue_deferred = deferred;
-        if (l_.fault_end >= 0 && l_.deferred_empty < 0 && deferred == 0) l_.deferred_empty = now;
+        // Only a sample begun after the fault ended says the queue drained
+        // after it: the fault may end while this sample's calls are awaited.
+        if (l_.fault_end >= 0 && now >= l_.fault_end && l_.deferred_empty < 0 && deferred == 0)
+          l_.deferred_empty = now;
         // Cumulative per node: a restarted node starts again from zero,
         // which the report reads as no lookups, never as negative ones.
         l_.At(now).sluice_lookup_buckets = std::move(buckets);
